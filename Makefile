@@ -1,0 +1,46 @@
+# `make train` and `make test` bootstrap .venv themselves; pip runs again only when
+# pyproject.toml or the constraints change.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+CORE := $(VENV)/.stamp-core
+DEV := $(VENV)/.stamp-dev
+PYTEST_WORKERS ?= 2
+ARGS ?=
+
+.PHONY: train test lint bench data format clean
+
+train: $(CORE) data
+	$(BIN)/python -m train fashion_mnist --workdir=runs/fashion_mnist $(ARGS)
+
+test: $(DEV) data lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist=loadfile tests notebooks --nbmake -q
+
+lint: $(DEV)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(DEV)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(DEV) data
+	$(BIN)/python -m benchmarks.run
+
+data: $(CORE)
+	@scripts/ensure_fashion_mnist.sh $(BIN)/python
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(CORE): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(DEV): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,torch]'
+	touch $@ $(CORE)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

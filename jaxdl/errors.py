@@ -1,0 +1,15 @@
+"""Errors a user can act on. Entry points print their message as one sentence, no traceback."""
+
+from __future__ import annotations
+
+
+class JaxdlError(Exception):
+    """Base of the errors whose message tells the user what to do."""
+
+
+class NonFiniteLossError(JaxdlError, FloatingPointError):
+    """The loss or the parameters became NaN or infinite during training."""
+
+
+class CheckpointMismatchError(JaxdlError, ValueError):
+    """A checkpoint does not fit the model or optimiser it is restored into."""

@@ -1,0 +1,34 @@
+"""The functional training core: state, steps, compiled epochs, loop, checkpoints, logs."""
+
+from jaxdl.training.checkpoint import Checkpointer
+from jaxdl.training.epoch import epoch_order, make_evaluator, make_train_chunk, take
+from jaxdl.training.logging import MetricsWriter, environment, plot_curves, write_summary
+from jaxdl.training.loop import FitResult, fit
+from jaxdl.training.state import TrainState
+from jaxdl.training.step import (
+    classifier_eval,
+    classifier_loss,
+    eval_step,
+    make_train_step,
+    train_step,
+)
+
+__all__ = [
+    "Checkpointer",
+    "FitResult",
+    "MetricsWriter",
+    "TrainState",
+    "classifier_eval",
+    "classifier_loss",
+    "environment",
+    "epoch_order",
+    "eval_step",
+    "fit",
+    "make_evaluator",
+    "make_train_chunk",
+    "make_train_step",
+    "plot_curves",
+    "take",
+    "train_step",
+    "write_summary",
+]

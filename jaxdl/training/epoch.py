@@ -1,0 +1,105 @@
+"""Epochs compiled into ``lax.scan`` over batches of data that stays on the device."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+from jaxdl.training.state import TrainState
+from jaxdl.training.step import EvalFn, LossFn, Metrics, all_finite, train_step
+
+Data = Mapping[str, jax.Array]
+ChunkFn = Callable[[TrainState, Data, jax.Array], tuple[TrainState, Metrics, jax.Array]]
+
+
+def take(data: Data, idx: jax.Array) -> dict[str, jax.Array]:
+    """Gathers the rows ``idx`` of every array in ``data``."""
+    return {k: v[idx] for k, v in data.items()}
+
+
+def num_examples(data: Data) -> int:
+    """The common leading dimension of ``data``; ``ValueError`` if they differ."""
+    sizes = {k: v.shape[0] for k, v in data.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"data has leading dimensions {sizes}, expected all equal.")
+    return next(iter(sizes.values()))
+
+
+def epoch_order(key: jax.Array, n: int, batch_size: int) -> jax.Array:
+    """A fresh permutation of ``range(n)`` cut into ``(n // batch_size, batch_size)``.
+
+    The last ``n % batch_size`` examples of the permutation are dropped, so every step
+    sees a full batch and the compiled step has one shape.
+    """
+    if not 0 < batch_size <= n:
+        raise ValueError(f"batch_size is {batch_size}, expected 1 <= batch_size <= {n}.")
+    steps = n // batch_size
+    return jax.random.permutation(key, n)[: steps * batch_size].reshape(steps, batch_size)
+
+
+def make_train_chunk(loss_fn: LossFn) -> ChunkFn:
+    """A jitted ``run(state, data, order) -> (state, metric_sums, bad_step)``.
+
+    ``order`` is ``(S, B)`` example indices: the function runs ``S`` steps in one
+    ``lax.scan``, gathering each batch on the device. The state is donated.
+
+    ``metric_sums`` sums each metric's batch mean over the ``S`` steps. ``bad_step`` is
+    ``-1``, or the first step whose loss or new parameters were not finite; from that
+    step on updates are skipped, so the returned state is the last good one.
+    """
+
+    def run(state: TrainState, data: Data, order: jax.Array):
+        def body(carry, idx):
+            state, bad_step = carry
+            new, metrics = train_step(state, take(data, idx), loss_fn=loss_fn)
+            ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params) & (bad_step < 0)
+            bad_step = jnp.where(ok | (bad_step >= 0), bad_step, state.step)
+            # Select leaf by leaf (the key never changes) so a bad step leaves no trace.
+            keep = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
+            state = state.replace(
+                params=jax.tree.map(keep, new.params, state.params),
+                model_state=jax.tree.map(keep, new.model_state, state.model_state),
+                opt_state=jax.tree.map(keep, new.opt_state, state.opt_state),
+                step=keep(new.step, state.step),
+            )
+            return (state, bad_step), metrics
+
+        (state, bad_step), metrics = jax.lax.scan(body, (state, jnp.int32(-1)), order)
+        return state, jax.tree.map(lambda m: m.sum(0), metrics), bad_step
+
+    return jax.jit(run, donate_argnums=0)
+
+
+def make_evaluator(
+    eval_fn: EvalFn, batch_size: int
+) -> Callable[[TrainState, Data], dict[str, jax.Array]]:
+    """A jitted ``evaluate(state, data) -> {metric: mean over all examples}``.
+
+    The data is padded up to whole batches and the padding masked out, so every example
+    counts exactly once whatever ``batch_size`` is.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size is {batch_size}, expected a positive integer.")
+
+    @jax.jit
+    def evaluate(state: TrainState, data: Data) -> dict[str, jax.Array]:
+        n = num_examples(data)
+        steps = -(-n // batch_size)
+        idx = jnp.arange(steps * batch_size)
+        where = (idx < n).reshape(steps, batch_size)
+        idx = jnp.minimum(idx, n - 1).reshape(steps, batch_size)
+        model = state.model()
+
+        def body(total, xs):
+            i, w = xs
+            sums = eval_fn(model, take(data, i), w)
+            return jax.tree.map(jnp.add, total, sums), None
+
+        zeros = jax.eval_shape(eval_fn, model, take(data, idx[0]), where[0])
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), zeros)
+        total, _ = jax.lax.scan(body, zeros, (idx, where))
+        return jax.tree.map(lambda t: t / n, total)
+
+    return evaluate

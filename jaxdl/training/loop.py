@@ -1,0 +1,154 @@
+"""The epoch loop: compiled chunks of steps, evaluation, logging, checkpoints, NaN guard."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+from tqdm.auto import tqdm
+
+from jaxdl.errors import NonFiniteLossError
+from jaxdl.training.checkpoint import Checkpointer
+from jaxdl.training.epoch import Data, epoch_order, make_evaluator, make_train_chunk, num_examples
+from jaxdl.training.logging import MetricsWriter, plot_curves
+from jaxdl.training.state import TrainState
+from jaxdl.training.step import EvalFn, LossFn
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What :func:`fit` returns: the final state, one record per epoch, the last record."""
+
+    state: TrainState
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+
+
+def fit(
+    state: TrainState,
+    train_data: Data,
+    eval_data: Data | None = None,
+    *,
+    loss_fn: LossFn,
+    eval_fn: EvalFn | None = None,
+    num_epochs: int,
+    batch_size: int,
+    data_key: jax.Array,
+    eval_batch_size: int = 1000,
+    steps_per_dispatch: int = 0,
+    workdir: str | Path | None = None,
+    resume: bool = False,
+    max_to_keep: int = 3,
+    progress: bool = True,
+) -> FitResult:
+    """Trains ``state`` for ``num_epochs`` over ``train_data`` kept on the device.
+
+    Each epoch draws a permutation from ``fold_in(data_key, epoch)`` and runs its
+    ``len // batch_size`` steps as ``lax.scan`` chunks of ``steps_per_dispatch`` steps
+    (0: the whole epoch in one call). Between chunks the progress bar shows the running
+    loss and accuracy.
+
+    With a ``workdir`` every epoch appends to ``metrics.jsonl`` and TensorBoard, saves a
+    checkpoint (keeping ``max_to_keep``) and redraws ``curves.png``. ``resume=True``
+    restores the newest checkpoint there and continues bit-identically; ``resume=False``
+    starts over, removing that workdir's previous checkpoints and metrics.
+
+    Raises:
+      NonFiniteLossError: when the loss or parameters become NaN/Inf; the newest
+        checkpoint on disk is then the last good epoch.
+    """
+    n = num_examples(train_data)
+    steps = epoch_order(data_key, n, batch_size).shape[0]  # validates batch_size too
+    chunk = steps if steps_per_dispatch <= 0 else min(steps_per_dispatch, steps)
+    run_chunk = make_train_chunk(loss_fn)
+    evaluate = make_evaluator(eval_fn, eval_batch_size) if eval_data is not None else None
+
+    ckpt = writer = None
+    start_epoch = 0
+    if workdir is not None:
+        workdir = Path(workdir)
+        if not resume:
+            _clear_run(workdir)
+        ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=max_to_keep)
+        writer = MetricsWriter(workdir)
+        if resume and ckpt.latest_epoch() is not None:
+            start_epoch, state = ckpt.restore(state)
+            writer.truncate_after(start_epoch)
+    history = writer.history() if writer else []
+
+    bar = tqdm(
+        total=num_epochs * steps,
+        initial=start_epoch * steps,
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    try:
+        for epoch in range(start_epoch + 1, num_epochs + 1):
+            order = epoch_order(jax.random.fold_in(data_key, epoch), n, batch_size)
+            tic = time.perf_counter()
+            totals: dict[str, float] = {}
+            for start in range(0, steps, chunk):
+                state, sums, bad_step = run_chunk(state, train_data, order[start : start + chunk])
+                done = min(start + chunk, steps)
+                sums = jax.device_get(sums)
+                totals = {k: totals.get(k, 0.0) + float(v) for k, v in sums.items()}
+                if int(bad_step) >= 0:
+                    _raise_non_finite(int(bad_step), epoch, ckpt)
+                bar.update(done - start)
+                bar.set_postfix(epoch=epoch, **{k: f"{v / done:.4f}" for k, v in totals.items()})
+            train_time = time.perf_counter() - tic
+            record: dict[str, Any] = {"epoch": epoch, "step": int(state.step)}
+            record |= {f"train_{k}": v / steps for k, v in totals.items()}
+            record["train_examples_per_s"] = steps * batch_size / train_time
+            if evaluate is not None:
+                metrics = jax.device_get(evaluate(state, eval_data))
+                record |= {f"test_{k}": float(v) for k, v in metrics.items()}
+            history.append(record)
+            if ckpt is not None:
+                ckpt.save(epoch, state)
+                writer.write(record, step=record["step"])
+                plot_curves(history, workdir / "curves.png")
+            bar.write(_epoch_line(record))
+    finally:
+        bar.close()
+        if ckpt is not None:
+            ckpt.close()
+            writer.close()
+    return FitResult(state=state, history=history, metrics=history[-1] if history else {})
+
+
+def _clear_run(workdir: Path) -> None:
+    for name in ("checkpoints", "tensorboard"):
+        shutil.rmtree(workdir / name, ignore_errors=True)
+    (workdir / "metrics.jsonl").unlink(missing_ok=True)
+
+
+def _raise_non_finite(step: int, epoch: int, ckpt: Checkpointer | None) -> None:
+    if ckpt is None:
+        kept = "no checkpoint is kept because there is no workdir"
+    else:
+        ckpt.wait()
+        last = ckpt.latest_epoch()
+        kept = (
+            f"the last good checkpoint (epoch {last}) is kept in {ckpt.directory}"
+            if last is not None
+            else "no epoch had finished, so there is no checkpoint"
+        )
+    raise NonFiniteLossError(
+        f"Training stopped at step {step} (epoch {epoch}) because the loss or the parameters "
+        f"became NaN or infinite; {kept}. Lower the learning rate or check the inputs."
+    )
+
+
+def _epoch_line(record: dict[str, Any]) -> str:
+    parts = [f"epoch {record['epoch']:3d}"]
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        if key in record:
+            parts.append(f"{key} {record[key]:.4f}")
+    parts.append(f"{record['train_examples_per_s']:.0f} examples/s")
+    return " | ".join(parts)

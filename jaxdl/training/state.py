@@ -1,0 +1,65 @@
+"""The functional train state: an NNX model split into graph and arrays, plus optax state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx, struct
+
+
+class TrainState(struct.PyTreeNode):
+    """Everything a training step reads and writes, as one pytree of arrays.
+
+    The module structure (``graphdef``) and the optimiser (``tx``) are static; the
+    trainable ``params``, the other model variables (``model_state``: BatchNorm
+    statistics, ...), the optimiser state, the step counter and the base PRNG key are
+    leaves, so the whole state can be donated to ``jax.jit`` and checkpointed.
+
+    The key is never split in place: step ``s`` uses ``jax.random.fold_in(key, s)``, so
+    a resumed run draws the same randomness as an uninterrupted one.
+    """
+
+    graphdef: nnx.GraphDef = struct.field(pytree_node=False)
+    tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    params: nnx.State
+    model_state: nnx.State
+    opt_state: optax.OptState
+    step: jax.Array
+    key: jax.Array
+
+    @classmethod
+    def create(
+        cls, model: nnx.Module, tx: optax.GradientTransformation, *, key: jax.Array
+    ) -> TrainState:
+        """Splits ``model`` once and initialises the optimiser on its parameters."""
+        graphdef, params, model_state = nnx.split(model, nnx.Param, ...)
+        return cls(
+            graphdef=graphdef,
+            tx=tx,
+            params=params,
+            model_state=model_state,
+            opt_state=tx.init(params),
+            step=jnp.zeros((), jnp.int32),
+            key=key,
+        )
+
+    def model(self) -> Any:
+        """A fresh NNX module holding this state's variables (cheap inside ``jit``)."""
+        return nnx.merge(self.graphdef, self.params, self.model_state, copy=True)
+
+    def step_key(self) -> jax.Array:
+        """The PRNG key of the current step."""
+        return jax.random.fold_in(self.key, self.step)
+
+    def apply_gradients(self, grads: nnx.State, model_state: nnx.State) -> TrainState:
+        """One optimiser update; also stores the model state the forward pass produced."""
+        updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
+        return self.replace(
+            params=optax.apply_updates(self.params, updates),
+            model_state=model_state,
+            opt_state=opt_state,
+            step=self.step + 1,
+        )

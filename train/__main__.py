@@ -1,0 +1,87 @@
+"""``python -m train RECIPE`` (== ``jaxdl-train RECIPE``): run a recipe's training.
+
+Usage:
+  jaxdl-train --list
+  jaxdl-train RECIPE [--config=NAME|FILE.py] [--config.FIELD=VALUE ...] [--workdir=DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from jaxdl.errors import JaxdlError
+from train.cli_config import ConfigError, apply_override, config_names, load_config
+
+
+def recipes() -> list[str]:
+    """Folders of ``train/`` that have a ``train.py`` and a ``configs/`` folder."""
+    here = Path(__file__).parent
+    return sorted(
+        p.name for p in here.iterdir() if (p / "train.py").is_file() and (p / "configs").is_dir()
+    )
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[tuple[str, str]]]:
+    """Splits ``--config.x=y`` overrides (in order) from the ordinary arguments."""
+    overrides, rest = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--config."):
+            field, sep, value = arg[len("--config.") :].partition("=")
+            if not sep:
+                if i + 1 == len(argv):
+                    raise ConfigError(f"{arg} needs a value, e.g. {arg}=VALUE.")
+                value, i = argv[i + 1], i + 1
+            overrides.append((field, value))
+        else:
+            rest.append(arg)
+        i += 1
+    parser = argparse.ArgumentParser(
+        prog="jaxdl-train", description="Train a jaxdl recipe.", allow_abbrev=False
+    )
+    parser.add_argument("recipe", nargs="?", help="recipe to run; see --list")
+    parser.add_argument("--list", action="store_true", help="list recipes and their configs")
+    parser.add_argument("--config", default="default", help="config name or .py file")
+    parser.add_argument("--workdir", default=None, help="output folder (default runs/RECIPE)")
+    return parser.parse_args(rest), overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args, overrides = parse_args(argv)
+        if args.list or not args.recipe:
+            for name in recipes():
+                print(f"{name:20s} configs: {', '.join(config_names(name))}")
+            return 0 if args.list else 2
+        if args.recipe not in recipes():
+            raise ConfigError(
+                f"There is no recipe {args.recipe!r}; choose one of {', '.join(recipes())}."
+            )
+        config = load_config(args.recipe, args.config)
+        for field, value in overrides:
+            apply_override(config, field, value)
+        workdir = args.workdir or os.path.join("runs", args.recipe)
+        module = importlib.import_module(f"train.{args.recipe}.train")
+        summary = module.train_and_evaluate(config, workdir)
+    except JaxdlError as e:
+        if os.environ.get("JAXDL_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"\n{args.recipe} ({args.config}) finished in {summary['wall_time_s']:.0f} s")
+    for key, value in summary["metrics"].items():
+        print(f"  {key:24s} {value:.4f}" if isinstance(value, float) else f"  {key:24s} {value}")
+    print(f"  results in {Path(workdir).resolve()}/summary.json")
+    print(json.dumps({k: v for k, v in summary["metrics"].items() if k.startswith("test_")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Fashion-MNIST, the default CNN.
+
+Run:      python -m train fashion_mnist --workdir=runs/fashion_mnist   (or `make train`)
+Expect:   test_accuracy ~0.92 (>= 0.915) after 12 epochs.
+Time:     about 5 minutes on a 2-core CPU (jax 0.10.2, XLA CPU).
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.model = "cnn"
+    c.channels = (32, 64)
+    c.block_depth = 1
+    c.hidden = (128,)
+    c.dropout = 0.3
+    c.optimizer = "adamw"
+    c.learning_rate = 2e-3
+    c.weight_decay = 1e-4
+    c.warmup_epochs = 1
+    c.label_smoothing = 0.0
+    c.num_epochs = 12
+    c.batch_size = 128
+    c.eval_batch_size = 1000
+    c.steps_per_dispatch = 100
+    c.seed = 0
+    # Limits for quick runs and tests; 0 means the whole split.
+    c.train_examples = 0
+    c.test_examples = 0
+    c.data_dir = ""
+    c.resume = False
+    c.max_to_keep = 3
+    c.progress = True
+    return c

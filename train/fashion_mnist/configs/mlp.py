@@ -1,0 +1,22 @@
+"""Fashion-MNIST, a two-hidden-layer MLP (Zalando's MLP baseline is 88.3%).
+
+Run:      python -m train fashion_mnist --config=mlp --workdir=runs/fashion_mnist_mlp
+Expect:   test_accuracy ~0.89 (>= 0.885) after 30 epochs.
+Time:     about 1 minute on a 2-core CPU (jax 0.10.2, XLA CPU).
+"""
+
+import ml_collections
+
+from train.fashion_mnist.configs import default
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = default.get_config()
+    c.model = "mlp"
+    c.hidden = (512, 256)
+    c.dropout = 0.2
+    c.learning_rate = 1e-3
+    c.num_epochs = 30
+    c.batch_size = 256
+    c.steps_per_dispatch = 0
+    return c

@@ -1,0 +1,125 @@
+"""Fashion-MNIST classification: data on the device, compiled epochs, a CNN or an MLP."""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from jaxdl.data import load_fashion_mnist
+from jaxdl.nn import CNNClassifier, MLPClassifier
+from jaxdl.training import TrainState, classifier_eval, classifier_loss, fit, write_summary
+
+# Training-set statistics of Fashion-MNIST pixels scaled to [0, 1].
+MEAN, STD = 0.2860, 0.3530
+INPUT_SHAPE = (28, 28, 1)
+
+
+def normalize(images: jax.Array) -> jax.Array:
+    """``uint8 (B, 28, 28)`` to standardised ``float32 (B, 28, 28, 1)``."""
+    return ((images.astype(jnp.float32) / 255.0 - MEAN) / STD)[..., None]
+
+
+def _on_images(fn):
+    """Lets a loss or eval function see normalised images; the device keeps uint8."""
+
+    @functools.wraps(fn)
+    def wrapped(model, batch, *args, **kwargs):
+        return fn(model, {**batch, "image": normalize(batch["image"])}, *args, **kwargs)
+
+    return wrapped
+
+
+def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Module:
+    """The model named by ``config.model`` (``"cnn"`` or ``"mlp"``)."""
+    rngs = nnx.Rngs(params=key)
+    if config.model == "cnn":
+        return CNNClassifier(
+            INPUT_SHAPE,
+            channels=config.channels,
+            hidden=config.hidden,
+            block_depth=config.block_depth,
+            dropout=config.dropout,
+            rngs=rngs,
+        )
+    if config.model == "mlp":
+        return MLPClassifier(INPUT_SHAPE, hidden=config.hidden, dropout=config.dropout, rngs=rngs)
+    raise ValueError(f"config.model is {config.model!r}, expected 'cnn' or 'mlp'.")
+
+
+def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
+    """AdamW (or Adam) with linear warm-up and cosine decay over the whole run."""
+    total = config.num_epochs * steps_per_epoch
+    warmup = min(config.warmup_epochs * steps_per_epoch, total - 1)
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0 if warmup else config.learning_rate, config.learning_rate, warmup, total
+    )
+    if config.optimizer == "adamw":
+        return optax.adamw(schedule, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return optax.adam(schedule)
+    if config.optimizer == "sgd":
+        return optax.sgd(schedule, momentum=0.9, nesterov=True)
+    raise ValueError(f"config.optimizer is {config.optimizer!r}, expected adamw, adam or sgd.")
+
+
+def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.Array]:
+    """One split as device arrays, optionally truncated for quick runs."""
+    images, labels = load_fashion_mnist(split, data_dir=config.data_dir or None)
+    limit = config.train_examples if split == "train" else config.test_examples
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    return {"image": jnp.asarray(images), "label": jnp.asarray(labels, jnp.int32)}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+    """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
+    tic = time.perf_counter()
+    train_data, test_data = load_split(config, "train"), load_split(config, "test")
+    n_train = int(train_data["label"].shape[0])
+    if n_train < config.batch_size:
+        raise ValueError(
+            f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
+            "training examples."
+        )
+    model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
+    model = build_model(config, key=model_key)
+    tx = build_optimizer(config, n_train // config.batch_size)
+    state = TrainState.create(model, tx, key=state_key)
+    loss_fn = _on_images(functools.partial(classifier_loss, label_smoothing=config.label_smoothing))
+    result = fit(
+        state,
+        train_data,
+        test_data,
+        loss_fn=loss_fn,
+        eval_fn=_on_images(classifier_eval),
+        num_epochs=config.num_epochs,
+        batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size,
+        data_key=data_key,
+        steps_per_dispatch=config.steps_per_dispatch,
+        workdir=workdir,
+        resume=config.resume,
+        max_to_keep=config.max_to_keep,
+        progress=config.progress,
+    )
+    metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
+    num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(result.state.params))
+    write_summary(
+        workdir,
+        metrics=metrics,
+        config=config.to_dict(),
+        wall_time_s=time.perf_counter() - tic,
+        recipe="fashion_mnist",
+        epochs=result.metrics.get("epoch", 0),
+        num_params=num_params,
+    )
+    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic, "num_params": num_params}
