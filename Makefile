@@ -15,7 +15,7 @@ train: $(CORE) data
 	$(BIN)/python -m train fashion_mnist --workdir=runs/fashion_mnist $(ARGS)
 
 test: $(DEV) data lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist=loadfile tests notebooks --nbmake -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist=loadfile --doctest-modules jaxdl tests notebooks --nbmake -q
 
 lint: $(DEV)
 	$(BIN)/ruff format --check .

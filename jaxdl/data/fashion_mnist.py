@@ -13,9 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxdl.errors import JaxdlError
-
 from jaxdl.data.idx import IDXFormatError, read_idx
+from jaxdl.errors import JaxdlError
 
 __all__ = [
     "CLASS_NAMES",

@@ -9,8 +9,8 @@ from jaxdl._checks import check_same_shape
 
 
 def mean_squared_error(
-    predictions: Float[ArrayLike, "batch *features"],
-    targets: Float[ArrayLike, "batch *features"],
+    predictions: Float[ArrayLike, " batch *features"],
+    targets: Float[ArrayLike, " batch *features"],
     *,
     where: ArrayLike | None = None,
 ) -> Float[Array, " batch"]:

@@ -2,6 +2,19 @@
 
 from jaxdl.nn._dropout import Dropout
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
+from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
+from jaxdl.nn.pooling import max_pool
 
-__all__ = ["CNNClassifier", "ConvBlock", "Dropout", "MLPClassifier", "ReluMLP"]
+__all__ = [
+    "CNNClassifier",
+    "Conv",
+    "ConvBlock",
+    "Dropout",
+    "MLPClassifier",
+    "ReluMLP",
+    "conv_general_dilated",
+    "conv_impl",
+    "max_pool",
+    "set_conv_impl",
+]

@@ -10,6 +10,8 @@ from jaxtyping import Array, Float
 
 from jaxdl._checks import check_rank
 from jaxdl.nn._dropout import Dropout, split_key
+from jaxdl.nn.conv import Conv
+from jaxdl.nn.pooling import max_pool
 
 
 class ConvBlock(nnx.Module):
@@ -17,9 +19,13 @@ class ConvBlock(nnx.Module):
 
     def __init__(self, in_channels: int, out_channels: int, *, depth: int = 1, rngs: nnx.Rngs):
         chans = [in_channels] + [out_channels] * depth
-        # The conv bias is redundant in front of BatchNorm's shift.
+        # The conv bias is redundant in front of BatchNorm's shift. Conv is nnx.Conv with a
+        # weight gradient that stays fast inside lax.scan on CPU (see jaxdl.nn.conv).
         self.convs = nnx.List(
-            [nnx.Conv(a, b, (3, 3), use_bias=False, rngs=rngs) for a, b in zip(chans, chans[1:])]
+            [
+                Conv(a, b, (3, 3), use_bias=False, rngs=rngs)
+                for a, b in zip(chans[:-1], chans[1:], strict=True)
+            ]
         )
         # momentum 0.9 (Flax's 0.99 default is for long runs); it matches PyTorch's 0.1.
         self.norms = nnx.List(
@@ -29,7 +35,7 @@ class ConvBlock(nnx.Module):
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         for conv, norm in zip(self.convs, self.norms, strict=True):
             x = jax.nn.relu(norm(conv(x), use_running_average=not train))
-        return nnx.max_pool(x, (2, 2), strides=(2, 2))
+        return max_pool(x, (2, 2))
 
 
 class CNNClassifier(nnx.Module):

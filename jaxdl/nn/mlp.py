@@ -78,7 +78,7 @@ class MLPClassifier(nnx.Module):
 
     def __call__(
         self,
-        x: Float[Array, "batch *input"],
+        x: Float[Array, " batch *input"],
         *,
         train: bool = False,
         key: jax.Array | None = None,

@@ -16,7 +16,7 @@ from jaxdl.losses import mean_squared_error
 def train_mlp(
     model: nnx.Module,
     x: Float[ArrayLike, "n features"],
-    y: Float[ArrayLike, "n *targets"],
+    y: Float[ArrayLike, " n *targets"],
     *,
     key: jax.Array,
     num_epochs: int = 3,

@@ -92,4 +92,6 @@ def test_same_seed_same_params(make):
     b = nnx.state(make(nnx.Rngs(params=jax.random.key(3))), nnx.Param)
     c = nnx.state(make(nnx.Rngs(params=jax.random.key(4))), nnx.Param)
     chex.assert_trees_all_equal(a, b)
-    assert not all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(c)))
+    assert not all(
+        np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(c), strict=True)
+    )

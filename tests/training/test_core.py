@@ -99,4 +99,7 @@ def test_nan_step_is_reported_and_skipped():
     ref, _, _ = make_train_chunk(exploding)(tiny_state(), data, order[:2])
     chex.assert_trees_all_equal(out.params, ref.params)
     assert int(out.step) == 2
-    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(out.params)))
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(out.params), strict=True)
+    )

@@ -50,7 +50,9 @@ def test_same_seed_same_result_bit_for_bit():
     chex.assert_trees_all_equal(a.state.params, b.state.params)
     chex.assert_trees_all_equal(a.state.model_state, b.state.model_state)
     c = run(num_epochs=2, seed=1)
-    assert not np.array_equal(jax.tree.leaves(a.state.params)[0], jax.tree.leaves(c.state.params)[0])
+    assert not np.array_equal(
+        jax.tree.leaves(a.state.params)[0], jax.tree.leaves(c.state.params)[0]
+    )
 
 
 def test_chunking_does_not_change_the_result():

@@ -1,0 +1,132 @@
+"""The entry point end to end, on the tiny IDX data from conftest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train.__main__ import main, recipes
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-m", "train", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=timeout,
+    )
+
+
+def quick(tiny_fmnist: Path, workdir: Path, *extra: str) -> list[str]:
+    return [
+        "fashion_mnist",
+        "--config=quick",
+        f"--workdir={workdir}",
+        f"--config.data_dir={tiny_fmnist}",
+        *extra,
+    ]
+
+
+def test_end_to_end_writes_the_run(tiny_fmnist, tmp_path):
+    out = cli(*quick(tiny_fmnist, tmp_path, "--config.num_epochs=3", "--config.seed", "1"))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert 0.0 <= summary["metrics"]["test_accuracy"] <= 1.0
+    assert summary["config"]["num_epochs"] == 3 and summary["config"]["seed"] == 1
+    assert summary["jax"] and summary["devices"] and summary["wall_time_s"] > 0
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 3
+    assert (tmp_path / "curves.png").exists()
+    assert f"{summary['metrics']['test_accuracy']:.4f}" in out.stdout
+
+
+def test_list_shows_recipes_and_configs(capsys):
+    assert main(["--list"]) == 0
+    assert "fashion_mnist" in capsys.readouterr().out
+    assert "fashion_mnist" in recipes()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--config.lerning_rate=0.1"], "no field 'lerning_rate' (did you mean 'learning_rate'?)"),
+        (["--config.num_epochs=two"], "--config.num_epochs=two is not valid: expected an integer"),
+        (["--config=quik"], "no config 'quik' (did you mean 'quick'?)"),
+    ],
+)
+def test_config_mistakes_are_one_sentence(tiny_fmnist, tmp_path, capsys, args, expected):
+    assert main([*quick(tiny_fmnist, tmp_path), *args]) == 1
+    err = capsys.readouterr().err
+    assert expected in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unknown_recipe(capsys):
+    assert main(["fashion_mnst"]) == 1
+    assert "There is no recipe 'fashion_mnst'" in capsys.readouterr().err
+
+
+def test_missing_and_corrupt_data_are_one_sentence(tiny_fmnist, tmp_path):
+    missing = cli(*quick(tmp_path / "nowhere", tmp_path / "run"))
+    assert missing.returncode == 1
+    assert "apt-get install dataset-fashion-mnist" in missing.stderr
+    assert "Traceback" not in missing.stderr and missing.stderr.count("\n") == 1
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for f in tiny_fmnist.iterdir():
+        data = f.read_bytes()
+        (corrupt / f.name).write_bytes(data[: len(data) // 2] if "train-images" in f.name else data)
+    out = cli(*quick(corrupt, tmp_path / "run2"))
+    assert out.returncode == 1
+    assert "train-images-idx3-ubyte.gz" in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def test_killed_run_resumes_bit_identically(tiny_fmnist, tmp_path):
+    epochs = ["--config.num_epochs=6", "--config.train_examples=256"]
+    reference = cli(*quick(tiny_fmnist, tmp_path / "ref", *epochs))
+    assert reference.returncode == 0, reference.stderr
+
+    workdir = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "train", *quick(tiny_fmnist, workdir, *epochs)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # Kill as soon as the first checkpoint is complete, i.e. during epoch 2.
+    deadline = time.time() + 180
+    while not (workdir / "checkpoints" / "1").exists() and time.time() < deadline:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_epochs = len((workdir / "metrics.jsonl").read_text().splitlines())
+    assert killed_epochs < 6
+
+    resumed = cli(*quick(tiny_fmnist, workdir, *epochs, "--config.resume=true"))
+    assert resumed.returncode == 0, resumed.stderr
+    ref = json.loads((tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()[-1])
+    got = json.loads((workdir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert got["epoch"] == 6
+    # Bit-identical training: the same losses to the last digit, not just close.
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        assert got[key] == ref[key], key
+    history = [json.loads(x)["epoch"] for x in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert history == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_equal(got["step"], ref["step"])
