@@ -130,3 +130,12 @@ def test_killed_run_resumes_bit_identically(tiny_fmnist, tmp_path):
     history = [json.loads(x)["epoch"] for x in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert history == [1, 2, 3, 4, 5, 6]
     np.testing.assert_equal(got["step"], ref["step"])
+
+
+def test_console_script_is_the_same_entry_point():
+    script = Path(sys.executable).parent / "jaxdl-train"
+    if not script.exists():
+        pytest.skip("jaxdl is not pip-installed in this environment")
+    out = subprocess.run([str(script), "--list"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("fashion_mnist")
