@@ -197,10 +197,10 @@ def run(
     config: ml_collections.ConfigDict,
     torch_model_fn: TorchModelFn,
     *,
-    batch_size: int,
-    repeats: int,
-    train_examples: int,
-    quick: bool,
+    batch_size: int = 1024,
+    repeats: int = 3,
+    train_examples: int = 0,
+    quick: bool = False,
     test_examples: int = 0,
 ) -> dict[str, Any]:
     """Times both sides epoch by epoch, interleaved, and returns the result record.
