@@ -13,3 +13,7 @@ class NonFiniteLossError(JaxdlError, FloatingPointError):
 
 class CheckpointMismatchError(JaxdlError, ValueError):
     """A checkpoint does not fit the model or optimiser it is restored into."""
+
+
+class ConfigError(JaxdlError, ValueError):
+    """A config name, field or value is wrong."""

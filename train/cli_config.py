@@ -11,11 +11,9 @@ from typing import Any
 
 import ml_collections
 
-from jaxdl.errors import JaxdlError
+from jaxdl.errors import ConfigError
 
-
-class ConfigError(JaxdlError, ValueError):
-    """A config name, field or value from the command line is wrong."""
+__all__ = ["ConfigError", "apply_override", "config_names", "load_config", "parse_value"]
 
 
 def config_names(recipe: str) -> list[str]:

@@ -139,3 +139,17 @@ def test_console_script_is_the_same_entry_point():
     out = subprocess.run([str(script), "--list"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("fashion_mnist")
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("--config.model=rnn", "config.model is 'rnn', expected 'cnn' or 'mlp'."),
+        ("--config.conv_impl=cudnn", "config.conv_impl is 'cudnn', expected auto, fast or xla."),
+        ("--config.batch_size=100000", "config.batch_size is 100000, expected at most the 256"),
+    ],
+)
+def test_bad_config_values_are_one_sentence(tiny_fmnist, tmp_path, capsys, override, expected):
+    assert main([*quick(tiny_fmnist, tmp_path), override]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1

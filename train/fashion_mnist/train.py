@@ -15,7 +15,8 @@ import optax
 from flax import nnx
 
 from jaxdl.data import load_fashion_mnist
-from jaxdl.nn import CNNClassifier, MLPClassifier
+from jaxdl.errors import ConfigError
+from jaxdl.nn import CNNClassifier, MLPClassifier, conv_impl
 from jaxdl.training import TrainState, classifier_eval, classifier_loss, fit, write_summary
 
 # Training-set statistics of Fashion-MNIST pixels scaled to [0, 1].
@@ -52,7 +53,7 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Mod
         )
     if config.model == "mlp":
         return MLPClassifier(INPUT_SHAPE, hidden=config.hidden, dropout=config.dropout, rngs=rngs)
-    raise ValueError(f"config.model is {config.model!r}, expected 'cnn' or 'mlp'.")
+    raise ConfigError(f"config.model is {config.model!r}, expected 'cnn' or 'mlp'.")
 
 
 def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
@@ -68,7 +69,7 @@ def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
         return optax.adam(schedule)
     if config.optimizer == "sgd":
         return optax.sgd(schedule, momentum=0.9, nesterov=True)
-    raise ValueError(f"config.optimizer is {config.optimizer!r}, expected adamw, adam or sgd.")
+    raise ConfigError(f"config.optimizer is {config.optimizer!r}, expected adamw, adam or sgd.")
 
 
 def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.Array]:
@@ -83,10 +84,12 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.A
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
     tic = time.perf_counter()
+    if config.conv_impl not in ("auto", "fast", "xla"):
+        raise ConfigError(f"config.conv_impl is {config.conv_impl!r}, expected auto, fast or xla.")
     train_data, test_data = load_split(config, "train"), load_split(config, "test")
     n_train = int(train_data["label"].shape[0])
     if n_train < config.batch_size:
-        raise ValueError(
+        raise ConfigError(
             f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
             "training examples."
         )
@@ -94,23 +97,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     model = build_model(config, key=model_key)
     tx = build_optimizer(config, n_train // config.batch_size)
     state = TrainState.create(model, tx, key=state_key)
-    loss_fn = _on_images(functools.partial(classifier_loss, label_smoothing=config.label_smoothing))
-    result = fit(
-        state,
-        train_data,
-        test_data,
-        loss_fn=loss_fn,
-        eval_fn=_on_images(classifier_eval),
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
-        data_key=data_key,
-        steps_per_dispatch=config.steps_per_dispatch,
-        workdir=workdir,
-        resume=config.resume,
-        max_to_keep=config.max_to_keep,
-        progress=config.progress,
-    )
+    # The convolution is chosen when the step is traced, which happens inside fit.
+    with conv_impl(config.conv_impl):
+        result = _fit(config, workdir, state, train_data, test_data, data_key)
     metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
     num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(result.state.params))
     write_summary(
@@ -123,3 +112,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         num_params=num_params,
     )
     return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic, "num_params": num_params}
+
+
+def _fit(config, workdir, state, train_data, test_data, data_key):
+    loss_fn = functools.partial(classifier_loss, label_smoothing=config.label_smoothing)
+    return fit(
+        state,
+        train_data,
+        test_data,
+        loss_fn=_on_images(loss_fn),
+        eval_fn=_on_images(classifier_eval),
+        num_epochs=config.num_epochs,
+        batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size,
+        data_key=data_key,
+        steps_per_dispatch=config.steps_per_dispatch,
+        workdir=workdir,
+        resume=config.resume,
+        max_to_keep=config.max_to_keep,
+        progress=config.progress,
+    )

@@ -2,7 +2,8 @@
 
 Run:      python -m train fashion_mnist --workdir=runs/fashion_mnist   (or `make train`)
 Expect:   test_accuracy 0.928 after 12 epochs (measured; the target is >= 0.915).
-Time:     about 5 minutes on a 2-core CPU (292 s measured, jax 0.10.2).
+Time:     about 3 minutes on a 2-core CPU (157 s measured, jax 0.10.2; `make train` on a
+          fresh clone took 3 min 19 s including the venv).
 """
 
 import ml_collections
@@ -14,6 +15,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.channels = (32, 64)
     c.block_depth = 1
     c.hidden = (128,)
+    # "auto": jaxdl's scan-friendly convolution gradient on CPU, XLA's own on GPU/TPU;
+    # "fast" or "xla" force one (see jaxdl.nn.conv).
+    c.conv_impl = "auto"
     c.dropout = 0.3
     c.optimizer = "adamw"
     c.learning_rate = 2e-3
