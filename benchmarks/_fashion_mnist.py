@@ -271,4 +271,7 @@ def run(
         # Cores used by other processes while timing: near 0 for a clean run.
         "other_cpu_load": other.cores,
     }
-    return _harness.result_record(name, METRIC, jaxdl_rate, torch_rate, UNIT, extra)
+    record = _harness.result_record(name, METRIC, jaxdl_rate, torch_rate, UNIT, extra)
+    # Other batch sizes are kept beside the default run instead of replacing it.
+    record["result_file"] = name if batch_size == 1024 else f"{name}_b{batch_size}"
+    return record

@@ -245,8 +245,8 @@ def result_record(
 
 
 def write_result(record: Mapping[str, Any], results_dir: str | Path = RESULTS_DIR) -> Path:
-    """Writes ``record`` to ``results_dir/<name>.json`` (replacing the previous run)."""
-    path = Path(results_dir) / f"{record['name']}.json"
+    """Writes ``record`` to ``results_dir/<result_file or name>.json``, replacing that run."""
+    path = Path(results_dir) / f"{record.get('result_file', record['name'])}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return path

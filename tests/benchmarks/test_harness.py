@@ -73,6 +73,9 @@ def test_write_result_round_trips(tmp_path):
     path = _harness.write_result(record, tmp_path)
     assert path == tmp_path / "toy.json"
     assert json.loads(path.read_text()) == record
+    # A run at another batch size lands beside it instead of replacing it.
+    other = _harness.write_result({**record, "result_file": "toy_b128"}, tmp_path)
+    assert other == tmp_path / "toy_b128.json" and path.exists()
 
 
 def test_time_fn_stops_the_clock_only_after_blocking():
