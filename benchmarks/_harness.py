@@ -250,3 +250,16 @@ def write_result(record: Mapping[str, Any], results_dir: str | Path = RESULTS_DI
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def read_marked(readme: str | Path, start: str, end: str, hint: str) -> tuple[str, int, int]:
+    """``readme``'s text and the offsets of the ``start`` and ``end`` markers in it.
+
+    Raises:
+      ValueError: naming the file and the markers (``hint`` says where they belong).
+    """
+    text = Path(readme).read_text(encoding="utf-8")
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < i:
+        raise ValueError(f"{readme} lacks the markers {start} ... {end}; add them {hint}.")
+    return text, i, j

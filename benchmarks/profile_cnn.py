@@ -471,12 +471,7 @@ def update_readme(
     does not erase another's table.
     """
     readme = Path(readme)
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(START), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(
-            f"{readme} lacks the markers {START} ... {END}; add them under '{HEADING}'."
-        )
+    text, start, end = _harness.read_marked(readme, START, END, f"under '{HEADING}'")
     sections: dict[int, str] = {}
     for chunk in re.split(r"(?m)^(?=### Batch \d+)", text[start + len(START) : end]):
         found = re.match(r"### Batch (\d+)", chunk)

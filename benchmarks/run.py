@@ -83,12 +83,7 @@ def update_readme(
 ) -> str:
     """Replaces the text between the results markers in ``readme``; returns the table."""
     readme = Path(readme)
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(START), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(
-            f"{readme} lacks the markers {START} ... {END}; add them where the table goes."
-        )
+    text, start, end = _harness.read_marked(readme, START, END, "where the table goes")
     table = render_table(load_results(results_dir))
     readme.write_text(
         text[: start + len(START)] + "\n" + table + "\n" + text[end:], encoding="utf-8"
