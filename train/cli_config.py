@@ -53,8 +53,7 @@ def apply_override(config: ml_collections.ConfigDict, dotted: str, text: str) ->
         value = parse_value(text, current)
     except ValueError as e:
         raise ConfigError(f"--config.{dotted}={text} is not valid: {e}.") from None
-    with node.unlocked() if hasattr(node, "unlocked") else _nullcontext():
-        node[leaf] = value
+    node[leaf] = value  # the field exists (checked above), so a locked config accepts it
 
 
 def _child(node: Any, key: str, dotted: str) -> Any:
@@ -104,11 +103,3 @@ def parse_value(text: str, current: Any) -> Any:
 def _did_you_mean(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -115,6 +115,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 
 
 def _fit(config, workdir, state, train_data, test_data, data_key):
+    """:func:`jaxdl.training.fit` with the recipe's loss, metrics and config fields."""
     loss_fn = functools.partial(classifier_loss, label_smoothing=config.label_smoothing)
     return fit(
         state,
