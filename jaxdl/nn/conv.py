@@ -20,16 +20,17 @@ to get there. :func:`conv_general_dilated` is a drop-in for
   (bit-identical results);
 - weight gradient: GEMMs over shifted views of the padded input.
 
-Forward + full backward per step inside a 10-step ``lax.scan`` (3x3 SAME, float32, 2-core CPU,
-best of 3-5 runs on a shared machine):
+Forward + full backward per step inside ``lax.scan`` with the input and cotangent changing
+every step (3x3 SAME, float32, 2-core CPU; ``python -m benchmarks.run conv_layer``, see
+``benchmarks/results/conv_layer.json`` for the runs and PyTorch's times):
 
 ==============================  =========  =========
 input -> output channels        XLA        this
 ==============================  =========  =========
-(128, 28, 28, 1) -> 32          52 ms      3.4 ms
-(128, 14, 14, 32) -> 64         560 ms     12.9 ms
-(1024, 28, 28, 1) -> 32         837 ms     34 ms
-(1024, 14, 14, 32) -> 64        11.3 s     129 ms
+(128, 28, 28, 1) -> 32          44 ms      4.8 ms
+(128, 14, 14, 32) -> 64         556 ms     12.0 ms
+(1024, 28, 28, 1) -> 32         844 ms     75 ms
+(1024, 14, 14, 32) -> 64        10.9 s     129 ms
 ==============================  =========  =========
 
 Everything else goes to :func:`jax.lax.conv_general_dilated` unchanged, and :func:`set_conv_impl`
@@ -59,9 +60,9 @@ import numpy as np
 from flax import nnx
 from jax import lax
 
-__all__ = ["Conv", "conv_general_dilated", "conv_impl", "set_conv_impl"]
+__all__ = ["CONV_IMPLS", "Conv", "conv_general_dilated", "conv_impl", "set_conv_impl"]
 
-_IMPLS = ("auto", "fast", "xla")
+CONV_IMPLS = ("auto", "fast", "xla")
 _ENV_VAR = "JAXDL_CONV_IMPL"
 
 # NHWC input, HWIO kernel, NHWC output: what ``nnx.Conv`` passes for 2-D inputs.
@@ -89,8 +90,8 @@ _IM2COL_MAX_ROWS = 256
 
 
 def _check_impl(impl: object, name: str) -> str:
-    if impl not in _IMPLS:
-        raise ValueError(f"{name} is {impl!r}, expected one of {', '.join(map(repr, _IMPLS))}.")
+    if impl not in CONV_IMPLS:
+        raise ValueError(f"{name} is {impl!r}, expected one of {', '.join(map(repr, CONV_IMPLS))}.")
     return str(impl)
 
 

@@ -17,6 +17,7 @@ from flax import nnx
 from jaxdl.data import load_fashion_mnist
 from jaxdl.errors import ConfigError
 from jaxdl.nn import CNNClassifier, MLPClassifier, conv_impl
+from jaxdl.nn.conv import CONV_IMPLS
 from jaxdl.training import TrainState, classifier_eval, classifier_loss, fit, write_summary
 
 # Training-set statistics of Fashion-MNIST pixels scaled to [0, 1].
@@ -84,8 +85,9 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.A
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
     tic = time.perf_counter()
-    if config.conv_impl not in ("auto", "fast", "xla"):
-        raise ConfigError(f"config.conv_impl is {config.conv_impl!r}, expected auto, fast or xla.")
+    if config.conv_impl not in CONV_IMPLS:
+        expected = ", ".join(CONV_IMPLS[:-1]) + f" or {CONV_IMPLS[-1]}"
+        raise ConfigError(f"config.conv_impl is {config.conv_impl!r}, expected {expected}.")
     train_data, test_data = load_split(config, "train"), load_split(config, "test")
     n_train = int(train_data["label"].shape[0])
     if n_train < config.batch_size:
