@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl.training.state import TrainState
-from jaxdl.training.step import EvalFn, LossFn, Metrics, all_finite, train_step
+from jaxdl.training.step import EvalFn, LossFn, Metrics, guarded_train_step
 
 Data = Mapping[str, jax.Array]
 ChunkFn = Callable[[TrainState, Data, jax.Array], tuple[TrainState, Metrics, jax.Array]]
@@ -53,16 +53,8 @@ def make_train_chunk(loss_fn: LossFn) -> ChunkFn:
     def run(state: TrainState, data: Data, order: jax.Array):
         def body(carry, idx):
             state, bad_step = carry
-            new, metrics = train_step(state, take(data, idx), loss_fn=loss_fn)
-            ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params) & (bad_step < 0)
-            bad_step = jnp.where(ok | (bad_step >= 0), bad_step, state.step)
-            # Select leaf by leaf (the key never changes) so a bad step leaves no trace.
-            keep = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
-            state = state.replace(
-                params=jax.tree.map(keep, new.params, state.params),
-                model_state=jax.tree.map(keep, new.model_state, state.model_state),
-                opt_state=jax.tree.map(keep, new.opt_state, state.opt_state),
-                step=keep(new.step, state.step),
+            state, bad_step, metrics = guarded_train_step(
+                state, take(data, idx), bad_step, loss_fn=loss_fn
             )
             return (state, bad_step), metrics
 

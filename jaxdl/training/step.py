@@ -70,6 +70,30 @@ def train_step(state: TrainState, batch: Batch, *, loss_fn: LossFn) -> tuple[Tra
     return state.apply_gradients(grads, model_state), metrics
 
 
+def guarded_train_step(
+    state: TrainState, batch: Batch, bad_step: jax.Array, *, loss_fn: LossFn
+) -> tuple[TrainState, jax.Array, Metrics]:
+    """:func:`train_step` that refuses to apply a non-finite update.
+
+    ``bad_step`` is ``-1`` while all is well. The first step whose loss or new
+    parameters are not finite records its step number there, and from then on every
+    update is skipped, so a scan of these steps returns the last good state and tells
+    the host where training broke.
+    """
+    new, metrics = train_step(state, batch, loss_fn=loss_fn)
+    ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params) & (bad_step < 0)
+    bad_step = jnp.where(ok | (bad_step >= 0), bad_step, state.step)
+    # Select leaf by leaf (the key never changes) so a bad step leaves no trace.
+    keep = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
+    state = state.replace(
+        params=jax.tree.map(keep, new.params, state.params),
+        model_state=jax.tree.map(keep, new.model_state, state.model_state),
+        opt_state=jax.tree.map(keep, new.opt_state, state.opt_state),
+        step=keep(new.step, state.step),
+    )
+    return state, bad_step, metrics
+
+
 def eval_step(state: TrainState, batch: Batch, where: jax.Array, *, eval_fn: EvalFn) -> Metrics:
     """Per-batch metric sums of the model in inference mode."""
     return eval_fn(state.model(), batch, where)
