@@ -40,8 +40,10 @@ class TorchSeedLoop:
 
         self.torch = torch
         self.config = config
-        self.data = {k: (torch.as_tensor(v.x, dtype=torch.long), torch.as_tensor(v.y,
-                     dtype=torch.long)) for k, v in windows.items()}  # fmt: skip
+        self.data = {
+            k: (torch.as_tensor(v.x, dtype=torch.long), torch.as_tensor(v.y, dtype=torch.long))
+            for k, v in windows.items()
+        }
         g = torch.Generator().manual_seed(2147483647)
         fan_in = config.block_size * config.n_embd
         self.params = [

@@ -51,10 +51,11 @@ def run(*, quick: bool = False, num_steps: int | None = None, **_: Any) -> dict[
         sweep_s = time.perf_counter() - tic
         tic = time.perf_counter()
         singles = [
-            train_run(s, splits_fn(config.block_size), chunk_steps=config.chunk_steps,
-                      progress=False)
+            train_run(
+                s, splits_fn(config.block_size), chunk_steps=config.chunk_steps, progress=False
+            )
             for s in specs
-        ]  # fmt: skip
+        ]
         separate_s = time.perf_counter() - tic
     diffs = [
         abs(a.metrics["test_loss"] - b.metrics["test_loss"])
@@ -68,9 +69,14 @@ def run(*, quick: bool = False, num_steps: int | None = None, **_: Any) -> dict[
         "load_average_before": load_before,
     }
     return _harness.result_record(
-        NAME, f"wall time of {len(specs)} runs, compile included", sweep_s, separate_s, "s",
-        extra, higher_is_better=False,
-    )  # fmt: skip
+        NAME,
+        f"wall time of {len(specs)} runs, compile included",
+        sweep_s,
+        separate_s,
+        "s",
+        extra,
+        higher_is_better=False,
+    )
 
 
 if __name__ == "__main__":

@@ -28,16 +28,57 @@ from jaxdl.lm import (
 from jaxdl.lm.train import as_device_data
 
 WORDS = [
-    "emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia", "harper",
-    "evelyn", "abigail", "emily", "ella", "elizabeth", "camila", "luna", "sofia", "avery",
-    "mila", "aria", "scarlett", "penelope", "layla", "chloe", "victoria", "madison", "eleanor",
-    "grace", "nora", "riley", "liam", "noah", "william", "james", "logan", "benjamin",
-]  # fmt: skip
+    "emma",
+    "olivia",
+    "ava",
+    "isabella",
+    "sophia",
+    "charlotte",
+    "mia",
+    "amelia",
+    "harper",
+    "evelyn",
+    "abigail",
+    "emily",
+    "ella",
+    "elizabeth",
+    "camila",
+    "luna",
+    "sofia",
+    "avery",
+    "mila",
+    "aria",
+    "scarlett",
+    "penelope",
+    "layla",
+    "chloe",
+    "victoria",
+    "madison",
+    "eleanor",
+    "grace",
+    "nora",
+    "riley",
+    "liam",
+    "noah",
+    "william",
+    "james",
+    "logan",
+    "benjamin",
+]
 
 BASE = dict(
-    model="mlp", block_size=3, n_embd=4, n_hidden=16, init="scaled", batch_size=8,
-    num_steps=60, seed=0, learning_rate=0.1, lr_decay_at=0.5, lr_decay_factor=0.1,
-)  # fmt: skip
+    model="mlp",
+    block_size=3,
+    n_embd=4,
+    n_hidden=16,
+    init="scaled",
+    batch_size=8,
+    num_steps=60,
+    seed=0,
+    learning_rate=0.1,
+    lr_decay_at=0.5,
+    lr_decay_factor=0.1,
+)
 
 
 @functools.lru_cache
@@ -102,10 +143,17 @@ def test_resume_is_bit_identical(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        train_run(spec, splits_fn(4), chunk_steps=20, workdir=str(tmp_path), progress=False,
-                  on_chunk=stop_at_40)  # fmt: skip
-    resumed = train_run(spec, splits_fn(4), chunk_steps=20, workdir=str(tmp_path), resume=True,
-                        progress=False)  # fmt: skip
+        train_run(
+            spec,
+            splits_fn(4),
+            chunk_steps=20,
+            workdir=str(tmp_path),
+            progress=False,
+            on_chunk=stop_at_40,
+        )
+    resumed = train_run(
+        spec, splits_fn(4), chunk_steps=20, workdir=str(tmp_path), resume=True, progress=False
+    )
     assert leaves_equal(full.state.params, resumed.state.params)
     assert leaves_equal(full.state.model_state, resumed.state.model_state)
     assert leaves_equal(full.state.opt_state, resumed.state.opt_state)

@@ -77,10 +77,12 @@ def test_wavenet_batchnorm_updates_only_in_training():
         (lambda: WaveNetLanguageModel(block_size=6, rngs=nnx.Rngs(0)), "power of two"),
         (lambda: MLPLanguageModel(block_size=0, rngs=nnx.Rngs(0)), "block_size is 0"),
         (lambda: MLPLanguageModel(init="xavier", rngs=nnx.Rngs(0)), "init is 'xavier'"),
-        (lambda: build_char_lm("rnn", block_size=3, n_embd=2, n_hidden=2, rngs=nnx.Rngs(0)),
-         "kind is 'rnn'"),
+        (
+            lambda: build_char_lm("rnn", block_size=3, n_embd=2, n_hidden=2, rngs=nnx.Rngs(0)),
+            "kind is 'rnn'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_construction(make, message):
     with pytest.raises(ValueError, match=message):
         make()

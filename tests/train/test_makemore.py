@@ -19,8 +19,15 @@ def names_file(tmp_path: Path) -> Path:
 
 
 def run(names_file: Path, workdir: Path, *extra: str) -> int:
-    return main(["makemore", "--config=quick", f"--workdir={workdir}",
-                 f"--config.data_path={names_file}", *extra])  # fmt: skip
+    return main(
+        [
+            "makemore",
+            "--config=quick",
+            f"--workdir={workdir}",
+            f"--config.data_path={names_file}",
+            *extra,
+        ]
+    )
 
 
 def test_quick_run_leaves_its_artefacts(names_file, tmp_path):
@@ -47,8 +54,17 @@ def test_sweep_config_writes_the_table(names_file, tmp_path):
         "    return c\n"
     )
     out = tmp_path / "run"
-    assert main(["makemore", f"--config={config}", f"--workdir={out}",
-                 f"--config.data_path={names_file}"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "makemore",
+                f"--config={config}",
+                f"--workdir={out}",
+                f"--config.data_path={names_file}",
+            ]
+        )
+        == 0
+    )
     rows = (out / "sweep.csv").read_text().splitlines()
     assert rows[0] == "learning_rate,n_hidden,train_loss,dev_loss,test_loss,diverged_at_step"
     assert len(rows) == 5

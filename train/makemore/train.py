@@ -71,9 +71,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         metrics, extra = _single(config, workdir, splits_fn)
     wall = time.perf_counter() - tic
     write_summary(
-        workdir, metrics=metrics, config=config.to_dict(), wall_time_s=wall, recipe="makemore",
+        workdir,
+        metrics=metrics,
+        config=config.to_dict(),
+        wall_time_s=wall,
+        recipe="makemore",
         **extra,
-    )  # fmt: skip
+    )
     return {"metrics": metrics, "wall_time_s": wall}
 
 
@@ -87,8 +91,9 @@ def _single(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str,
             lr_find(init_state(spec), splits["train"], lrs, batch_size=config.batch_size)
         )
         metrics["lr_find_suggestion"] = suggest_lr(lrs, losses)
-        plot_lr_find(lrs, losses, smooth(losses), metrics["lr_find_suggestion"],
-                     str(workdir / "lr_find.png"))  # fmt: skip
+        plot_lr_find(
+            lrs, losses, smooth(losses), metrics["lr_find_suggestion"], str(workdir / "lr_find.png")
+        )
     writer = MetricsWriter(workdir)
     if not config.resume:
         writer.path.unlink(missing_ok=True)
@@ -100,9 +105,14 @@ def _single(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str,
 
     tic = time.perf_counter()
     result = train_run(
-        spec, splits, chunk_steps=config.chunk_steps, workdir=str(workdir),
-        resume=config.resume, progress=config.progress, on_chunk=on_chunk,
-    )  # fmt: skip
+        spec,
+        splits,
+        chunk_steps=config.chunk_steps,
+        workdir=str(workdir),
+        resume=config.resume,
+        progress=config.progress,
+        on_chunk=on_chunk,
+    )
     writer.close()
     metrics.update(result.metrics)
     # Steady-state speed: chunks after the first (which includes compilation).
@@ -111,8 +121,12 @@ def _single(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str,
         metrics["steps_per_s"] = (s1 - s0) / (t1 - t0)
     metrics["train_time_s"] = time.perf_counter() - tic
     model = result.state.model()
-    ids = sample(model, key=jax.random.key(config.seed + 10), num_samples=config.num_samples,
-                 temperature=config.temperature)  # fmt: skip
+    ids = sample(
+        model,
+        key=jax.random.key(config.seed + 10),
+        num_samples=config.num_samples,
+        temperature=config.temperature,
+    )
     words = decode_samples(ids)
     (workdir / "samples.txt").write_text("\n".join(words) + "\n")
     plot_losses({"train": result.losses}, workdir / "loss_curve.png")
@@ -125,13 +139,16 @@ def _sweep(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str, 
     grid = {k: list(v) for k, v in config.sweep.items()}
     specs = expand_grid(base, grid)
     tic = time.perf_counter()
-    results = train_sweep(specs, splits_fn, chunk_steps=config.chunk_steps,
-                          progress=config.progress)  # fmt: skip
+    results = train_sweep(
+        specs, splits_fn, chunk_steps=config.chunk_steps, progress=config.progress
+    )
     elapsed = time.perf_counter() - tic
     rows = results_table(results, list(grid))
     md, csv = write_table(rows, workdir / "sweep")
-    plot_losses({", ".join(f"{k}={r.spec[k]}" for k in grid): r.losses for r in results},
-                workdir / "loss_curve.png")  # fmt: skip
+    plot_losses(
+        {", ".join(f"{k}={r.spec[k]}" for k in grid): r.losses for r in results},
+        workdir / "loss_curve.png",
+    )
     best = min(results, key=lambda r: r.metrics["dev_loss"])
     metrics = {
         "num_runs": len(results),

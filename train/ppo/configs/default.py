@@ -1,0 +1,37 @@
+"""PPO on CartPole-v1 with purejaxrl's CartPole settings, 8 seeds trained together.
+
+Run:      python -m train ppo --workdir=runs/ppo_cartpole
+Expect:   every seed's mean episodic return over the last 10 updates at or near 500 (the
+          maximum); measured 8 of 8 seeds at 500.0.
+Time:     about 40-60 seconds on a 2-core CPU: 8 x 500,000 environment steps at about
+          200,000 steps/s, plus 20 s of compilation.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.env_name = "CartPole-v1"
+    c.num_seeds = 8  # vmapped: trained by one compiled program
+    c.seed = 0
+    c.num_envs = 4
+    c.num_steps = 128  # rollout length per environment
+    c.total_timesteps = 500_000  # per seed
+    c.update_epochs = 4
+    c.num_minibatches = 4
+    c.learning_rate = 2.5e-4
+    c.anneal_lr = True
+    c.gamma = 0.99
+    c.gae_lambda = 0.95
+    c.clip_eps = 0.2
+    c.clip_value = True
+    c.ent_coef = 0.01
+    c.vf_coef = 0.5
+    c.max_grad_norm = 0.5
+    c.hidden = (64, 64)
+    c.normalize_obs = False
+    # A seed counts as solved when its mean return over the last 10 updates reaches this.
+    c.solved_return = 475.0
+    c.progress = True
+    return c

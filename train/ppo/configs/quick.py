@@ -1,0 +1,19 @@
+"""PPO on CartPole-v1 on a tiny budget: for tests and smoke runs.
+
+Run:      python -m train ppo --config=quick --workdir=/tmp/ppo_quick
+Expect:   finishes; returns climb a little above random (about 20-60), nothing is solved.
+Time:     about 15 seconds on a 2-core CPU, mostly compilation.
+"""
+
+import ml_collections
+
+from train.ppo.configs import default
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = default.get_config()
+    c.num_seeds = 2
+    c.total_timesteps = 8 * 4 * 128
+    c.hidden = (16, 16)
+    c.progress = False
+    return c
