@@ -26,6 +26,7 @@ BENCHMARKS = (
     "conv_layer",
     "makemore",
     "makemore_sweep",
+    "ppo",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.
