@@ -1,9 +1,9 @@
 """PPO on Breakout-MinAtar (10x10x4 binary frames flattened into the MLP).
 
 Run:      python -m train ppo --config=breakout --workdir=runs/ppo_breakout
-Expect:   a mean return far above a random policy's (about 0.5); see the recipe's notes
-          for the measured value. purejaxrl trains 10x longer (1e7 steps) for ~30.
-Time:     several minutes on a 2-core CPU (2 seeds x 2,000,000 steps).
+Expect:   mean return 6.7 over the last 10 updates (measured: 6.46 and 6.99 for the two
+          seeds), against 0.41 for a uniformly random policy. Longer runs go further.
+Time:     about 9 minutes on a busy 2-core CPU (2 seeds x 2,000,000 steps, 538 s measured).
 """
 
 import ml_collections
