@@ -1,0 +1,139 @@
+r"""Losses of generative models: VAE, GAN, VQ-VAE, diffusion, in-painting. Per example.
+
+Images are ``(B, ...)``; every loss sums (or averages, where said) over the non-batch
+axes and returns ``(B,)``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, ArrayLike, Float
+
+
+def _check_same(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b} has shape {b.shape}, expected {name_a}'s shape {a.shape}.")
+
+
+def _sum_per_example(x: jax.Array) -> jax.Array:
+    return x.reshape(x.shape[0], -1).sum(-1)
+
+
+def gaussian_kl(
+    mean: Float[ArrayLike, " batch latent"], logvar: Float[ArrayLike, " batch latent"]
+) -> Float[Array, " batch"]:
+    r"""Analytic :math:`\mathrm{KL}(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I))`.
+
+    .. math:: \tfrac12 \sum_j \big(\sigma_j^2 + \mu_j^2 - 1 - \log \sigma_j^2\big)
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> gaussian_kl(jnp.zeros((1, 3)), jnp.zeros((1, 3)))
+      Array([0.], dtype=float32)
+    """
+    mean, logvar = jnp.asarray(mean), jnp.asarray(logvar)
+    _check_same("mean", mean, "logvar", logvar)
+    return 0.5 * _sum_per_example(jnp.exp(logvar) + mean**2 - 1.0 - logvar)
+
+
+def bernoulli_nll(
+    logits: Float[ArrayLike, " batch *dims"], targets: Float[ArrayLike, " batch *dims"]
+) -> Float[Array, " batch"]:
+    r"""Negative log-likelihood of targets in [0, 1] under Bernoulli(sigmoid(logits)),
+    summed over pixels: :math:`-\sum [x \log p + (1 - x) \log(1 - p)]`."""
+    logits, targets = jnp.asarray(logits), jnp.asarray(targets)
+    _check_same("logits", logits, "targets", targets)
+    return _sum_per_example(optax.sigmoid_binary_cross_entropy(logits, targets))
+
+
+def negative_elbo(
+    recon_logits: Float[ArrayLike, " batch *dims"],
+    images: Float[ArrayLike, " batch *dims"],
+    mean: Float[ArrayLike, " batch latent"],
+    logvar: Float[ArrayLike, " batch latent"],
+    *,
+    beta: float = 1.0,
+) -> Float[Array, " batch"]:
+    r"""The VAE objective to minimise, in nats per image (Kingma & Welling 2014):
+
+    .. math:: -\mathrm{ELBO} = -\log p(x \mid z) + \beta\, \mathrm{KL}(q(z \mid x) \,\|\, p(z))
+
+    with a Bernoulli decoder (see :func:`bernoulli_nll`) and :func:`gaussian_kl`.
+    """
+    return bernoulli_nll(recon_logits, images) + beta * gaussian_kl(mean, logvar)
+
+
+def gan_discriminator_loss(
+    real_logits: Float[ArrayLike, " batch"], fake_logits: Float[ArrayLike, " batch"]
+) -> Float[Array, " batch"]:
+    r""":math:`-\log D(x) - \log(1 - D(G(z)))` with :math:`D = \sigma(\text{logit})`
+    (Goodfellow et al. 2014), computed as softplus for stability.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> gan_discriminator_loss(jnp.zeros(1), jnp.zeros(1)).round(4)  # 2 log 2
+      Array([1.3863], dtype=float32)
+    """
+    real, fake = jnp.asarray(real_logits), jnp.asarray(fake_logits)
+    _check_same("real_logits", real, "fake_logits", fake)
+    return jax.nn.softplus(-real) + jax.nn.softplus(fake)
+
+
+def gan_generator_loss(fake_logits: Float[ArrayLike, " batch"]) -> Float[Array, " batch"]:
+    r"""The non-saturating generator loss :math:`-\log D(G(z))`: strong gradients early,
+    when the discriminator easily rejects the samples."""
+    return jax.nn.softplus(-jnp.asarray(fake_logits))
+
+
+def vq_loss(
+    z_e: Float[ArrayLike, " batch *dims"],
+    z_q: Float[ArrayLike, " batch *dims"],
+    *,
+    commitment: float = 0.25,
+    codebook: bool = True,
+) -> Float[Array, " batch"]:
+    r"""VQ-VAE's codebook and commitment terms (van den Oord et al. 2017):
+
+    .. math:: \|\operatorname{sg}(z_e) - z_q\|^2 + \beta\,\|z_e - \operatorname{sg}(z_q)\|^2
+
+    averaged over the non-batch axes. With an EMA codebook the first term is dropped
+    (``codebook=False``): the codebook is then moved by averages, not gradients.
+    """
+    z_e, z_q = jnp.asarray(z_e), jnp.asarray(z_q)
+    _check_same("z_e", z_e, "z_q", z_q)
+    sg = jax.lax.stop_gradient
+    commit = jnp.square(z_e - sg(z_q)).reshape(z_e.shape[0], -1).mean(-1)
+    book = jnp.square(sg(z_e) - z_q).reshape(z_e.shape[0], -1).mean(-1)
+    return commitment * commit + (book if codebook else 0.0)
+
+
+def epsilon_loss(
+    eps_pred: Float[ArrayLike, " batch *dims"], eps: Float[ArrayLike, " batch *dims"]
+) -> Float[Array, " batch"]:
+    r"""Ho et al.'s simple diffusion loss :math:`\|\epsilon - \hat\epsilon(x_t, t)\|^2`,
+    averaged over the non-batch axes."""
+    eps_pred, eps = jnp.asarray(eps_pred), jnp.asarray(eps)
+    _check_same("eps_pred", eps_pred, "eps", eps)
+    return jnp.square(eps_pred - eps).reshape(eps.shape[0], -1).mean(-1)
+
+
+def masked_mse(
+    pred: Float[ArrayLike, " batch *dims"],
+    target: Float[ArrayLike, " batch *dims"],
+    mask: ArrayLike,
+) -> Float[Array, " batch"]:
+    r"""Mean squared error over the pixels where ``mask`` is true (e.g. the in-painted
+    patch): :math:`\sum m (\hat x - x)^2 / \sum m` per example.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> masked_mse(jnp.ones((1, 4)), jnp.zeros((1, 4)), jnp.array([[1, 1, 0, 0]]))
+      Array([1.], dtype=float32)
+    """
+    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    _check_same("pred", pred, "target", target)
+    mask = jnp.broadcast_to(jnp.asarray(mask, pred.dtype), pred.shape)
+    se = _sum_per_example(mask * jnp.square(pred - target))
+    return se / jnp.maximum(_sum_per_example(mask), 1.0)
