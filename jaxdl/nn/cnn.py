@@ -91,6 +91,17 @@ class CNNClassifier(nnx.Module):
         train: bool = False,
         key: jax.Array | None = None,
     ) -> Float[Array, "batch classes"]:
+        return self.head(self.features(x, train=train, key=key))
+
+    def features(
+        self,
+        x: Float[Array, "batch height width channels"],
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ) -> Float[Array, "batch hidden"]:
+        """The last hidden layer's activations (the input of the head), e.g. for a
+        Fréchet distance in this classifier's feature space."""
         check_rank("x", x, rank=4)
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"x has shape {x.shape}, expected (batch, {self.input_shape}).")
@@ -100,4 +111,4 @@ class CNNClassifier(nnx.Module):
         x = self.dropout(x.reshape(x.shape[0], -1), train=train, key=keys[0])
         for fc, k in zip(self.fcs, keys[1:], strict=True):
             x = self.dropout(jax.nn.relu(fc(x)), train=train, key=k)
-        return self.head(x)
+        return x

@@ -87,3 +87,22 @@ def test_losses_jit_and_vmap():
     labels = jnp.zeros((3, 5), jnp.int32)
     batched = jax.vmap(jax.jit(softmax_cross_entropy))(logits, labels)
     chex.assert_trees_all_close(batched, softmax_cross_entropy(logits, labels))
+
+
+def test_frechet_distance_matches_scipy():
+    import scipy.linalg
+
+    from jaxdl.metrics import feature_statistics, frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 6))
+    b = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6)) * 0.5 + 1.0
+    (ma, ca), (mb, cb) = feature_statistics(a), feature_statistics(b)
+    np.testing.assert_allclose(ca, np.cov(a, rowvar=False), rtol=1e-4, atol=1e-5)
+    expected = (
+        np.sum((a.mean(0) - b.mean(0)) ** 2)
+        + np.trace(np.cov(a, rowvar=False) + np.cov(b, rowvar=False))
+        - 2 * np.trace(scipy.linalg.sqrtm(np.cov(a, rowvar=False) @ np.cov(b, rowvar=False))).real
+    )
+    assert float(frechet_distance(ma, ca, mb, cb)) == pytest.approx(expected, rel=1e-4)
+    assert float(frechet_distance(ma, ca, ma, ca)) == pytest.approx(0.0, abs=1e-3)
