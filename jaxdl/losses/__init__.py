@@ -1,6 +1,12 @@
 """Functional losses in optax style: arrays in, per-example arrays out."""
 
 from jaxdl.losses._classification import softmax_cross_entropy
+from jaxdl.losses._contrastive import (
+    contrastive_margin_loss,
+    ntxent,
+    supervised_contrastive,
+    triplet_margin_loss,
+)
 from jaxdl.losses._generative import (
     bernoulli_nll,
     epsilon_loss,
@@ -21,6 +27,7 @@ from jaxdl.losses._rl import (
 
 __all__ = [
     "bernoulli_nll",
+    "contrastive_margin_loss",
     "discounted_returns",
     "epsilon_loss",
     "gan_discriminator_loss",
@@ -30,8 +37,11 @@ __all__ = [
     "masked_mse",
     "mean_squared_error",
     "negative_elbo",
+    "ntxent",
     "ppo_clip_loss",
     "softmax_cross_entropy",
+    "supervised_contrastive",
+    "triplet_margin_loss",
     "value_loss",
     "vq_loss",
 ]
