@@ -1,0 +1,88 @@
+"""Augmentations: deterministic per key, shape and dtype kept, identities at zero strength."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdl.data.augment import (
+    batch,
+    compose,
+    elastic_transform,
+    horizontal_flip,
+    normalize,
+    random_affine,
+    random_apply,
+    random_resized_crop,
+    two_views,
+)
+
+IMAGES = jax.random.uniform(jax.random.key(0), (4, 28, 28, 1))
+ALL = {
+    "affine": random_affine,
+    "elastic": elastic_transform,
+    "crop_cubic": random_resized_crop,
+    "crop_linear": partial(random_resized_crop, method="linear"),
+    "flip": horizontal_flip,
+    "normalize": partial(normalize, mean=0.5, std=0.5),
+    "random_apply": random_apply(random_affine, 0.5),
+    "compose": compose(random_resized_crop, horizontal_flip),
+}
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_deterministic_shape_and_dtype(name):
+    fn = jax.jit(partial(batch, ALL[name]))
+    a, b = fn(jax.random.key(1), IMAGES), fn(jax.random.key(1), IMAGES)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == IMAGES.shape and a.dtype == IMAGES.dtype
+    if name != "normalize":
+        c = fn(jax.random.key(2), IMAGES)
+        assert not np.array_equal(a, c)
+
+
+def test_zero_strength_is_the_identity():
+    key, img = jax.random.key(3), IMAGES[0]
+    np.testing.assert_allclose(
+        random_affine(key, img, degrees=0, translate=0, scale=(1, 1)), img, atol=1e-5
+    )
+    np.testing.assert_allclose(elastic_transform(key, img, alpha=0.0), img, atol=1e-6)
+    np.testing.assert_allclose(
+        random_resized_crop(key, img, scale=(1, 1), ratio=(1, 1), method="linear"), img, atol=1e-5
+    )
+    np.testing.assert_array_equal(horizontal_flip(key, img, p=1.0), img[:, ::-1])
+    np.testing.assert_array_equal(random_apply(partial(horizontal_flip, p=1.0), 0.0)(key, img), img)
+
+
+def test_rotation_by_90_degrees_moves_pixels_as_expected():
+    img = jnp.zeros((5, 5, 1)).at[0, 2, 0].set(1.0)  # top middle
+    out = random_affine(jax.random.key(0), img, degrees=0.0, translate=0.0, scale=(1, 1))
+    np.testing.assert_allclose(out, img, atol=1e-6)
+    # With degrees fixed to 90 (a range of one value) the pixel lands on a side.
+    out = random_affine(jax.random.key(0), img, degrees=90.0, translate=0.0, scale=(1, 1))
+    assert float(out.sum()) > 0
+
+
+def test_two_views_differ_and_random_apply_probability():
+    v1, v2 = batch(two_views(random_resized_crop), jax.random.key(4), IMAGES)
+    assert v1.shape == IMAGES.shape and not np.allclose(v1, v2)
+    flips = batch(
+        random_apply(partial(horizontal_flip, p=1.0), 0.3),
+        jax.random.key(5),
+        jnp.tile(IMAGES[:1], (2000, 1, 1, 1)),
+    )
+    rate = float(jnp.mean(jnp.any(flips != IMAGES[:1], axis=(1, 2, 3))))
+    assert abs(rate - 0.3) < 0.04
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match=r"image has shape \(28, 28\), expected \(height"):
+        random_affine(jax.random.key(0), jnp.zeros((28, 28)))
+    with pytest.raises(ValueError, match=r"images has shape \(28, 28, 1\), expected \(batch"):
+        batch(horizontal_flip, jax.random.key(0), jnp.zeros((28, 28, 1)))
+    with pytest.raises(ValueError, match="method is 'nearest'"):
+        random_resized_crop(jax.random.key(0), jnp.zeros((4, 4, 1)), method="nearest")
