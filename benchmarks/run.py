@@ -27,6 +27,7 @@ BENCHMARKS = (
     "makemore",
     "makemore_sweep",
     "ppo",
+    "ntxent",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.
