@@ -69,7 +69,7 @@ def run(
         times = _harness.time_interleaved(
             {"jaxdl": lambda: grad(j1, j2), "baseline": torch_side}, warmup=1, repeats=repeats
         )
-    ours, theirs = float(grad(j1, j2)[0]), float(torch_side())
+    ours, theirs = float(grad(j1, j2)[0]), float(torch_side().detach())
     big = rng.normal(size=(large_two_n // 2, dim)).astype(np.float32)
     jb = jnp.asarray(big)
     large = _harness.time_fn(lambda: grad(jb, jb * 0.9), warmup=1, repeats=repeats)
