@@ -200,3 +200,17 @@ def attention_relevance(
         m = attention_mask.astype(last.dtype)
         rel = (last * m[..., None]).sum(1) / m.sum(1, keepdims=True)
     return rel * attention_mask
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _forward(graphdef, state, input_ids, attention_mask):
+    return nnx.merge(graphdef, state)(input_ids, attention_mask)
+
+
+def jit_forward(model: nnx.Module) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``(input_ids, attention_mask) -> model output``, compiled once per shape.
+
+    The model is split once, so later changes to ``model`` are not seen.
+    """
+    graphdef, state = nnx.split(model)
+    return lambda ids, mask: _forward(graphdef, state, ids, mask)
