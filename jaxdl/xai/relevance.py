@@ -213,4 +213,8 @@ def jit_forward(model: nnx.Module) -> Callable[[jax.Array, jax.Array], jax.Array
     The model is split once, so later changes to ``model`` are not seen.
     """
     graphdef, state = nnx.split(model)
-    return lambda ids, mask: _forward(graphdef, state, ids, mask)
+
+    def forward(input_ids: jax.Array, attention_mask: jax.Array) -> jax.Array:
+        return _forward(graphdef, state, input_ids, attention_mask)
+
+    return forward
