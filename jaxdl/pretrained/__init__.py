@@ -79,6 +79,9 @@ def from_pretrained(
     else:
         model = _abstract(SentenceEncoder, config)
         assign(model, normalise_names(tensors, bert=True), bert_names(config))
+    unset = [x for x in jax.tree.leaves(nnx.state(model)) if not isinstance(x, jax.Array)]
+    if unset:  # a module variable without a checkpoint name: a bug in the name tables
+        raise AssertionError(f"{len(unset)} variables were not loaded from {model_dir}.")
     return model
 
 

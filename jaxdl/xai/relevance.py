@@ -114,7 +114,7 @@ def explain_logit(
     input_ids, attention_mask = _check_batch(input_ids, attention_mask)
     graphdef, state = nnx.split(model)
     if target is None:
-        target = jnp.argmax(model(input_ids, attention_mask), axis=-1)
+        target = jnp.argmax(_forward(graphdef, state, input_ids, attention_mask), axis=-1)
     target = jnp.broadcast_to(jnp.asarray(target, jnp.int32), input_ids.shape[:1])
     rel, value = _explain_logit(
         graphdef, state, input_ids, attention_mask, target, detach=resolve_detach(method)
@@ -192,6 +192,13 @@ def attention_relevance(
     """The attention baseline: last layer's probabilities averaged over heads, read from the
     [CLS] row for a classifier and averaged over the real query tokens for mean pooling."""
     input_ids, attention_mask = _check_batch(input_ids, attention_mask)
+    graphdef, state = nnx.split(model)
+    return _attention(graphdef, state, input_ids, attention_mask)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _attention(graphdef, state, input_ids, attention_mask):
+    model = nnx.merge(graphdef, state)
     _, probs = model(input_ids, attention_mask, return_attention=True)
     last = probs[-1].mean(axis=1)  # (B, T, T)
     if isinstance(model, DistilBertClassifier):
