@@ -49,8 +49,8 @@ def test_sentence_embeddings_match_pytorch(minilm):
     ours = np.asarray(model(**batch))
 
     reference = BertModel.from_pretrained(minilm_dir()).eval()
-    ids = torch.from_numpy(np.asarray(batch["input_ids"])).long()
-    mask = torch.from_numpy(np.asarray(batch["attention_mask"])).long()
+    ids = torch.from_numpy(np.array(batch["input_ids"])).long()  # a writable copy for torch
+    mask = torch.from_numpy(np.array(batch["attention_mask"])).long()
     with torch.no_grad():
         hidden = reference(input_ids=ids, attention_mask=mask).last_hidden_state
     m = mask[..., None].float()
