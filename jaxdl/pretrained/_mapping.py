@@ -86,9 +86,15 @@ def bert_names(config: TransformerConfig) -> dict[str, tuple[tuple, str]]:
 
 def normalise_names(tensors: dict[str, np.ndarray], *, bert: bool) -> dict[str, np.ndarray]:
     """Old ``gamma``/``beta`` LayerNorm names to ``weight``/``bias``; a ``bert.`` prefix
-    (BertFor... checkpoints) dropped; unused buffers and the pooler dropped."""
+    (BertFor... checkpoints) dropped, a ``distilbert.`` prefix added to a bare
+    DistilBertModel's names; unused buffers and the pooler dropped."""
     out = {}
+    # A bare DistilBertModel saves its tensors without the "distilbert." prefix that the
+    # task models use; add it so only the head shows up as missing.
+    bare = not bert and not any(k.startswith("distilbert.") for k in tensors)
     for name, value in tensors.items():
+        if bare and not name.startswith(("pre_classifier.", "classifier.")):
+            name = "distilbert." + name
         name = name.replace("LayerNorm.gamma", "LayerNorm.weight")
         name = name.replace("LayerNorm.beta", "LayerNorm.bias")
         if bert and name.startswith("bert."):

@@ -36,6 +36,21 @@ def test_missing_tensor(saved, tmp_path):
         from_pretrained(folder)
 
 
+def test_model_without_classification_head(tmp_path):
+    import torch
+    from transformers import DistilBertConfig, DistilBertModel
+
+    torch.manual_seed(0)
+    DistilBertModel(
+        DistilBertConfig(**{k: v for k, v in SMALL.items() if k != "num_labels"})
+    ).save_pretrained(tmp_path)
+    with pytest.raises(CheckpointMismatchError) as info:
+        from_pretrained(tmp_path)
+    assert str(info.value).endswith(
+        "missing classifier.bias, classifier.weight, pre_classifier.bias, pre_classifier.weight."
+    )
+
+
 def test_wrong_shape_and_unexpected(saved, tmp_path):
     def edit(t):
         t["classifier.weight"] = np.zeros((5, SMALL["dim"]), np.float32)
