@@ -28,6 +28,7 @@ BENCHMARKS = (
     "makemore_sweep",
     "ppo",
     "ntxent",
+    "distilbert_forward",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

@@ -17,3 +17,7 @@ class CheckpointMismatchError(JaxdlError, ValueError):
 
 class ConfigError(JaxdlError, ValueError):
     """A config name, field or value is wrong."""
+
+
+class PretrainedNotFoundError(JaxdlError, FileNotFoundError):
+    """Pretrained weights are neither in a local directory nor downloadable."""

@@ -5,14 +5,28 @@ from jaxdl.nn.cnn import CNNClassifier, ConvBlock
 from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.pooling import max_pool
+from jaxdl.nn.transformer import (
+    LRP,
+    Detach,
+    DistilBertClassifier,
+    SentenceEncoder,
+    TransformerConfig,
+    TransformerEncoder,
+)
 
 __all__ = [
+    "LRP",
     "CNNClassifier",
     "Conv",
     "ConvBlock",
+    "Detach",
+    "DistilBertClassifier",
     "Dropout",
     "MLPClassifier",
     "ReluMLP",
+    "SentenceEncoder",
+    "TransformerConfig",
+    "TransformerEncoder",
     "conv_general_dilated",
     "conv_impl",
     "max_pool",

@@ -1,0 +1,474 @@
+"""Post-LN transformer encoders (DistilBERT, BERT) built from small NNX blocks.
+
+The seed's ``AttentionBlock`` hard-coded batch 1, 12 heads of 64 and had no padding mask;
+here every size comes from :class:`TransformerConfig` and padded keys are masked.
+
+Every forward can start from token ids or from the embedding layer's output (what the
+XAI methods differentiate with respect to), can return the attention probabilities of
+every layer, and takes a :class:`Detach` whose switches turn LayerNorm, the attention
+softmax and GELU into the "detachment" forms of Ali et al. (2022), "XAI for Transformers:
+Better Explanations through Conservative Propagation". The detached forms compute the
+same values; only their gradients differ, so gradient x input becomes LRP relevance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jaxtyping import Array, Float, Int
+
+from jaxdl._checks import check_rank, check_same_shape, check_trailing_shape
+from jaxdl.nn._dropout import Dropout, split_key
+
+# BERT-family initialisation (truncation aside): N(0, 0.02) weights, zero biases.
+_INIT = nnx.initializers.normal(0.02)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes and constants of a BERT-style encoder; see :func:`from_hf_config`.
+
+    ``type_vocab_size=0`` means no token-type embeddings (DistilBERT); BERT has 2.
+    """
+
+    vocab_size: int = 30522
+    dim: int = 768
+    n_layers: int = 6
+    n_heads: int = 12
+    hidden_dim: int = 3072
+    max_position_embeddings: int = 512
+    eps: float = 1e-12
+    type_vocab_size: int = 0
+    pad_token_id: int = 0
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    # BERT drops the attention output before its residual; DistilBERT does not.
+    attention_output_dropout: bool = False
+    # Sequence classification head (DistilBERT); ignored by the sentence encoder.
+    num_labels: int = 2
+    classifier_dropout: float = 0.2
+
+    def __post_init__(self):
+        if self.dim % self.n_heads:
+            raise ValueError(f"dim is {self.dim}, expected a multiple of n_heads={self.n_heads}.")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+
+def from_hf_config(hf: dict) -> TransformerConfig:
+    """A :class:`TransformerConfig` from a Hugging Face ``config.json`` (DistilBERT or BERT).
+
+    Raises:
+      ValueError: for other model types or settings this encoder does not implement
+        (sinusoidal positions, activations other than exact GELU, relative positions).
+    """
+    kind = hf.get("model_type")
+    if kind == "distilbert":
+        if hf.get("sinusoidal_pos_embds"):
+            raise ValueError("config has sinusoidal_pos_embds=true, which is not implemented.")
+        act = hf.get("activation", "gelu")
+        labels = hf.get("num_labels") or len(hf.get("id2label") or {}) or 2
+        config = TransformerConfig(
+            vocab_size=hf["vocab_size"],
+            dim=hf["dim"],
+            n_layers=hf["n_layers"],
+            n_heads=hf["n_heads"],
+            hidden_dim=hf["hidden_dim"],
+            max_position_embeddings=hf["max_position_embeddings"],
+            eps=1e-12,  # transformers hard-codes DistilBERT's LayerNorm eps
+            type_vocab_size=0,
+            pad_token_id=hf.get("pad_token_id", 0) or 0,
+            dropout=hf.get("dropout", 0.1),
+            attention_dropout=hf.get("attention_dropout", 0.1),
+            num_labels=labels,
+            classifier_dropout=hf.get("seq_classif_dropout", 0.2),
+        )
+    elif kind == "bert":
+        act = hf.get("hidden_act", "gelu")
+        if hf.get("position_embedding_type", "absolute") != "absolute":
+            raise ValueError(
+                f"config has position_embedding_type={hf['position_embedding_type']!r}, "
+                "expected 'absolute'."
+            )
+        labels = hf.get("num_labels") or len(hf.get("id2label") or {}) or 2
+        config = TransformerConfig(
+            vocab_size=hf["vocab_size"],
+            dim=hf["hidden_size"],
+            n_layers=hf["num_hidden_layers"],
+            n_heads=hf["num_attention_heads"],
+            hidden_dim=hf["intermediate_size"],
+            max_position_embeddings=hf["max_position_embeddings"],
+            eps=hf.get("layer_norm_eps", 1e-12),
+            type_vocab_size=hf.get("type_vocab_size", 2),
+            pad_token_id=hf.get("pad_token_id", 0) or 0,
+            dropout=hf.get("hidden_dropout_prob", 0.1),
+            attention_dropout=hf.get("attention_probs_dropout_prob", 0.1),
+            attention_output_dropout=True,
+            num_labels=labels,
+            classifier_dropout=hf.get("classifier_dropout") or hf.get("hidden_dropout_prob", 0.1),
+        )
+    else:
+        raise ValueError(f"config has model_type={kind!r}, expected 'distilbert' or 'bert'.")
+    if act != "gelu":
+        raise ValueError(f"config's activation is {act!r}, expected 'gelu' (exact, erf-based).")
+    return config
+
+
+class Detach(NamedTuple):
+    """Which nonlinearities get the detachment rules of Ali et al. (2022).
+
+    - ``layer_norm``: ``(x - mean) / stop_gradient(std)``: the normalisation is a constant
+      scale, so the centring (linear) carries all relevance.
+    - ``attention``: ``stop_gradient(softmax(scores)) @ v``: attention weights act as a
+      fixed mixing matrix; relevance flows through the values only.
+    - ``gelu``: ``x * stop_gradient(Phi(x))``: GELU as a fixed gate on a linear path.
+
+    Each switch changes gradients only; the forward values are the same.
+    """
+
+    layer_norm: bool = False
+    attention: bool = False
+    gelu: bool = False
+
+
+NO_DETACH = Detach()
+LRP = Detach(layer_norm=True, attention=True, gelu=True)
+
+
+def gelu(x: jax.Array, *, detach: bool = False) -> jax.Array:
+    """Exact GELU ``x * Phi(x)``; with ``detach`` the gate ``Phi(x)`` gets no gradient.
+
+    ``gelu(x) / x`` is exactly ``Phi(x)``, so the detached form needs no ``+ 1e-6`` guard
+    against division by zero as the seed's ``x * (gelu(x) / (x + 1e-6)).detach()`` did.
+    """
+    gate = 0.5 * (1.0 + jax.lax.erf(x / math.sqrt(2.0)))
+    if detach:
+        gate = jax.lax.stop_gradient(gate)
+    return x * gate
+
+
+class LayerNorm(nnx.Module):
+    """LayerNorm over the last axis with the biased variance, as ``torch.nn.LayerNorm``.
+
+    With ``detach=True`` the standard deviation is a constant for the gradient. It is the
+    same statistic as the forward's (biased variance plus ``eps`` under the square root),
+    unlike the seed's ``LayerNormXAI`` whose unbiased ``std + eps`` changed the output.
+    """
+
+    def __init__(self, dim: int, *, eps: float):
+        self.dim, self.eps = dim, eps
+        self.scale = nnx.Param(jnp.ones((dim,), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
+
+    def __call__(self, x: Float[Array, "*batch dim"], *, detach: bool = False) -> jax.Array:
+        centred = x - jnp.mean(x, axis=-1, keepdims=True)
+        std = jnp.sqrt(jnp.mean(jnp.square(centred), axis=-1, keepdims=True) + self.eps)
+        if detach:
+            std = jax.lax.stop_gradient(std)
+        return centred / std * self.scale[...] + self.bias[...]
+
+
+def _linear(a: int, b: int, rngs: nnx.Rngs) -> nnx.Linear:
+    return nnx.Linear(a, b, kernel_init=_INIT, rngs=rngs)
+
+
+class Embeddings(nnx.Module):
+    """Word + position (+ token-type) embeddings, LayerNorm, dropout."""
+
+    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        self.word_embeddings = nnx.Embed(
+            config.vocab_size, config.dim, embedding_init=_INIT, rngs=rngs
+        )
+        self.position_embeddings = nnx.Embed(
+            config.max_position_embeddings, config.dim, embedding_init=_INIT, rngs=rngs
+        )
+        self.token_type_embeddings = (
+            nnx.Embed(config.type_vocab_size, config.dim, embedding_init=_INIT, rngs=rngs)
+            if config.type_vocab_size
+            else None
+        )
+        self.layer_norm = LayerNorm(config.dim, eps=config.eps)
+        self.dropout = Dropout(config.dropout)
+
+    def __call__(
+        self,
+        input_ids: Int[Array, " batch seq"],
+        token_type_ids: Int[Array, " batch seq"] | None = None,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ) -> Float[Array, "batch seq dim"]:
+        check_rank("input_ids", input_ids, rank=2)
+        seq = input_ids.shape[1]
+        if seq > self.config.max_position_embeddings:
+            raise ValueError(
+                f"input_ids has shape {input_ids.shape}: {seq} tokens, expected at most "
+                f"max_position_embeddings={self.config.max_position_embeddings}; truncate "
+                "the text (tokenizer(..., truncation=True))."
+            )
+        x = self.word_embeddings(input_ids) + self.position_embeddings(jnp.arange(seq))[None]
+        if self.token_type_embeddings is not None:
+            if token_type_ids is None:
+                token_type_ids = jnp.zeros_like(input_ids)
+            check_same_shape("token_type_ids", token_type_ids, "input_ids", input_ids)
+            x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.layer_norm(x), train=train, key=key)
+
+
+class SelfAttention(nnx.Module):
+    """Multi-head self-attention with a key padding mask; returns output and probabilities."""
+
+    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
+        d = config.dim
+        self.n_heads, self.head_dim = config.n_heads, config.head_dim
+        self.q_lin, self.k_lin = _linear(d, d, rngs), _linear(d, d, rngs)
+        self.v_lin, self.out_lin = _linear(d, d, rngs), _linear(d, d, rngs)
+        self.dropout = Dropout(config.attention_dropout)
+
+    def __call__(
+        self,
+        x: Float[Array, "batch seq dim"],
+        mask: Float[Array, "batch seq"],
+        *,
+        detach: bool = False,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ) -> tuple[Float[Array, "batch seq dim"], Float[Array, "batch heads seq seq"]]:
+        b, t, d = x.shape
+
+        def heads(y):  # (B, T, D) -> (B, H, T, Dh)
+            return y.reshape(b, t, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
+
+        q = heads(self.q_lin(x)) / math.sqrt(self.head_dim)
+        k, v = heads(self.k_lin(x)), heads(self.v_lin(x))
+        scores = q @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
+        # Padded keys get the lowest finite score (as transformers does), not -inf: a row
+        # with every key masked then stays finite instead of becoming NaN.
+        keep = mask[:, None, None, :] > 0
+        scores = jnp.where(keep, scores, jnp.finfo(scores.dtype).min)
+        probs = jax.nn.softmax(scores, axis=-1)
+        weights = self.dropout(probs, train=train, key=key)
+        if detach:
+            weights = jax.lax.stop_gradient(weights)
+        context = (weights @ v).transpose(0, 2, 1, 3).reshape(b, t, d)
+        return self.out_lin(context), probs
+
+
+class FeedForward(nnx.Module):
+    """``lin2(gelu(lin1(x)))`` with dropout on the output."""
+
+    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
+        self.lin1 = _linear(config.dim, config.hidden_dim, rngs)
+        self.lin2 = _linear(config.hidden_dim, config.dim, rngs)
+        self.dropout = Dropout(config.dropout)
+
+    def __call__(self, x, *, detach: bool = False, train: bool = False, key=None):
+        return self.dropout(self.lin2(gelu(self.lin1(x), detach=detach)), train=train, key=key)
+
+
+class TransformerBlock(nnx.Module):
+    """Post-LN block: ``h = LN(x + attn(x))``, ``out = LN(h + ffn(h))`` (DistilBERT/BERT)."""
+
+    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
+        self.attention = SelfAttention(config, rngs=rngs)
+        self.sa_layer_norm = LayerNorm(config.dim, eps=config.eps)
+        self.ffn = FeedForward(config, rngs=rngs)
+        self.output_layer_norm = LayerNorm(config.dim, eps=config.eps)
+        self.attention_dropout = Dropout(config.dropout if config.attention_output_dropout else 0.0)
+
+    def __call__(self, x, mask, *, detach: Detach = NO_DETACH, train=False, key=None):
+        k_attn, k_out, k_ffn = split_key(key, 3)
+        attn, probs = self.attention(x, mask, detach=detach.attention, train=train, key=k_attn)
+        attn = self.attention_dropout(attn, train=train, key=k_out)
+        h = self.sa_layer_norm(x + attn, detach=detach.layer_norm)
+        ffn = self.ffn(h, detach=detach.gelu, train=train, key=k_ffn)
+        return self.output_layer_norm(h + ffn, detach=detach.layer_norm), probs
+
+
+class TransformerEncoder(nnx.Module):
+    """Embeddings and ``n_layers`` post-LN blocks: token ids to contextual embeddings.
+
+    Example:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> cfg = TransformerConfig(vocab_size=50, dim=16, n_layers=2, n_heads=4, hidden_dim=32)
+      >>> enc = TransformerEncoder(cfg, rngs=nnx.Rngs(0))
+      >>> h, probs = enc(jnp.ones((3, 7), jnp.int32), return_attention=True)
+      >>> h.shape, len(probs), probs[0].shape
+      ((3, 7, 16), 2, (3, 4, 7, 7))
+    """
+
+    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        self.embeddings = Embeddings(config, rngs=rngs)
+        self.layers = nnx.List(
+            [TransformerBlock(config, rngs=rngs) for _ in range(config.n_layers)]
+        )
+
+    def __call__(
+        self,
+        input_ids: Int[Array, " batch seq"] | None = None,
+        attention_mask: Int[Array, " batch seq"] | None = None,
+        *,
+        token_type_ids: Int[Array, " batch seq"] | None = None,
+        embeddings: Float[Array, "batch seq dim"] | None = None,
+        detach: Detach = NO_DETACH,
+        return_attention: bool = False,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ):
+        """Hidden states ``(B, T, D)``, plus a tuple of ``(B, H, T, T)`` probabilities per layer.
+
+        Args:
+          input_ids: token ids; give either these or ``embeddings``.
+          attention_mask: 1 for real tokens, 0 for padding (default: all ones).
+          token_type_ids: segment ids for BERT (default zeros); unused without them.
+          embeddings: the embedding layer's output (after its LayerNorm), to start the
+            forward there, e.g. to differentiate with respect to it.
+          detach: the XAI detachment switches (gradients only; values are unchanged).
+          return_attention: also return every layer's attention probabilities.
+        """
+        keys = split_key(key, len(self.layers) + 1)
+        if (input_ids is None) == (embeddings is None):
+            raise ValueError("Pass exactly one of input_ids and embeddings.")
+        if embeddings is None:
+            x = self.embeddings(input_ids, token_type_ids, train=train, key=keys[0])
+        else:
+            check_rank("embeddings", embeddings, rank=3)
+            check_trailing_shape("embeddings", embeddings, (self.config.dim,))
+            x = embeddings
+        if attention_mask is None:
+            attention_mask = jnp.ones(x.shape[:2], jnp.int32)
+        if attention_mask.shape != x.shape[:2]:
+            raise ValueError(
+                f"attention_mask has shape {attention_mask.shape}, expected {x.shape[:2]}."
+            )
+        all_probs = []
+        for layer, k in zip(self.layers, keys[1:], strict=True):
+            x, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
+            all_probs.append(probs)
+        return (x, tuple(all_probs)) if return_attention else x
+
+
+class DistilBertClassifier(nnx.Module):
+    """DistilBERT sequence classification: encoder, [CLS] -> pre_classifier -> ReLU -> logits.
+
+    Example:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> cfg = TransformerConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32,
+      ...                         num_labels=3)
+      >>> DistilBertClassifier(cfg, rngs=nnx.Rngs(0))(jnp.ones((2, 5), jnp.int32)).shape
+      (2, 3)
+    """
+
+    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        self.encoder = TransformerEncoder(config, rngs=rngs)
+        self.pre_classifier = _linear(config.dim, config.dim, rngs)
+        self.classifier = _linear(config.dim, config.num_labels, rngs)
+        self.dropout = Dropout(config.classifier_dropout)
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        *,
+        token_type_ids=None,
+        embeddings=None,
+        detach: Detach = NO_DETACH,
+        return_attention: bool = False,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ):
+        """Logits ``(B, num_labels)`` (and the attention tuple); arguments as the encoder's."""
+        k_enc, k_head = split_key(key, 2)
+        h, probs = self.encoder(
+            input_ids,
+            attention_mask,
+            token_type_ids=token_type_ids,
+            embeddings=embeddings,
+            detach=detach,
+            return_attention=True,
+            train=train,
+            key=k_enc,
+        )
+        pooled = jax.nn.relu(self.pre_classifier(h[:, 0]))
+        logits = self.classifier(self.dropout(pooled, train=train, key=k_head))
+        return (logits, probs) if return_attention else logits
+
+
+def mean_pool(
+    hidden: Float[Array, "batch seq dim"], attention_mask: Int[Array, " batch seq"]
+) -> Float[Array, "batch dim"]:
+    """Mean of the hidden states of the real (mask 1) tokens, as sentence-transformers."""
+    check_rank("hidden", hidden, rank=3)
+    if attention_mask.shape != hidden.shape[:2]:
+        raise ValueError(
+            f"attention_mask has shape {attention_mask.shape}, expected {hidden.shape[:2]}."
+        )
+    m = attention_mask.astype(hidden.dtype)[..., None]
+    # sentence-transformers clamps the token count at 1e-9 so an all-padding row gives 0.
+    return (hidden * m).sum(1) / jnp.maximum(m.sum(1), 1e-9)
+
+
+def l2_normalize(x: Float[Array, "*batch dim"], *, eps: float = 1e-12) -> jax.Array:
+    """``x / max(||x||, eps)`` along the last axis (``torch.nn.functional.normalize``)."""
+    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), eps)
+
+
+class SentenceEncoder(nnx.Module):
+    """BERT with mean pooling and L2 normalisation: sentence embeddings (all-MiniLM-L6-v2).
+
+    Example:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> cfg = TransformerConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32,
+      ...                         type_vocab_size=2)
+      >>> e = SentenceEncoder(cfg, rngs=nnx.Rngs(0))(jnp.ones((2, 5), jnp.int32))
+      >>> e.shape, bool(jnp.allclose(jnp.linalg.norm(e, axis=-1), 1.0))
+      ((2, 16), True)
+    """
+
+    def __init__(self, config: TransformerConfig, *, normalize: bool = True, rngs: nnx.Rngs):
+        self.config = config
+        self.normalize = normalize
+        self.encoder = TransformerEncoder(config, rngs=rngs)
+
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        *,
+        token_type_ids=None,
+        embeddings=None,
+        detach: Detach = NO_DETACH,
+        return_attention: bool = False,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ):
+        """Sentence embeddings ``(B, D)`` (and the attention tuple)."""
+        h, probs = self.encoder(
+            input_ids,
+            attention_mask,
+            token_type_ids=token_type_ids,
+            embeddings=embeddings,
+            detach=detach,
+            return_attention=True,
+            train=train,
+            key=key,
+        )
+        if attention_mask is None:
+            attention_mask = jnp.ones(h.shape[:2], jnp.int32)
+        out = mean_pool(h, attention_mask)
+        if self.normalize:
+            out = l2_normalize(out)
+        return (out, probs) if return_attention else out
