@@ -5,9 +5,10 @@ The classifier is the fashion_mnist recipe's default CNN, trained here for
 that recipe with the same config).
 
 Run:      python -m train adversarial --workdir=runs/adversarial
-Expect:   PGD (eps 0.1) success close to 100%, the targeted attack reaching its target on
-          nearly every image, FGSM somewhat lower; see summary.json and attacks.png.
-Time:     a few minutes on a 2-core CPU (most of it training the classifier).
+Expect:   measured on 1000 correctly classified test images (classifier 0.913 after 4
+          epochs): PGD (eps 0.1, 40 steps) fools 97.8%, FGSM (eps 0.1) 67.3%, and the seed's
+          targeted attack reaches a random other class on 100% (median 2 steps, at most 7).
+Time:     about 9 minutes on a busy 2-core CPU (562 s measured), most of it training.
 """
 
 import ml_collections
