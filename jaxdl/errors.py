@@ -17,3 +17,7 @@ class CheckpointMismatchError(JaxdlError, ValueError):
 
 class ConfigError(JaxdlError, ValueError):
     """A config name, field or value is wrong."""
+
+
+class ODESolveError(JaxdlError, RuntimeError):
+    """An adaptive ODE solve stopped early (step limit, step size underflow, non-finite state)."""
