@@ -89,7 +89,7 @@ def test_fit_loss_gradients_backsolve_recursive_and_finite_differences(lv_data):
         for adjoint, g in grads.items():
             analytic = sum(
                 float(jnp.vdot(a, d))
-                for a, d in zip(jax.tree.leaves(g), jax.tree.leaves(direction))
+                for a, d in zip(jax.tree.leaves(g), jax.tree.leaves(direction), strict=True)
             )
             print(f"{adjoint}: directional derivative {analytic:.9f}, central FD {fd:.9f}")
             assert abs(analytic - fd) <= 1e-5 * max(1.0, abs(fd)), (adjoint, analytic, fd)
