@@ -192,3 +192,41 @@ if __name__ == "__main__":
     from benchmarks.run import main
 
     main([NAME])
+
+
+def loss_curves(iters: int, out: str, *, torch_threads: int = 1) -> dict[str, Any]:
+    """Trains both sides ``iters`` iterations from the same weights; writes losses to ``out``.
+
+    Not a timing: it shows whether the two fits follow the same loss curve (the issue's
+    "final loss at least as low as the baseline's"). The torch side takes seconds per
+    iteration, so the JSON is rewritten every 10 iterations and a stopped run keeps what
+    it reached. ``torch_threads=1`` keeps the long run off the other core.
+    """
+    import json
+    import time
+
+    import torch
+
+    torch.set_num_threads(torch_threads)
+    config = seed_config.get_config()
+    data = recipe.make_data(config)
+    ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
+    model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
+    graphdef, params0 = nnx.split(model)
+    tx = recipe.build_optimizer(config)
+    runner = recipe.make_runner(
+        graphdef, tx, ts, ys, length=ts.shape[0], batch=1, ode_kw=recipe.ode_kwargs(config),
+        num_iters=iters,
+    )
+    params = jax.tree.map(jnp.copy, params0)
+    jax_losses = np.asarray(runner(params, tx.init(params), jax.random.key(0), 0)[2]).tolist()
+    step, torch_losses = torch_iteration(torch_model(params0), data["ts"], data["ys"], config)
+    record: dict[str, Any] = {"config": "train/neural_ode/configs/seed.py", "jaxdl": jax_losses}
+    tic = time.perf_counter()
+    for i in range(iters):
+        step()
+        if (i + 1) % 10 == 0 or i + 1 == iters:
+            record.update(torch=torch_losses, torch_seconds=time.perf_counter() - tic)
+            with open(out, "w", encoding="utf-8") as f:
+                json.dump(record, f)
+    return record

@@ -101,9 +101,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                 f"({config.num_points})."
             )
     if config.solver not in SOLVERS:
-        raise ConfigError(f"config.solver is {config.solver!r}, expected one of {list(SOLVERS)}.")
+        raise ConfigError(
+            f"config.solver is {config.solver!r}, expected one of {', '.join(SOLVERS)}."
+        )
     if config.adjoint not in ADJOINTS:
-        raise ConfigError(f"config.adjoint is {config.adjoint!r}, expected one of {ADJOINTS}.")
+        raise ConfigError(
+            f"config.adjoint is {config.adjoint!r}, expected one of {', '.join(ADJOINTS)}."
+        )
     if config.extrapolate_to < config.t1:
         raise ConfigError(
             f"config.extrapolate_to is {config.extrapolate_to}, expected >= t1 ({config.t1})."
