@@ -14,6 +14,7 @@ gradient of the computed solution, which needs a finite ``max_steps``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -212,6 +213,11 @@ def solve_errors() -> Iterator[None]:
         with solve_errors():
             state = train_step(state)
     """
+    # JAX also logs the callback's traceback (with equinox's advice to use filter_jit)
+    # before raising; the sentence below says it all, so that log is muted meanwhile.
+    callback_log = logging.getLogger("jax._src.callback")
+    level = callback_log.level
+    callback_log.setLevel(logging.CRITICAL)
     try:
         yield
     except jax.errors.JaxRuntimeError as e:
@@ -219,3 +225,5 @@ def solve_errors() -> Iterator[None]:
         if match is None:
             raise
         raise ODESolveError(match.group(1)) from None
+    finally:
+        callback_log.setLevel(level)
