@@ -43,6 +43,7 @@ UNIT = "s/iteration"
 JAX_ITERS = 20  # iterations per timed jaxdl call
 REPEATS = 3
 QUICK = {"num_points": 51, "t1": 1.5, "jax_iters": 2, "repeats": 1}
+# Initial losses and the first iterations' losses must agree this closely (relative).
 LOSS_RTOL = 1e-4
 
 
@@ -147,6 +148,16 @@ def run(
             f"initial losses differ: jaxdl {jax_init}, torch {torch_init} (expected within "
             f"{LOSS_RTOL} relative); the two sides do not fit the same model to the same data."
         )
+    # Both sides start from the same weights, so their first iterations must follow the
+    # same loss curve (float32 round-off apart): the check that they train the same thing.
+    first = np.asarray(jax_losses[0])
+    overlap = min(len(torch_losses), first.shape[0])
+    loss_gap = float(np.abs(np.asarray(torch_losses[:overlap]) - first[:overlap]).max())
+    if not loss_gap <= LOSS_RTOL * abs(torch_init):
+        raise AssertionError(
+            f"the loss curves of the first {overlap} iterations differ by up to {loss_gap} "
+            f"(expected within {LOSS_RTOL} relative); the two sides do not train alike."
+        )
     jax_per_iter = [t / jax_iters for t in times["jaxdl"]]
     jaxdl_s, torch_s = _harness.median(jax_per_iter), _harness.median(times["torch"])
     extra = {
@@ -166,6 +177,7 @@ def run(
         },
         "sanity": {
             "initial_loss": {"jaxdl": jax_init, "torch": torch_init},
+            "max_loss_difference_first_iterations": {"iterations": overlap, "value": loss_gap},
             "torch_losses": torch_losses,
             "jaxdl_losses_first_call": np.asarray(jax_losses[0]).tolist(),
         },
@@ -215,7 +227,13 @@ def loss_curves(iters: int, out: str, *, torch_threads: int = 1) -> dict[str, An
     graphdef, params0 = nnx.split(model)
     tx = recipe.build_optimizer(config)
     runner = recipe.make_runner(
-        graphdef, tx, ts, ys, length=ts.shape[0], batch=1, ode_kw=recipe.ode_kwargs(config),
+        graphdef,
+        tx,
+        ts,
+        ys,
+        length=ts.shape[0],
+        batch=1,
+        ode_kw=recipe.ode_kwargs(config),
         num_iters=iters,
     )
     params = jax.tree.map(jnp.copy, params0)
