@@ -78,9 +78,15 @@ class ButcherTableau:
         for row, c in zip(self.a, self.c[1:], strict=True):
             # Zero coefficients are skipped at trace time, so RK4 costs exactly 4 calls
             # and no wasted multiply-adds.
-            incr = sum(h * a * k for a, k in zip(row, ks, strict=False) if a != 0)
-            ks.append(f(t + c * h, y + incr if not isinstance(incr, int) else y, args))
-        return y + sum(h * b * k for b, k in zip(self.b, ks, strict=True) if b != 0)
+            y_stage = y
+            for a, k in zip(row, ks, strict=True):
+                if a != 0:
+                    y_stage = y_stage + (a * h) * k
+            ks.append(f(t + c * h, y_stage, args))
+        for b, k in zip(self.b, ks, strict=True):
+            if b != 0:
+                y = y + (b * h) * k
+        return y
 
 
 EULER = ButcherTableau("euler", 1, a=(), b=(1.0,), c=(0.0,))

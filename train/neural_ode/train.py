@@ -164,7 +164,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     writer.path.write_text("")  # a rerun in the same workdir starts a fresh history
     history: list[dict[str, Any]] = []
     total = int(sum(config.stage_iters))
-    done, train_seconds = 0, 0.0
+    done, steady_seconds, steady_iters = 0, 0.0, 0
     with solve_errors(), tqdm(total=total, desc="neural_ode", disable=not config.progress) as bar:
         init_loss = float(evaluate(params))
         history.append({"iteration": 0, "train_full_loss": init_loss})
@@ -172,7 +172,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         for stage, (length, batch, iters) in enumerate(
             zip(config.window_lengths, config.window_batches, config.stage_iters, strict=True)
         ):
-            runners = {}
+            runners, compiled = {}, set()
             left = int(iters)
             while left > 0:
                 n = min(config.log_every, left)
@@ -190,7 +190,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                 t0 = time.perf_counter()
                 params, opt_state, losses = runners[n](params, opt_state, data_key, done)
                 losses = np.asarray(losses)
-                train_seconds += time.perf_counter() - t0
+                if n in compiled:  # a runner's first call includes its compilation
+                    steady_seconds += time.perf_counter() - t0
+                    steady_iters += n
+                compiled.add(n)
                 done, left = done + n, left - n
                 if not np.all(np.isfinite(losses)):
                     raise NonFiniteLossError(
@@ -221,7 +224,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         "initial_loss": init_loss,
         "extrapolation_loss": float(ext_err.mean()) if ext_err.size else float("nan"),
         "extrapolation_max_error": float(ext_err.max()) if ext_err.size else float("nan"),
-        "train_s_per_iter": train_seconds / max(total, 1),
+        # Seconds per iteration after compilation (NaN when every call was a first call).
+        "s_per_iter": steady_seconds / steady_iters if steady_iters else float("nan"),
     }
     plot_curves(history, workdir / "loss_curve.png", x="iteration")
     plots.trajectories(data, pred_all, config.t1, workdir / "trajectories.png")
