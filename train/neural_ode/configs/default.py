@@ -6,9 +6,11 @@ Adam with warm-up and cosine decay; Tsit5 at rtol 1e-5 / atol 1e-6 with the exac
 (recursive-checkpoint) gradient.
 
 Run:      python -m train neural_ode --workdir=runs/neural_ode
-Expect:   final_loss <= 0.05 (mean L2 error over the 501 points; measured value in
-          train/neural_ode/README.md) and an extrapolation to t = 20 in trajectories.png.
-Time:     a few minutes on a 2-core CPU.
+Expect:   final_loss 0.0144 (mean L2 error over the 501 points; seeds 0/1/2 measured
+          0.0144/0.0145/0.0151, target <= 0.05), extrapolation error 0.016 on (15, 20],
+          plotted in trajectories.png.
+Time:     about 1 minute on a 2-core CPU (61 s measured; about 2 minutes when the
+          machine is busy).
 """
 
 import ml_collections
