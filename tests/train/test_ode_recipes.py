@@ -20,7 +20,7 @@ def test_lotka_volterra_quick(tmp_path, capsys):
     summary = json.loads((tmp_path / "summary.json").read_text())
     m = summary["metrics"]
     assert m["tsit5_vs_scipy_max_diff"] < 1e-6 and m["dopri5_vs_scipy_max_diff"] < 1e-6
-    assert 0.95 < m["euler_order"] < 1.05 and 3.8 < m["rk4_order"] < 4.2
+    assert 3.8 < m["rk4_order"] < 4.2 and "euler_order" not in m
     for name in ("trajectory.png", "phase_portrait.png", "convergence.png", "solvers.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert "lotka_volterra (quick) finished" in capsys.readouterr().out
