@@ -29,6 +29,7 @@ BENCHMARKS = (
     "ppo",
     "ntxent",
     "distilbert_forward",
+    "neural_ode",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

@@ -21,3 +21,7 @@ class ConfigError(JaxdlError, ValueError):
 
 class PretrainedNotFoundError(JaxdlError, FileNotFoundError):
     """Pretrained weights are neither in a local directory nor downloadable."""
+
+
+class ODESolveError(JaxdlError, RuntimeError):
+    """An adaptive ODE solve stopped early (step limit, step size underflow, non-finite state)."""

@@ -17,7 +17,7 @@ from jaxdl.losses._generative import (
     negative_elbo,
     vq_loss,
 )
-from jaxdl.losses._regression import mean_squared_error
+from jaxdl.losses._regression import l2_distance, mean_squared_error
 from jaxdl.losses._rl import (
     discounted_returns,
     generalized_advantages,
@@ -34,6 +34,7 @@ __all__ = [
     "gan_generator_loss",
     "gaussian_kl",
     "generalized_advantages",
+    "l2_distance",
     "masked_mse",
     "mean_squared_error",
     "negative_elbo",

@@ -4,6 +4,7 @@ from jaxdl.nn._dropout import Dropout
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
 from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
+from jaxdl.nn.neural_ode import NeuralODE
 from jaxdl.nn.pooling import max_pool
 from jaxdl.nn.transformer import (
     LRP,
@@ -23,6 +24,7 @@ __all__ = [
     "DistilBertClassifier",
     "Dropout",
     "MLPClassifier",
+    "NeuralODE",
     "ReluMLP",
     "SentenceEncoder",
     "TransformerConfig",

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.losses import mean_squared_error, softmax_cross_entropy
+from jaxdl.losses import l2_distance, mean_squared_error, softmax_cross_entropy
 from jaxdl.metrics import accuracy
 
 
@@ -106,3 +106,21 @@ def test_frechet_distance_matches_scipy():
     )
     assert float(frechet_distance(ma, ca, mb, cb)) == pytest.approx(expected, rel=1e-4)
     assert float(frechet_distance(ma, ca, ma, ca)) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_l2_distance_matches_norm_and_has_a_safe_gradient():
+    pred = jnp.array([[3.0, 4.0], [1.0, 1.0], [0.5, -2.0]])
+    target = jnp.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_allclose(l2_distance(pred, target), jnp.linalg.norm(pred - target, axis=-1))
+    # jnp.linalg.norm's gradient is NaN at zero error; l2_distance's is 0 there and the
+    # ordinary (pred - target) / norm elsewhere.
+    assert bool(
+        jnp.isnan(jax.grad(lambda p: jnp.linalg.norm(p - target, axis=-1).sum())(pred)).any()
+    )
+    g = jax.grad(lambda p: l2_distance(p, target).sum())(pred)
+    np.testing.assert_allclose(
+        g, [[0.6, 0.8], [0.0, 0.0], [0.5 / 2.0615528, -2.0 / 2.0615528]], rtol=1e-5
+    )
+    assert float(l2_distance(pred, target, where=jnp.array([True, True, False]))[2]) == 0.0
+    with pytest.raises(ValueError, match="expected targets's shape"):
+        l2_distance(pred, target[:2])
