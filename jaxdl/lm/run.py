@@ -184,7 +184,8 @@ def expand_grid(base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]) -> l
     """Every combination of ``grid``'s values over ``base`` (the last key varies fastest).
 
     Example:
-      >>> [(c["seed"], c["lr"]) for c in expand_grid({"lr": 0.1}, {"seed": [0, 1], "lr": [1, 2]})]
+      >>> base = {"seed": 0, "lr": 0.1}
+      >>> [(c["seed"], c["lr"]) for c in expand_grid(base, {"seed": [0, 1], "lr": [1, 2]})]
       [(0, 1), (0, 2), (1, 1), (1, 2)]
     """
     unknown = sorted(set(grid) - set(base))
