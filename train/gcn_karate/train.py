@@ -154,12 +154,25 @@ def plot_predictions(
     wrong = predictions != labels
     nodes = sorted(g.nodes)
     nx.draw_networkx_nodes(
-        g, pos, nodelist=nodes, node_color=colors[nodes], ax=ax, node_size=180,
+        g,
+        pos,
+        nodelist=nodes,
+        node_color=colors[nodes],
+        ax=ax,
+        node_size=180,
         edgecolors=["red" if wrong[i] else "black" for i in nodes],
         linewidths=[2.5 if wrong[i] else 0.5 for i in nodes],
     )
-    nx.draw_networkx_nodes(g, pos, nodelist=labelled, node_shape="s", node_size=260,
-                           node_color=colors[labelled], edgecolors="black", ax=ax)
+    nx.draw_networkx_nodes(
+        g,
+        pos,
+        nodelist=labelled,
+        node_shape="s",
+        node_size=260,
+        node_color=colors[labelled],
+        edgecolors="black",
+        ax=ax,
+    )
     nx.draw_networkx_labels(g, pos, font_size=7, ax=ax)
     ax.set_title(f"GCN predictions, seed 0 ({int(wrong.sum())} wrong; squares are labelled)")
     ax.axis("off")
