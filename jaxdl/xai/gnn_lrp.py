@@ -24,12 +24,14 @@ vector-Jacobian products instead of the seed's one backward pass per ``(j, k)``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import jraph
 import numpy as np
+from flax import nnx
 from jaxtyping import Array, Float
 
 from jaxdl.nn.gnn import GraphNet, edge_weights, propagate
@@ -120,6 +122,14 @@ def walk_relevances(
       >>> r.shape, bool(jnp.allclose(r.sum(), model(g)[0, 0], rtol=1e-4))
       ((6, 6, 6), True)
     """
+    _check_single_graph(graph)
+    graphdef, state = nnx.split(model)
+    return _walk_relevances(graphdef, state, graph, target, gamma, eps)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5))
+def _walk_relevances(graphdef, state, graph, target, gamma, eps):
+    model = nnx.merge(graphdef, state)
     f0, f1, f2, f3 = lrp_stages(model, graph, target, gamma=gamma, eps=eps)
     x = jnp.asarray(graph.nodes)
     n = x.shape[0]
@@ -157,7 +167,14 @@ def node_relevances(
 
     Equals ``walk_relevances(...).sum(axis=(1, 2))``; sums to the explained output.
     """
-    f0, f1, f2, f3 = lrp_stages(model, graph, target, gamma=gamma, eps=eps)
+    _check_single_graph(graph)
+    graphdef, state = nnx.split(model)
+    return _node_relevances(graphdef, state, graph, target, gamma, eps)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5))
+def _node_relevances(graphdef, state, graph, target, gamma, eps):
+    f0, f1, f2, f3 = lrp_stages(nnx.merge(graphdef, state), graph, target, gamma=gamma, eps=eps)
     x = jnp.asarray(graph.nodes)
     grad = jax.grad(lambda x: f3(f2(f1(f0(x)))))(x)
     return jnp.sum(x * grad, axis=-1)

@@ -64,11 +64,12 @@ def test_equals_the_seeds_masked_gradient_for_single_walks(setup):
 
         return f3(keep_row(f2(keep_row(f1(f0(x)), j)), k))
 
+    masked_grad = jax.jit(jax.grad(masked))  # j, k traced: one compilation
     x = jnp.asarray(g.nodes)
     r = np.asarray(gnn_lrp.walk_relevances(model, g, target, gamma=gamma))
     (_, j_top, k_top, _), *_ = gnn_lrp.top_walks(r, 1)
     for j, k in [(0, 0), (0, 3), (2, 0), (j_top, k_top)]:
-        expected = np.asarray(jnp.sum(x * jax.grad(masked)(x, j, k), axis=-1))
+        expected = np.asarray(jnp.sum(x * masked_grad(x, j, k), axis=-1))
         np.testing.assert_allclose(r[:, j, k], expected, rtol=1e-5, atol=1e-7)
 
 

@@ -19,10 +19,11 @@ from jaxdl.nn.gnn import GCN
 from jaxdl.training import MetricsWriter, plot_curves, write_summary
 
 
-def build_model(config: ml_collections.ConfigDict, in_features: int, *, key: jax.Array) -> GCN:
-    return GCN(
-        in_features, tuple(config.hidden), 2, dropout=config.dropout, rngs=nnx.Rngs(params=key)
-    )
+def build_model(
+    config: ml_collections.ConfigDict, in_features: int, *, key: jax.Array | None
+) -> GCN:
+    rngs = nnx.Rngs(params=jax.random.key(0) if key is None else key)
+    return GCN(in_features, tuple(config.hidden), 2, dropout=config.dropout, rngs=rngs)
 
 
 def make_run(
@@ -37,7 +38,8 @@ def make_run(
     and ``test_accuracy`` (all other nodes, eval mode, after the step's update).
     """
     in_features = graph.nodes.shape[1]
-    graphdef, _ = nnx.split(build_model(config, in_features, key=jax.random.key(0)))
+    # The structure only: eval_shape builds the module abstractly, without computing.
+    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(config, in_features, key=None)))
     tx = optax.chain(
         optax.add_decayed_weights(config.weight_decay), optax.adam(config.learning_rate)
     )
@@ -94,11 +96,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     graph, labels_np = karate_club()
     validate(config, len(labels_np))
     labels = jnp.asarray(labels_np)
-    train_mask = jnp.zeros(len(labels_np), bool).at[jnp.asarray(config.labelled)].set(True)
-    graphdef, run = make_run(config, graph, labels, train_mask)
-    seeds = jax.random.split(jax.random.key(config.seed), config.num_seeds)
-    params, metrics = jax.jit(jax.vmap(run))(seeds)  # metrics: (seeds, steps)
-    metrics = jax.device_get(metrics)
+    train_mask = np.zeros(len(labels_np), bool)
+    train_mask[list(config.labelled)] = True
+    graphdef, run = make_run(config, graph, labels, jnp.asarray(train_mask))
+
+    @jax.jit
+    def run_all(key):
+        params, metrics = jax.vmap(run)(jax.random.split(key, config.num_seeds))
+        predictions = jnp.argmax(
+            nnx.merge(graphdef, jax.tree.map(lambda x: x[0], params))(graph), -1
+        )
+        return params, metrics, predictions
+
+    # metrics: (seeds, steps); predictions: seed 0's, for the plot.
+    _, metrics, predictions = jax.device_get(run_all(jax.random.key(config.seed)))
 
     writer = MetricsWriter(workdir)
     history = []
@@ -110,8 +121,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     plot_curves(history, workdir / "curves.png", x="step")
 
     per_seed = [float(a) for a in metrics["test_accuracy"][:, -1]]
-    seed0 = jax.tree.map(lambda x: x[0], params)
-    predictions = np.asarray(jnp.argmax(nnx.merge(graphdef, seed0)(graph), -1))
     plot_predictions(graph, labels_np, predictions, list(config.labelled), workdir / "graph.png")
     final = {
         "test_accuracy": float(np.mean(per_seed)),

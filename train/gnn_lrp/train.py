@@ -121,13 +121,15 @@ def make_epoch_fns(graphdef: nnx.GraphDef, tx: optax.GradientTransformation):
 
     @jax.jit
     def evaluate(params, graphs, labels):
+        """Metrics and the logits, ``(num_batches, graphs per batch, classes)``."""
+
         def body(_, batch):
             logits = nnx.merge(graphdef, params)(batch[0])
-            return None, masked_loss_and_hits(logits, batch[1], batch[0])
+            return None, (masked_loss_and_hits(logits, batch[1], batch[0]), logits)
 
-        _, (total, hits, count) = jax.lax.scan(body, None, (graphs, labels))
+        _, ((total, hits, count), logits) = jax.lax.scan(body, None, (graphs, labels))
         n = jnp.sum(count)
-        return {"loss": jnp.sum(total) / n, "accuracy": jnp.sum(hits) / n}
+        return {"loss": jnp.sum(total) / n, "accuracy": jnp.sum(hits) / n}, logits
 
     return train_epoch, evaluate
 
@@ -185,7 +187,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         order = rng.permutation(train_idx)
         batches, batch_labels = stack_batches(data, labels, order, config, drop_last=True)
         params, opt_state, train = train_epoch(params, opt_state, batches, batch_labels)
-        test = evaluate(params, test_graphs, test_labels)
+        test, test_logits = evaluate(params, test_graphs, test_labels)
         record = {
             "epoch": epoch,
             **{f"train_{k}": float(v) for k, v in train.items()},
@@ -197,7 +199,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     plot_curves(history, workdir / "curves.png")
 
     model = nnx.merge(graphdef, params)
-    explained = explain(model, data, labels, test_idx, config, workdir / "walks.png")
+    # Batches hold batch_size real graph slots then the padding graph; test order is kept.
+    scores = np.asarray(test_logits)[:, : config.batch_size].reshape(-1, len(config.growths))
+    explained = explain(
+        model, data, labels, test_idx, scores[: len(test_idx)], config, workdir / "walks.png"
+    )
     metrics = {
         "test_accuracy": history[-1]["test_accuracy"],
         "test_loss": history[-1]["test_loss"],
@@ -222,26 +228,28 @@ def explain(
     data: list[GraphsTuple],
     labels: np.ndarray,
     test_idx: np.ndarray,
+    test_scores: np.ndarray,
     config: ml_collections.ConfigDict,
     path: Path,
 ) -> list[dict[str, Any]]:
-    """Walk relevances of the first correctly classified test graph of each class."""
+    """Walk relevances of the first correctly classified test graph of each class.
+
+    ``test_scores[t]`` are the model's outputs for graph ``test_idx[t]``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    apply = jax.jit(lambda g: model(g))
     explained = []
+    correct = np.argmax(test_scores, -1) == labels[test_idx]
     for c, growth in enumerate(config.growths):
-        for i in test_idx[labels[test_idx] == c]:
-            scores = np.asarray(apply(data[i]))[0]
-            if int(np.argmax(scores)) == c:
-                break
-        else:
+        hits = np.flatnonzero(correct & (labels[test_idx] == c))
+        if not len(hits):
             continue  # no correct graph of this class (possible in quick runs)
+        i = int(test_idx[hits[0]])
         r = walk_relevances(model, data[i], c, gamma=config.gamma)
-        total, y = float(jnp.sum(r)), float(scores[c])
+        total, y = float(jnp.sum(r)), float(test_scores[hits[0], c])
         explained.append(
             {
                 "graph": int(i),
