@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks import _harness
 
 # name -> module under benchmarks/ with run(*, batch_size, repeats, train_examples, quick).
-BENCHMARKS = ("fashion_mnist_mlp", "fashion_mnist_cnn", "conv_layer")
+BENCHMARKS = ("fashion_mnist_mlp", "fashion_mnist_cnn", "conv_layer", "gcn_layer")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.
 _ABSOLUTE_BACKENDS = {"gpu", "cuda", "rocm", "tpu"}
