@@ -220,7 +220,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         epochs=config.num_epochs,
         explained=explained,
     )
-    return {"metrics": metrics, "wall_time_s": wall, "explained": explained}
+    # The trained model is returned for notebooks; the CLI prints only the metrics.
+    return {"metrics": metrics, "wall_time_s": wall, "explained": explained, "model": model}
 
 
 def explain(
