@@ -44,8 +44,9 @@ def _stabilise(zp: jax.Array, eps: float) -> jax.Array:
     return zp + jnp.where(zp >= 0, eps, -eps)
 
 
-def _gamma_layer(z: jax.Array, zp: jax.Array, eps: float) -> jax.Array:
-    return jax.nn.relu(zp * jax.lax.stop_gradient(z / _stabilise(zp, eps)))
+def _gamma_layer(z: jax.Array, zp: jax.Array, eps: float, relu: bool = True) -> jax.Array:
+    out = zp * jax.lax.stop_gradient(z / _stabilise(zp, eps))
+    return jax.nn.relu(out) if relu else out
 
 
 def _check_single_graph(graph: jraph.GraphsTuple) -> None:
@@ -84,7 +85,8 @@ def lrp_stages(
         return jax.nn.relu(x @ u)
 
     def f3(h: jax.Array) -> jax.Array:
-        return jnp.mean(_gamma_layer(h @ v, h @ plus(v), eps), axis=0)[target]
+        scores = _gamma_layer(h @ v, h @ plus(v), eps, relu=model.output_relu)
+        return jnp.mean(scores, axis=0)[target]
 
     return f0, message_layer(w1), message_layer(w2), f3
 

@@ -26,15 +26,17 @@ def setup():
     return g, model
 
 
-@pytest.mark.parametrize("gamma", [0.0, 0.25])
-def test_walk_relevances_sum_to_the_output(setup, gamma):
+@pytest.mark.parametrize(("gamma", "output_relu"), [(0.0, True), (0.25, True), (0.1, False)])
+def test_walk_relevances_sum_to_the_output(setup, gamma, output_relu):
     g, model = setup
+    if not output_relu:  # the same weights, scores as logits (may be negative)
+        model = GraphNet(9, 6, 2, output_relu=False, rngs=nnx.Rngs(3))
     y = np.asarray(model(g))[0]
-    assert y.max() > 0
+    assert np.abs(y).max() > 0
     for target in (0, 1):
         r = np.asarray(gnn_lrp.walk_relevances(model, g, target, gamma=gamma))
         assert r.shape == (9, 9, 9)
-        if y[target] > 0:
+        if y[target] != 0:
             assert abs(r.sum() - y[target]) <= 1e-4 * abs(y[target])
         else:  # a dead class: nothing to distribute
             assert np.all(r == 0)

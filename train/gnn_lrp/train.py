@@ -173,7 +173,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 
     model_key, data_key = jax.random.split(jax.random.key(config.seed))
     model = GraphNet(
-        config.max_nodes, config.hidden, len(config.growths), rngs=nnx.Rngs(params=model_key)
+        config.max_nodes,
+        config.hidden,
+        len(config.growths),
+        output_relu=config.output_relu,
+        rngs=nnx.Rngs(params=model_key),
     )
     graphdef, params = nnx.split(model)
     tx = optax.adam(config.learning_rate)
