@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 from flax import nnx
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from jaxdl._checks import check_rank
 from jaxdl.nn._dropout import Dropout, split_key
@@ -142,10 +142,14 @@ class GCNConv(nnx.Module):
         x: Float[Array, " n in"] | None = None,
         *,
         norm: tuple[jax.Array, jax.Array] | None = None,
+        node_mask: Bool[Array, " n"] | None = None,
     ) -> Float[Array, " n out"]:
         """Convolves ``x`` (default ``graph.nodes``) over ``graph``.
 
         ``norm`` reuses the output of :func:`gcn_norm` (e.g. across layers on one graph).
+        ``node_mask`` (e.g. :func:`jaxdl.data.graphs.node_mask` of a padded batch) zeroes
+        the rows of padding nodes; real nodes never depend on them either way, because
+        padding edges have weight 0 and stay inside the padding graph.
         """
         x = graph.nodes if x is None else x
         check_rank("x", x, rank=2)
@@ -160,7 +164,8 @@ class GCNConv(nnx.Module):
         )
         h = x @ self.kernel[...]
         out = propagate(graph, h, edge_coef) + self_coef[:, None] * h
-        return out if self.bias is None else out + self.bias[...]
+        out = out if self.bias is None else out + self.bias[...]
+        return out if node_mask is None else jnp.where(node_mask[:, None], out, 0.0)
 
 
 class GCN(nnx.Module):
@@ -193,13 +198,18 @@ class GCN(nnx.Module):
         self.dropout = Dropout(dropout)
 
     def __call__(
-        self, graph: jraph.GraphsTuple, *, train: bool = False, key: jax.Array | None = None
+        self,
+        graph: jraph.GraphsTuple,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+        node_mask: Bool[Array, " n"] | None = None,
     ) -> Float[Array, " n classes"]:
         norm = gcn_norm(graph)  # shared by every layer: same graph
         x = graph.nodes
         keys = split_key(key, len(self.convs))
         for i, (conv, k) in enumerate(zip(self.convs, keys, strict=True)):
-            x = conv(graph, self.dropout(x, train=train, key=k), norm=norm)
+            x = conv(graph, self.dropout(x, train=train, key=k), norm=norm, node_mask=node_mask)
             if i < len(self.convs) - 1:
                 x = jax.nn.relu(x)
         return x

@@ -136,11 +136,15 @@ def test_padding_leaves_real_nodes_unchanged_and_matches_torch_geometric():
     for gs, padded in padded_batches(3):
         x = np.random.default_rng(0).standard_normal((40, 1)).astype(np.float32)
         x[~np.asarray(graphs.node_mask(padded))] = 100.0  # garbage in padding rows
-        out = np.asarray(conv(padded._replace(nodes=jnp.asarray(x))))
+        mask = graphs.node_mask(padded)
+        out = np.asarray(conv(padded._replace(nodes=jnp.asarray(x)), node_mask=mask))
         batch = graphs.batch_graphs(gs)
         n = int(batch.n_node.sum())
         expected = run_pyg(pyg, x[:n], batch.senders, batch.receivers)
         np.testing.assert_allclose(out[:n], expected, atol=ATOL, rtol=0)
+        assert np.all(out[n:] == 0.0)  # masked padding rows
+        unmasked = np.asarray(conv(padded._replace(nodes=jnp.asarray(x))))
+        np.testing.assert_array_equal(unmasked[:n], out[:n])
 
 
 def test_batches_of_different_graphs_compile_once():

@@ -5,8 +5,10 @@ One labelled node per community (Mr. Hi, node 0, and the Officer, node 33); the 
 (``jax.vmap`` over one ``lax.scan`` of the whole run).
 
 Run:      python -m train gcn_karate --workdir=runs/gcn_karate   (or jaxdl-train gcn_karate)
-Expect:   test_accuracy (mean over the 10 seeds) >= 0.90; measured: see the README.
-Time:     a few seconds on a 2-core CPU, mostly compilation.
+Expect:   test_accuracy (mean over the 10 seeds) >= 0.90; measured 0.966 (seeds 0..9 of
+          config.seed=0; 0.956, 0.966, 0.959 with config.seed=1, 2, 3). Node 8 is the
+          usual miss: it sits with the Officer's friends but followed Mr. Hi.
+Time:     6 to 10 s on a 2-core CPU (shared, loaded machine), mostly compilation.
 """
 
 import ml_collections

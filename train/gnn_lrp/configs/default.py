@@ -7,8 +7,9 @@ of one correctly classified test graph per class are plotted to ``walks.png`` an
 sum is checked against the explained output.
 
 Run:      python -m train gnn_lrp --workdir=runs/gnn_lrp   (or jaxdl-train gnn_lrp)
-Expect:   test_accuracy >= 0.95; walk relevances sum to the output within 1e-4 relative.
-Time:     about half a minute on a 2-core CPU.
+Expect:   test_accuracy >= 0.95 (measured 0.995 with seed 0; 0.9975 to 1.0 with seeds 1..5);
+          walk relevances sum to the output within 1e-4 relative (measured 6e-7, seed 0).
+Time:     about 10 s on a 2-core CPU (shared, loaded machine), mostly compilation.
 """
 
 import ml_collections
