@@ -18,6 +18,10 @@ as the seed's layer and torch_geometric's ``GCNConv(cached=False)`` do.
 - torch_geometric ``GCNConv`` (with bias), eager, ``out.backward(g)``; its ratio is
   recorded as ``ratio_vs_torch_geometric``.
 
+For reference only, both torch sides are also timed with ``torch.set_num_threads(1)``
+(``reference_ratios_torch_1_thread``): on a busy machine two torch threads can be many
+times slower than one, which says more about the load than about the code.
+
 Before timing, the three sides are checked to compute the same outputs and gradients on
 the benchmark graph (relative max difference). Sides are interleaved unit by unit after
 one warm-up unit; the per-call time is the median unit time over ``STEPS``.
@@ -176,6 +180,20 @@ def repeat(step, steps: int):
     return unit
 
 
+def one_thread(unit, threads: int):
+    """``unit`` run with ``torch.set_num_threads(1)``, restoring ``threads`` afterwards."""
+    import torch
+
+    def wrapped() -> Any:
+        torch.set_num_threads(1)
+        try:
+            return unit()
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapped
+
+
 def run(
     *,
     num_nodes: int = NUM_NODES,
@@ -207,6 +225,12 @@ def run(
     }
     agreement = check_agreement(sides, problem["bias"])
     units = {name: repeat(step, steps) for name, step in sides.items()}
+    # Reference only, not the ratio: torch on one thread. On a busy 2-core machine torch's
+    # two OpenMP threads wait on each other and slow down many times over; one thread
+    # shows what the torch code costs without that effect.
+    threads = torch.get_num_threads()
+    for name in ("corrected", "torch_geometric"):
+        units[f"{name}_1_thread"] = one_thread(units[name], threads)
     with _harness.OtherLoad() as other:
         times = _harness.time_interleaved(units, warmup=1, repeats=repeats)
     per_call = {name: [1e3 * t / steps for t in ts] for name, ts in times.items()}
@@ -221,6 +245,10 @@ def run(
         "ms_per_call": ms,
         "ms_per_call_all": per_call,
         "ratio_vs_torch_geometric": ms["torch_geometric"] / ms["jaxdl"],
+        "reference_ratios_torch_1_thread": {
+            "corrected": ms["corrected_1_thread"] / ms["jaxdl"],
+            "torch_geometric": ms["torch_geometric_1_thread"] / ms["jaxdl"],
+        },
         "sanity": {"relative_max_difference": agreement},
         "quick": quick,
         "load_average_before": load_before,
@@ -232,7 +260,8 @@ def run(
     print(
         f"  jaxdl {ms['jaxdl']:.2f} ms, corrected seed layer (index_add_) "
         f"{ms['corrected']:.2f} ms, torch_geometric GCNConv {ms['torch_geometric']:.2f} ms "
-        f"per call; other load {other.cores}",
+        f"per call (one torch thread: {ms['corrected_1_thread']:.2f} and "
+        f"{ms['torch_geometric_1_thread']:.2f} ms); other load {other.cores}",
         flush=True,
     )
     return record

@@ -26,6 +26,7 @@ def test_quick_gcn_layer_end_to_end():
     assert record["baseline"]["value"] == ms["corrected"] > 0
     assert record["ratio"] == pytest.approx(ms["corrected"] / ms["jaxdl"])
     assert record["ratio_vs_torch_geometric"] == pytest.approx(ms["torch_geometric"] / ms["jaxdl"])
+    assert set(record["reference_ratios_torch_1_thread"]) == {"corrected", "torch_geometric"}
     for side in record["sanity"]["relative_max_difference"].values():
         assert max(side.values()) <= gcn_layer.RTOL
     # A radius graph with self-loops: every node has at least its own loop.
