@@ -30,6 +30,7 @@ BENCHMARKS = (
     "ntxent",
     "distilbert_forward",
     "neural_ode",
+    "gcn_layer",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

@@ -3,6 +3,7 @@
 from jaxdl.nn._dropout import Dropout
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
 from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
+from jaxdl.nn.gnn import GCN, GCNConv, GraphNet, gcn_norm
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.neural_ode import NeuralODE
 from jaxdl.nn.pooling import max_pool
@@ -23,6 +24,9 @@ __all__ = [
     "Detach",
     "DistilBertClassifier",
     "Dropout",
+    "GCN",
+    "GCNConv",
+    "GraphNet",
     "MLPClassifier",
     "NeuralODE",
     "ReluMLP",
@@ -31,6 +35,7 @@ __all__ = [
     "TransformerEncoder",
     "conv_general_dilated",
     "conv_impl",
+    "gcn_norm",
     "max_pool",
     "set_conv_impl",
 ]

@@ -1,5 +1,6 @@
 """Explanations: gradient x input and detachment LRP for transformers, their evaluation by
-input perturbation, and token heatmaps."""
+input perturbation, and token heatmaps; GNN-LRP relevant walks for graph networks
+(``jaxdl.xai.gnn_lrp``)."""
 
 from jaxdl.xai.heatmap import heatmap_html, save_heatmap_png
 from jaxdl.xai.perturbation import (
