@@ -85,6 +85,7 @@ def em_step(
     return m_step(x, resp, reg_covar=reg_covar), jnp.mean(log_norm)
 
 
+@functools.partial(jax.jit, static_argnames=("num_components",))
 def init_from_kmeans(
     x: Float[ArrayLike, " n d"], *, num_components: int, key: PRNGKeyArray, reg_covar: float = 1e-6
 ) -> GaussianMixture:
@@ -95,6 +96,7 @@ def init_from_kmeans(
     return m_step(x, jax.nn.one_hot(labels, num_components, dtype=x.dtype), reg_covar=reg_covar)
 
 
+@functools.partial(jax.jit, static_argnames=("num_steps",))
 def em_history(
     x: Float[ArrayLike, " n d"],
     mixture: GaussianMixture,

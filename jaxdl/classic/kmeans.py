@@ -27,6 +27,7 @@ class KMeansResult(NamedTuple):
     num_iters: Int[Array, "..."]
 
 
+@functools.partial(jax.jit, static_argnames=("num_clusters", "num_trials"))
 def kmeans_plus_plus(
     x: Float[ArrayLike, " n d"],
     *,
@@ -80,6 +81,7 @@ def assign(
     return labels, jnp.take_along_axis(d, labels[:, None], axis=1)[:, 0]
 
 
+@functools.partial(jax.jit, static_argnames=("max_iters",))
 def lloyd(
     x: Float[ArrayLike, " n d"],
     centres: Float[ArrayLike, " k d"],

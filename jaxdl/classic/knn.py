@@ -9,6 +9,7 @@ the same neighbour table.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -101,17 +102,26 @@ def nearest_neighbours(
 
 
 def vote(
-    neighbour_labels: Int[ArrayLike, " q k"], *, num_classes: int, k: int | jax.Array | None = None
+    neighbour_labels: Int[ArrayLike, " q k"],
+    *,
+    num_classes: int,
+    k: int | jax.Array | None = None,
+    distances: Float[ArrayLike, " q k"] | None = None,
 ) -> Int[Array, " q"]:
     """Majority vote over the first ``k`` columns (all if None); ties go to the nearer class.
 
-    Each vote counts 1 plus a tie-breaking bonus smaller than one vote that favours nearer
-    neighbours, so a tie is won by the class whose members come first. ``k`` may be a
-    traced integer, which is what lets a sweep over k be one ``vmap``.
+    Without ``distances`` every neighbour counts 1 and a tie goes to the tied class whose
+    nearest member is nearest (scikit-learn takes the smallest label instead). With
+    ``distances`` (squared, as :func:`nearest_neighbours` returns them) each neighbour
+    counts ``1 / distance`` (scikit-learn's ``weights="distance"``); neighbours at distance
+    0 then take the whole vote. ``k`` may be a traced integer, which is what lets a sweep
+    over k be one ``vmap``.
 
     >>> vote(jnp.array([[2, 1, 1], [0, 2, 0]]), num_classes=3).tolist()
     [1, 0]
     >>> vote(jnp.array([[2, 1, 1, 0]]), num_classes=3, k=2).tolist()  # 1-1 tie: nearer wins
+    [2]
+    >>> vote(jnp.array([[2, 1, 1]]), num_classes=3, distances=jnp.array([[1.0, 9.0, 9.0]])).tolist()
     [2]
     """
     labels = jnp.asarray(neighbour_labels)
@@ -119,11 +129,25 @@ def vote(
     width = labels.shape[1]
     k = width if k is None else k
     rank = jnp.arange(width)
-    weight = jnp.where(rank < k, 1.0 + (width - rank) / (width * (width + 1.0)), 0.0)
-    scores = jnp.sum(jax.nn.one_hot(labels, num_classes) * weight[:, None], axis=1)
-    return jnp.argmax(scores, axis=-1)
+    used = rank < k
+    onehot = jax.nn.one_hot(labels, num_classes) * used[None, :, None]  # (q, k, c)
+    if distances is None:
+        counts = jnp.sum(onehot, axis=1)
+        first = jnp.min(jnp.where(onehot > 0, rank[None, :, None], width), axis=1)
+        # Integer-valued, so exact in float32: more votes first, then the earlier member.
+        return jnp.argmax(counts * (width + 1) - first, axis=-1)
+    dist = jnp.sqrt(jnp.asarray(distances, jnp.float32))
+    if dist.shape != labels.shape:
+        raise ValueError(
+            f"distances has shape {dist.shape}, expected neighbour_labels' {labels.shape}."
+        )
+    exact = (dist == 0) & used
+    inverse = jnp.where(used, 1.0 / jnp.where(dist > 0, dist, 1.0), 0.0)
+    weight = jnp.where(jnp.any(exact, axis=1, keepdims=True), exact * 1.0, inverse)
+    return jnp.argmax(jnp.sum(onehot * weight[..., None], axis=1), axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames=("num_classes", "k", "weighted", "chunk_size"))
 def knn_predict(
     train_x: Float[ArrayLike, " n d"],
     train_y: Int[ArrayLike, " n"],
@@ -131,12 +155,13 @@ def knn_predict(
     *,
     num_classes: int,
     k: int | None = None,
+    weighted: bool = False,
     chunk_size: int = 1024,
 ) -> Int[Array, " q"]:
     """Labels of ``queries`` by majority vote of their ``k`` nearest training points.
 
-    ``k`` defaults to :func:`default_k` (``log N``). Jit with ``num_classes``, ``k`` and
-    ``chunk_size`` static.
+    ``k`` defaults to :func:`default_k` (``log N``); ``weighted`` weighs votes by inverse
+    distance. Jitted; ``num_classes``, ``k``, ``weighted`` and ``chunk_size`` are static.
 
     >>> x = jnp.array([[0.0], [1.0], [10.0], [11.0]]); y = jnp.array([0, 0, 1, 1])
     >>> knn_predict(x, y, jnp.array([[0.5], [10.4]]), num_classes=2, k=3).tolist()
@@ -145,8 +170,8 @@ def knn_predict(
     train_y = jnp.asarray(train_y)
     check_rank("train_y", train_y, rank=1)
     k = default_k(train_y.shape[0]) if k is None else k
-    _, idx = nearest_neighbours(queries, train_x, k=k, chunk_size=chunk_size)
-    return vote(train_y[idx], num_classes=num_classes)
+    d, idx = nearest_neighbours(queries, train_x, k=k, chunk_size=chunk_size)
+    return vote(train_y[idx], num_classes=num_classes, distances=d if weighted else None)
 
 
 def knn_sweep_accuracy(
@@ -157,6 +182,7 @@ def knn_sweep_accuracy(
     ks: Int[ArrayLike, " m"],
     *,
     num_classes: int,
+    weighted: bool = False,
     chunk_size: int = 1024,
 ) -> Float[Array, " m"]:
     """Accuracy on ``(queries, query_y)`` for every k in ``ks``, from one neighbour search.
@@ -169,10 +195,17 @@ def knn_sweep_accuracy(
     [1.0, 0.0]
     """
     ks = jnp.asarray(ks)
-    train_y, query_y = jnp.asarray(train_y), jnp.asarray(query_y)
     check_rank("ks", ks, rank=1)
     k_max = int(jnp.max(ks))  # needs concrete ks: the table width is a shape
-    _, idx = nearest_neighbours(queries, train_x, k=k_max, chunk_size=chunk_size)
+    return _sweep(train_x, train_y, queries, query_y, ks, k_max=k_max, num_classes=num_classes,
+                  weighted=weighted, chunk_size=chunk_size)  # fmt: skip
+
+
+@functools.partial(jax.jit, static_argnames=("k_max", "num_classes", "weighted", "chunk_size"))
+def _sweep(train_x, train_y, queries, query_y, ks, *, k_max, num_classes, weighted, chunk_size):
+    train_y, query_y = jnp.asarray(train_y), jnp.asarray(query_y)
+    d, idx = nearest_neighbours(queries, train_x, k=k_max, chunk_size=chunk_size)
     labels = train_y[idx]
-    preds = jax.vmap(lambda k: vote(labels, num_classes=num_classes, k=k))(ks)
+    dist = d if weighted else None
+    preds = jax.vmap(lambda k: vote(labels, num_classes=num_classes, k=k, distances=dist))(ks)
     return jnp.mean(preds == query_y[None, :], axis=1)
