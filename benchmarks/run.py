@@ -26,6 +26,8 @@ BENCHMARKS = (
     "conv_layer",
     "makemore",
     "makemore_sweep",
+    "classic_knn",
+    "classic_kmeans",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.
