@@ -51,6 +51,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         chunk_steps=s.chunk_steps,
         batch_size=s.batch_size,
         digits=s.digits,
+        reverse=s.reverse,
         hidden=s.hidden,
         learning_rate=s.learning_rate,
         eval_size=s.eval_size,
@@ -65,5 +66,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         "seq2seq_seconds": s2s.seconds,
     }
     wall = time.perf_counter() - tic
-    write_summary(workdir_path, metrics=metrics, config=config.to_dict(), wall_time_s=wall)
+    write_summary(
+        workdir_path, metrics=metrics, config=config.to_dict(), wall_time_s=wall, recipe="sequences"
+    )
     return {"metrics": metrics, "wall_time_s": wall}

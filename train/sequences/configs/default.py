@@ -35,6 +35,7 @@ def get_config() -> ml_collections.ConfigDict:
             "chunk_steps": 250,
             "batch_size": 128,
             "digits": 3,
+            "reverse": True,  # answers least significant digit first
             "hidden": 128,
             "learning_rate": 3e-3,
             "eval_size": 2048,
