@@ -80,6 +80,7 @@ def _free_bias(alpha, grad, y, c):
     return -rho
 
 
+@functools.partial(jax.jit, static_argnames=("max_iters",))
 def solve_dual(
     k: Float[ArrayLike, " n n"],
     y: Float[ArrayLike, " n"],

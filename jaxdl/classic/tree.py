@@ -84,6 +84,7 @@ class Split(NamedTuple):
     gain: Float[Array, ""]  # -inf when no valid split exists (constant features, < 2 points)
 
 
+@functools.partial(jax.jit, static_argnames=("num_classes", "criterion"))
 def best_split(
     x: Float[ArrayLike, " n d"],
     y: Int[ArrayLike, " n"],

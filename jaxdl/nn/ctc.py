@@ -8,6 +8,8 @@ class of each frame, merges repeats and drops blanks.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -16,6 +18,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from jaxdl._checks import check_rank, check_trailing_shape
 
 
+@functools.partial(jax.jit, static_argnames=("blank_id", "pad_id"))
 def greedy_decode(
     logits: Float[ArrayLike, " batch time classes"],
     logit_lengths: Int[ArrayLike, " batch"],
@@ -80,6 +83,7 @@ def edit_distance(
     return last[b_length]
 
 
+@jax.jit
 def label_error_rate(
     decoded: Int[ArrayLike, " batch t"],
     decoded_lengths: Int[ArrayLike, " batch"],
