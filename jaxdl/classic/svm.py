@@ -20,6 +20,7 @@ from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from jaxdl._checks import check_rank
@@ -150,14 +151,24 @@ def solve_dual(
     return SVMDual(alpha, _free_bias(alpha, grad, y, c), gap, it)
 
 
-class SVC(NamedTuple):
-    """A fitted kernel SVM: its support data and kernel settings (a pytree)."""
+class SVC(struct.PyTreeNode):
+    """A fitted kernel SVM: its training data, dual coefficients and kernel (a pytree).
+
+    ``kernel`` and ``degree`` are static (they choose the code), the rest are arrays.
+    """
 
     x: Float[Array, " n d"]
     dual_coef: Float[Array, " n"]  # alpha_i y_i; zero for non-support vectors
     bias: Float[Array, ""]
     gamma: Float[Array, ""]
     coef0: Float[Array, ""]
+    kernel: str = struct.field(pytree_node=False, default="rbf")
+    degree: int = struct.field(pytree_node=False, default=3)
+
+    @property
+    def support(self) -> Array:
+        """Boolean mask of the support vectors (alpha > 0)."""
+        return self.dual_coef != 0
 
 
 @functools.partial(jax.jit, static_argnames=("kernel", "degree", "max_iters"))
@@ -175,9 +186,12 @@ def fit_svc(
 ) -> SVC:
     """Fits a two-class SVM; ``y`` holds 0/1 (or -1/+1) labels, class 1 is the positive one.
 
+    ``gamma`` is a number (scikit-learn's default ``"scale"`` is ``1 / (d * x.var())``).
+    ``tol`` bounds the final KKT violation; scikit-learn's default 1e-3 is looser.
+
     >>> x = jnp.array([[-2.0], [-1.0], [1.0], [2.0]]); y = jnp.array([0, 0, 1, 1])
     >>> m = fit_svc(x, y, kernel="linear", c=10.0)
-    >>> decision_function(m, jnp.array([[0.0], [1.0]]), kernel="linear").round(3).tolist()
+    >>> decision_function(m, jnp.array([[0.0], [1.0]])).round(3).tolist()
     [0.0, 1.0]
     """
     x = jnp.asarray(x, jnp.float32)
@@ -187,14 +201,18 @@ def fit_svc(
     ys = jnp.where(y > 0, 1.0, -1.0)
     kmat = kernel_matrix(x, x, kernel=kernel, gamma=gamma, degree=degree, coef0=coef0)
     sol = solve_dual(kmat, ys, c=c, tol=tol, max_iters=max_iters)
-    return SVC(x, sol.alpha * ys, sol.bias, jnp.asarray(gamma), jnp.asarray(coef0))
+    g, c0 = jnp.asarray(gamma, jnp.float32), jnp.asarray(coef0, jnp.float32)
+    return SVC(x, sol.alpha * ys, sol.bias, g, c0, kernel=kernel, degree=degree)
 
 
-def decision_function(
-    model: SVC, queries: Float[ArrayLike, " q d"], *, kernel: Kernel = "rbf", degree: int = 3
-) -> Float[Array, " q"]:
+def decision_function(model: SVC, queries: Float[ArrayLike, " q d"]) -> Float[Array, " q"]:
     """``sum_i alpha_i y_i K(x_i, q) + b``; positive means class 1 (scikit-learn's sign)."""
     kq = kernel_matrix(
-        queries, model.x, kernel=kernel, gamma=model.gamma, degree=degree, coef0=model.coef0
+        queries,
+        model.x,
+        kernel=model.kernel,
+        gamma=model.gamma,
+        degree=model.degree,
+        coef0=model.coef0,
     )
     return jnp.matmul(kq, model.dual_coef, precision=jax.lax.Precision.HIGHEST) + model.bias
