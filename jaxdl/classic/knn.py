@@ -117,10 +117,8 @@ def vote(
     0 then take the whole vote. ``k`` may be a traced integer, which is what lets a sweep
     over k be one ``vmap``.
 
-    >>> vote(jnp.array([[2, 1, 1], [0, 2, 0]]), num_classes=3).tolist()
+    >>> vote(jnp.array([[2, 1, 1, 0], [0, 2, 0, 2]]), num_classes=3).tolist()
     [1, 0]
-    >>> vote(jnp.array([[2, 1, 1, 0]]), num_classes=3, k=2).tolist()  # 1-1 tie: nearer wins
-    [2]
     >>> vote(jnp.array([[2, 1, 1]]), num_classes=3, distances=jnp.array([[1.0, 9.0, 9.0]])).tolist()
     [2]
     """

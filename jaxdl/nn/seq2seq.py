@@ -21,9 +21,8 @@ class Seq2Seq(nnx.Module):
     """Embedding -> GRU encoder; its final state starts a GRU decoder -> logits.
 
     >>> m = Seq2Seq(vocab_size=13, hidden=16, rngs=nnx.Rngs(0))
-    >>> src, tgt_in = jnp.zeros((2, 7), jnp.int32), jnp.zeros((2, 4), jnp.int32)
-    >>> m(src, tgt_in).shape, m.generate(src, start=jnp.zeros(2, jnp.int32), length=4).shape
-    ((2, 4, 13), (2, 4, 13))
+    >>> m(jnp.zeros((2, 7), jnp.int32), jnp.zeros((2, 4), jnp.int32)).shape
+    (2, 4, 13)
     """
 
     def __init__(self, vocab_size: int, *, hidden: int = 128, embed: int = 32, rngs: nnx.Rngs):

@@ -1,10 +1,12 @@
 """Sequences: CTC on synthetic spoken digits, and a GRU adder with teacher forcing.
 
 Run:      python -m train sequences --workdir=runs/sequences
-Expect:   test_label_error_rate <= 0.05 (greedy CTC decoding); the adder's open-loop
-          whole-answer accuracy printed beside its teacher-forced accuracy (open loop is
-          the lower one: the gap the teacher-forcing note describes).
-Time:     about 3-4 minutes on an idle 2-core CPU (CTC 1500 steps, adder 3000 steps).
+Expect:   test_label_error_rate <= 0.05 (measured 0.019); the adder's open-loop accuracies
+          beside its teacher-forced ones. Per digit, open loop trails while the model is
+          still learning (metrics.jsonl / seq2seq_curves.png: e.g. 0.68 vs 0.62 at step
+          1000) and both reach about 1.0 at the end. Whole answers are equally often right
+          in both modes, by construction (see jaxdl.sequence.train_seq2seq).
+Time:     about 2 minutes on a busy 2-core CPU (CTC 1500 steps, adder 4000 steps).
 """
 
 import ml_collections
@@ -31,7 +33,7 @@ def get_config() -> ml_collections.ConfigDict:
     )
     c.seq2seq = ml_collections.ConfigDict(
         {
-            "num_steps": 3000,
+            "num_steps": 4000,
             "chunk_steps": 250,
             "batch_size": 128,
             "digits": 3,
