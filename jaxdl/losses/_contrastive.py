@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import optax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from jaxdl._checks import check_rank, check_same_shape
@@ -25,7 +26,8 @@ def triplet_margin_loss(
     .. math:: \ell = \max(0,\ \lVert a - p \rVert - \lVert a - n \rVert + m)
 
     The anchor must be nearer to the positive (same class) than to the negative by at
-    least the margin ``m``.
+    least the margin ``m``. Computed by ``optax.losses.triplet_margin_loss`` (which adds
+    a tiny epsilon inside the norms so the gradient stays finite at zero distance).
 
     Example:
       >>> import jax.numpy as jnp
@@ -37,7 +39,7 @@ def triplet_margin_loss(
     check_rank("anchor", a, min_rank=1)
     check_same_shape("positive", p, "anchor", a)
     check_same_shape("negative", n, "anchor", a)
-    return jnp.maximum(_safe_norm(a - p) - _safe_norm(a - n) + margin, 0.0)
+    return optax.losses.triplet_margin_loss(a, p, n, margin=margin)
 
 
 def batch_hard_triplet_loss(
