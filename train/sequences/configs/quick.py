@@ -2,7 +2,7 @@
 
 Run:      python -m train sequences --config=quick --workdir=/tmp/seq_quick
 Expect:   finishes; the metrics are meaningless (a few dozen steps).
-Time:     about 20 seconds on a 2-core CPU, mostly compilation.
+Time:     20-35 seconds on a 2-core CPU (busy machine), mostly compilation.
 """
 
 import ml_collections
