@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 CORE := $(VENV)/.stamp-core
 DEV := $(VENV)/.stamp-dev
+BENCH := $(VENV)/.stamp-bench
 PYTEST_WORKERS ?= 2
 ARGS ?=
 
@@ -25,7 +26,7 @@ format: $(DEV)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(DEV) data
+bench: $(BENCH) data
 	$(BIN)/python -m benchmarks.run
 
 data: $(CORE)
@@ -41,6 +42,11 @@ $(CORE): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 $(DEV): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,torch]'
 	touch $@ $(CORE)
+
+# scikit-learn is a baseline of the classic benchmarks only, not a dependency of jaxdl.
+$(BENCH): $(DEV)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,torch,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

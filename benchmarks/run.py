@@ -31,6 +31,8 @@ BENCHMARKS = (
     "distilbert_forward",
     "neural_ode",
     "gcn_layer",
+    "classic_knn",
+    "classic_kmeans",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

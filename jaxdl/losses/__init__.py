@@ -2,8 +2,10 @@
 
 from jaxdl.losses._classification import softmax_cross_entropy
 from jaxdl.losses._contrastive import (
+    batch_hard_triplet_loss,
     contrastive_margin_loss,
     ntxent,
+    pairwise_contrastive_loss,
     supervised_contrastive,
     triplet_margin_loss,
 )
@@ -24,10 +26,13 @@ from jaxdl.losses._rl import (
     ppo_clip_loss,
     value_loss,
 )
+from jaxdl.losses._sequence import ctc_loss
 
 __all__ = [
+    "batch_hard_triplet_loss",
     "bernoulli_nll",
     "contrastive_margin_loss",
+    "ctc_loss",
     "discounted_returns",
     "epsilon_loss",
     "gan_discriminator_loss",
@@ -39,6 +44,7 @@ __all__ = [
     "mean_squared_error",
     "negative_elbo",
     "ntxent",
+    "pairwise_contrastive_loss",
     "ppo_clip_loss",
     "softmax_cross_entropy",
     "supervised_contrastive",

@@ -1,0 +1,30 @@
+"""N-way K-shot episodes: the prototype rule, and chance level on uninformative embeddings."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from jaxdl.fewshot import class_table, few_shot_accuracy
+
+
+def test_separated_classes_are_always_right_and_noise_is_at_chance():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(8), 30)
+    centres = rng.normal(size=(8, 16)) * 10
+    good = centres[labels] + rng.normal(size=(240, 16))
+    noise = rng.normal(size=(240, 16))
+    table = class_table(labels, np.arange(8))
+    acc, _ = few_shot_accuracy(good, table, key=jax.random.key(0), ways=5, shots=1,
+                               queries=5, num_episodes=200)  # fmt: skip
+    assert float(acc) == 1.0
+    acc, half_width = few_shot_accuracy(noise, table, key=jax.random.key(0), ways=5, shots=1,
+                                        queries=5, num_episodes=200)  # fmt: skip
+    assert abs(float(acc) - 0.2) < 3 * float(half_width) + 0.02
+
+
+def test_too_many_shots_is_one_clear_error():
+    table = class_table(np.repeat(np.arange(5), 4), np.arange(5))
+    with pytest.raises(ValueError, match="shots=3, queries=2"):
+        few_shot_accuracy(np.zeros((20, 2)), table, key=jax.random.key(0), shots=3, queries=2)

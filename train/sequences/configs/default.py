@@ -1,0 +1,46 @@
+"""Sequences: CTC on synthetic spoken digits, and a GRU adder with teacher forcing.
+
+Run:      python -m train sequences --workdir=runs/sequences
+Expect:   test_label_error_rate <= 0.05 (measured 0.019); the adder's open-loop accuracies
+          beside its teacher-forced ones. Per digit, open loop trails while the model is
+          still learning (metrics.jsonl / seq2seq_curves.png: e.g. 0.68 vs 0.62 at step
+          1000) and both reach about 1.0 at the end. Whole answers are equally often right
+          in both modes, by construction (see jaxdl.sequence.train_seq2seq).
+Time:     about 2 minutes on a busy 2-core CPU (CTC 1500 steps, adder 4000 steps).
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.progress = True
+    c.ctc = ml_collections.ConfigDict(
+        {
+            "num_steps": 1500,
+            "chunk_steps": 100,
+            "batch_size": 32,
+            "hidden": 64,
+            "learning_rate": 3e-3,
+            "eval_size": 512,
+            # speech_batch settings: 10 digits, 16-d frames, 1-6 digits per utterance.
+            "num_symbols": 10,
+            "features": 16,
+            "max_labels": 6,
+            "noise": 1.0,
+        }
+    )
+    c.seq2seq = ml_collections.ConfigDict(
+        {
+            "num_steps": 4000,
+            "chunk_steps": 250,
+            "batch_size": 128,
+            "digits": 3,
+            "reverse": True,  # answers least significant digit first
+            "hidden": 128,
+            "learning_rate": 3e-3,
+            "eval_size": 2048,
+        }
+    )
+    return c
