@@ -18,12 +18,11 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
-from tqdm.auto import tqdm
 
 from jaxdl.losses import batch_hard_triplet_loss, pairwise_contrastive_loss
 from jaxdl.nn import CNNClassifier
+from jaxdl.training.generated import train_generated
 from jaxdl.training.state import TrainState
-from jaxdl.training.step import train_step
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST pixel statistics, as the classifier recipe
 
@@ -99,30 +98,22 @@ def train_siamese(
     loss_fn = functools.partial(metric_loss_fn, loss=loss, margin=margin)
     labels = jnp.repeat(jnp.arange(num_classes), examples_per_class)
 
-    @functools.partial(jax.jit, static_argnums=1, donate_argnums=0)
-    def chunk(state, length):
-        def one(state, _):
-            k = jax.random.fold_in(state.step_key(), 1)
-            idx = jax.random.randint(k, (num_classes, examples_per_class), 0, per_class)
-            images = jnp.take_along_axis(images_by_class, idx[:, :, None, None], axis=1)
-            batch = {"image": images.reshape(-1, *images.shape[2:]), "label": labels}
-            state, metrics = train_step(state, batch, loss_fn=loss_fn)
-            return state, metrics["loss"]
+    def batch_fn(key):
+        idx = jax.random.randint(
+            jax.random.fold_in(key, 1), (num_classes, examples_per_class), 0, per_class
+        )
+        images = jnp.take_along_axis(images_by_class, idx[:, :, None, None], axis=1)
+        return {"image": images.reshape(-1, *images.shape[2:]), "label": labels}
 
-        return jax.lax.scan(one, state, None, length=length)
-
-    history: list[dict[str, float]] = []
     tic = time.perf_counter()
-    done = 0
-    with tqdm(total=num_steps, desc="siamese", disable=not progress) as bar:
-        while done < num_steps:
-            length = min(chunk_steps, num_steps - done)
-            state, losses = chunk(state, length)
-            done += length
-            record = {"step": done, "train_loss": float(jnp.mean(losses))}
-            history.append(record)
-            if on_chunk:
-                on_chunk(record)
-            bar.update(length)
-            bar.set_postfix(loss=f"{record['train_loss']:.4f}")
+    state, history = train_generated(
+        state,
+        batch_fn,
+        loss_fn=loss_fn,
+        num_steps=num_steps,
+        chunk_steps=chunk_steps,
+        progress=progress,
+        desc="siamese",
+        on_chunk=on_chunk,
+    )
     return SiameseResult(state, history, time.perf_counter() - tic)

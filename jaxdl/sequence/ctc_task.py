@@ -12,16 +12,14 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import optax
 from flax import nnx
-from tqdm.auto import tqdm
 
 from jaxdl.data.synthetic_speech import speech_batch
 from jaxdl.losses import ctc_loss
 from jaxdl.nn.ctc import CTCTagger, greedy_decode, label_error_rate
+from jaxdl.training.generated import train_generated
 from jaxdl.training.state import TrainState
-from jaxdl.training.step import train_step
 
 
 class CTCResult(NamedTuple):
@@ -78,35 +76,18 @@ def train_ctc(
     state = TrainState.create(model, tx, key=k_data)
     eval_batch = speech_batch(k_eval, batch_size=eval_size, **task)
 
-    @functools.partial(jax.jit, static_argnums=1, donate_argnums=0)
-    def chunk(state, length):
-        def one(state, _):
-            batch = speech_batch(state.step_key(), batch_size=batch_size, **task)
-            state, metrics = train_step(state, batch, loss_fn=ctc_loss_fn)
-            return state, metrics["loss"]
-
-        return jax.lax.scan(one, state, None, length=length)
-
-    history: list[dict[str, float]] = []
     tic = time.perf_counter()
-    done = 0
-    with tqdm(total=num_steps, desc="ctc", disable=not progress) as bar:
-        while done < num_steps:
-            length = min(chunk_steps, num_steps - done)
-            state, losses = chunk(state, length)
-            done += length
-            ev = {k: float(v) for k, v in evaluate_ctc(state, eval_batch).items()}
-            record = {
-                "step": done,
-                "train_loss": float(jnp.mean(losses)),
-                "test_loss": ev["loss"],
-                "test_label_error_rate": ev["label_error_rate"],
-            }
-            history.append(record)
-            if on_chunk:
-                on_chunk(record)
-            bar.update(length)
-            bar.set_postfix(loss=f"{record['train_loss']:.3f}", ler=f"{ev['label_error_rate']:.3f}")
+    state, history = train_generated(
+        state,
+        functools.partial(speech_batch, batch_size=batch_size, **task),
+        loss_fn=ctc_loss_fn,
+        num_steps=num_steps,
+        chunk_steps=chunk_steps,
+        evaluate=lambda state: evaluate_ctc(state, eval_batch),
+        progress=progress,
+        desc="ctc",
+        on_chunk=on_chunk,
+    )
     seconds = time.perf_counter() - tic
     final = {k: float(v) for k, v in evaluate_ctc(state, eval_batch).items()}
     return CTCResult(state, history, final, seconds)

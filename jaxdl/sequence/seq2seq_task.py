@@ -11,13 +11,12 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
-from tqdm.auto import tqdm
 
 from jaxdl.data.addition import EQUALS, VOCAB_SIZE, addition_batch
 from jaxdl.losses import softmax_cross_entropy
 from jaxdl.nn.seq2seq import Seq2Seq
+from jaxdl.training.generated import train_generated
 from jaxdl.training.state import TrainState
-from jaxdl.training.step import train_step
 
 
 class Seq2SeqResult(NamedTuple):
@@ -82,35 +81,17 @@ def train_seq2seq(
     state = TrainState.create(model, tx, key=k_data)
     eval_batch = addition_batch(k_eval, batch_size=eval_size, digits=digits, reverse=reverse)
 
-    @functools.partial(jax.jit, static_argnums=1, donate_argnums=0)
-    def chunk(state, length):
-        def one(state, _):
-            batch = addition_batch(
-                state.step_key(), batch_size=batch_size, digits=digits, reverse=reverse
-            )
-            state, metrics = train_step(state, batch, loss_fn=teacher_forced_loss)
-            return state, metrics["loss"]
-
-        return jax.lax.scan(one, state, None, length=length)
-
-    history: list[dict[str, float]] = []
     tic = time.perf_counter()
-    done = 0
-    with tqdm(total=num_steps, desc="seq2seq", disable=not progress) as bar:
-        while done < num_steps:
-            length = min(chunk_steps, num_steps - done)
-            state, losses = chunk(state, length)
-            done += length
-            ev = {k: float(v) for k, v in evaluate_seq2seq(state, eval_batch).items()}
-            record = {"step": done, "train_loss": float(jnp.mean(losses))}
-            record.update({f"test_{k}": v for k, v in ev.items()})
-            history.append(record)
-            if on_chunk:
-                on_chunk(record)
-            bar.update(length)
-            bar.set_postfix(
-                forced=f"{ev['teacher_forced_sequence_accuracy']:.3f}",
-                open=f"{ev['open_loop_sequence_accuracy']:.3f}",
-            )
+    state, history = train_generated(
+        state,
+        functools.partial(addition_batch, batch_size=batch_size, digits=digits, reverse=reverse),
+        loss_fn=teacher_forced_loss,
+        num_steps=num_steps,
+        chunk_steps=chunk_steps,
+        evaluate=lambda state: evaluate_seq2seq(state, eval_batch),
+        progress=progress,
+        desc="seq2seq",
+        on_chunk=on_chunk,
+    )
     seconds = time.perf_counter() - tic
     return Seq2SeqResult(state, history, dict(history[-1]), seconds)
