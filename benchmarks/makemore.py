@@ -25,7 +25,7 @@ import numpy as np
 
 from benchmarks import _harness
 from jaxdl.data.names import load_splits
-from jaxdl.lm import init_state, make_split_evaluator, make_trainer, run_spec
+from jaxdl.lm import init_state, make_trainer, run_spec, train_run
 from jaxdl.lm.train import as_device_data
 from train.makemore.configs import default
 
@@ -153,12 +153,8 @@ def _full_runs(config, spec, data, windows) -> dict[str, Any]:
     """Both sides' whole default run, untimed against each other: losses and wall times."""
     out: dict[str, Any] = {}
     tic = time.perf_counter()
-    trainer = make_trainer(num_steps=config.chunk_steps, batch_size=config.batch_size)
-    state = init_state(spec)
-    for _ in range(config.num_steps // config.chunk_steps):
-        state, _, _ = trainer(state, data["train"])
-    evaluate = make_split_evaluator()
-    out["jaxdl"] = {f"{k}_loss": round(float(evaluate(state, data[k])), 4) for k in data}
+    result = train_run(spec, data, chunk_steps=config.chunk_steps, progress=False)
+    out["jaxdl"] = {k: round(v, 4) for k, v in result.metrics.items()}
     out["jaxdl"]["wall_s"] = round(time.perf_counter() - tic, 1)
     tic = time.perf_counter()
     th = TorchSeedLoop(config, windows)

@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.lm.train import Data, with_hyperparams
-from jaxdl.training.epoch import num_examples, take
+from jaxdl.lm.train import Data, draw_minibatch, lm_loss, with_hyperparams
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import train_step
 
@@ -36,14 +35,10 @@ def lr_find(state: TrainState, data: Data, lrs: np.ndarray, *, batch_size: int) 
 
 @partial(jax.jit, static_argnums=(3,))
 def _lr_find(state, data, lrs, batch_size):
-    from jaxdl.lm.train import lm_loss
-
-    n = num_examples(data)
-
     def body(state, lr):
         state = with_hyperparams(state, learning_rate=lr)
-        idx = jax.random.randint(jax.random.fold_in(state.step_key(), 1), (batch_size,), 0, n)
-        state, metrics = train_step(state, take(data, idx), loss_fn=lm_loss)
+        batch = draw_minibatch(state, data, batch_size)
+        state, metrics = train_step(state, batch, loss_fn=lm_loss)
         return state, metrics["loss"]
 
     return jax.lax.scan(body, state, lrs)[1]

@@ -95,6 +95,13 @@ def create_state(
     return TrainState.create(model_fn(rngs=nnx.Rngs(params=init_key)), tx, key=run_key)
 
 
+def draw_minibatch(state: TrainState, data: Data, batch_size: int) -> dict[str, jax.Array]:
+    """The ``batch_size`` windows (with replacement) of ``state``'s current step: the
+    draw depends only on the run key and the step number."""
+    key = jax.random.fold_in(state.step_key(), 1)
+    return take(data, jax.random.randint(key, (batch_size,), 0, num_examples(data)))
+
+
 def train_steps(
     state: TrainState, data: Data, *, num_steps: int, batch_size: int
 ) -> tuple[TrainState, jax.Array, jax.Array]:
@@ -104,13 +111,11 @@ def train_steps(
     and ``-1`` or the first step whose loss or parameters were not finite (updates stop
     there; see :func:`jaxdl.training.step.guarded_train_step`).
     """
-    n = num_examples(data)
 
     def body(carry, _):
         state, bad_step = carry
-        idx = jax.random.randint(jax.random.fold_in(state.step_key(), 1), (batch_size,), 0, n)
         state, bad_step, metrics = guarded_train_step(
-            state, take(data, idx), bad_step, loss_fn=lm_loss
+            state, draw_minibatch(state, data, batch_size), bad_step, loss_fn=lm_loss
         )
         return (state, bad_step), metrics["loss"]
 

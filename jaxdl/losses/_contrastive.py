@@ -54,8 +54,7 @@ def ntxent(
     """
     z1, z2 = jnp.asarray(z1), jnp.asarray(z2)
     check_rank("z1", z1, rank=2)
-    if z1.shape != z2.shape:
-        raise ValueError(f"z2 has shape {z2.shape}, expected z1's shape {z1.shape}.")
+    check_same_shape("z2", z2, "z1", z1)
     n = z1.shape[0]
     u = _normalise(jnp.concatenate([z1, z2]).astype(jnp.float32))
     logp = _masked_log_softmax(u @ u.T / temperature)

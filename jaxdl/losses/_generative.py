@@ -11,10 +11,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, ArrayLike, Float
 
-
-def _check_same(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
-    if a.shape != b.shape:
-        raise ValueError(f"{name_b} has shape {b.shape}, expected {name_a}'s shape {a.shape}.")
+from jaxdl._checks import check_same_shape
 
 
 def _sum_per_example(x: jax.Array) -> jax.Array:
@@ -34,7 +31,7 @@ def gaussian_kl(
       Array([0.], dtype=float32)
     """
     mean, logvar = jnp.asarray(mean), jnp.asarray(logvar)
-    _check_same("mean", mean, "logvar", logvar)
+    check_same_shape("logvar", logvar, "mean", mean)
     return 0.5 * _sum_per_example(jnp.exp(logvar) + mean**2 - 1.0 - logvar)
 
 
@@ -44,7 +41,7 @@ def bernoulli_nll(
     r"""Negative log-likelihood of targets in [0, 1] under Bernoulli(sigmoid(logits)),
     summed over pixels: :math:`-\sum [x \log p + (1 - x) \log(1 - p)]`."""
     logits, targets = jnp.asarray(logits), jnp.asarray(targets)
-    _check_same("logits", logits, "targets", targets)
+    check_same_shape("targets", targets, "logits", logits)
     return _sum_per_example(optax.sigmoid_binary_cross_entropy(logits, targets))
 
 
@@ -77,7 +74,7 @@ def gan_discriminator_loss(
       Array([1.3863], dtype=float32)
     """
     real, fake = jnp.asarray(real_logits), jnp.asarray(fake_logits)
-    _check_same("real_logits", real, "fake_logits", fake)
+    check_same_shape("fake_logits", fake, "real_logits", real)
     return jax.nn.softplus(-real) + jax.nn.softplus(fake)
 
 
@@ -102,7 +99,7 @@ def vq_loss(
     (``codebook=False``): the codebook is then moved by averages, not gradients.
     """
     z_e, z_q = jnp.asarray(z_e), jnp.asarray(z_q)
-    _check_same("z_e", z_e, "z_q", z_q)
+    check_same_shape("z_q", z_q, "z_e", z_e)
     sg = jax.lax.stop_gradient
     commit = jnp.square(z_e - sg(z_q)).reshape(z_e.shape[0], -1).mean(-1)
     book = jnp.square(sg(z_e) - z_q).reshape(z_e.shape[0], -1).mean(-1)
@@ -115,7 +112,7 @@ def epsilon_loss(
     r"""Ho et al.'s simple diffusion loss :math:`\|\epsilon - \hat\epsilon(x_t, t)\|^2`,
     averaged over the non-batch axes."""
     eps_pred, eps = jnp.asarray(eps_pred), jnp.asarray(eps)
-    _check_same("eps_pred", eps_pred, "eps", eps)
+    check_same_shape("eps", eps, "eps_pred", eps_pred)
     return jnp.square(eps_pred - eps).reshape(eps.shape[0], -1).mean(-1)
 
 
@@ -133,7 +130,7 @@ def masked_mse(
       Array([1.], dtype=float32)
     """
     pred, target = jnp.asarray(pred), jnp.asarray(target)
-    _check_same("pred", pred, "target", target)
+    check_same_shape("target", target, "pred", pred)
     mask = jnp.broadcast_to(jnp.asarray(mask, pred.dtype), pred.shape)
     se = _sum_per_example(mask * jnp.square(pred - target))
     return se / jnp.maximum(_sum_per_example(mask), 1.0)

@@ -8,27 +8,13 @@ import numpy as np
 import optax
 import pytest
 
+from benchmarks.ntxent import seed_simclr_loss
 from jaxdl.losses import (
     contrastive_margin_loss,
     ntxent,
     supervised_contrastive,
     triplet_margin_loss,
 )
-
-
-def seed_simclr_loss(z1, z2, tau):
-    """The seed's formulation in PyTorch (its (2N, 2N, D) cosine tensor included)."""
-    import torch
-
-    n = z1.shape[0]
-    z = torch.cat((z1, z2), 0)
-    sim = torch.exp(
-        torch.nn.functional.cosine_similarity(z[:, None, :], z[None, :, :], dim=2) / tau
-    )
-    numerator = torch.cat((torch.diagonal(sim, offset=n), torch.diagonal(sim, offset=-n)), 0)
-    sim = sim - torch.diag(torch.diagonal(sim))
-    denominator = torch.sum(sim, axis=0)
-    return -1 / (2 * n) * torch.sum(torch.log(numerator / denominator))
 
 
 @pytest.mark.parametrize("tau", [0.1, 0.5])

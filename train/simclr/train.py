@@ -19,7 +19,7 @@ from jaxdl.losses import ntxent
 from jaxdl.nn import CNNClassifier
 from jaxdl.training import TrainState, fit, write_summary
 from jaxdl.training.probe import fit_linear_probe, per_class_subset, probe_accuracy
-from train.fashion_mnist.train import MEAN, STD, load_split
+from train.fashion_mnist.train import MEAN, STD, load_split, normalize
 
 
 def build_encoder(config, key) -> CNNClassifier:
@@ -46,7 +46,7 @@ def simclr_loss(model, batch_, *, train, key, augment, temperature):
 @partial(jax.jit, static_argnums=0)
 def _features(graphdef, state, images):
     model = nnx.merge(graphdef, state)
-    x = (images.astype(jnp.float32)[..., None] / 255.0 - MEAN) / STD
+    x = normalize(images)
     return jax.lax.map(lambda b: model.features(b), x.reshape(-1, 100, 28, 28, 1)).reshape(
         x.shape[0], -1
     )
