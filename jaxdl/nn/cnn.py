@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 from flax import nnx
@@ -17,19 +18,30 @@ from jaxdl.nn.pooling import max_pool
 class ConvBlock(nnx.Module):
     """``Conv 3x3 -> BatchNorm -> ReLU`` repeated ``depth`` times, then 2x2 max-pool."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, depth: int = 1, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        depth: int = 1,
+        dtype: Any = None,
+        rngs: nnx.Rngs,
+    ):
         chans = [in_channels] + [out_channels] * depth
         # The conv bias is redundant in front of BatchNorm's shift. Conv is nnx.Conv with a
         # weight gradient that stays fast inside lax.scan on CPU (see jaxdl.nn.conv).
         self.convs = nnx.List(
             [
-                Conv(a, b, (3, 3), use_bias=False, rngs=rngs)
+                Conv(a, b, (3, 3), use_bias=False, dtype=dtype, rngs=rngs)
                 for a, b in zip(chans[:-1], chans[1:], strict=True)
             ]
         )
         # momentum 0.9 (Flax's 0.99 default is for long runs); it matches PyTorch's 0.1.
         self.norms = nnx.List(
-            [nnx.BatchNorm(out_channels, momentum=0.9, rngs=rngs) for _ in range(depth)]
+            [
+                nnx.BatchNorm(out_channels, momentum=0.9, dtype=dtype, rngs=rngs)
+                for _ in range(depth)
+            ]
         )
 
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -60,14 +72,17 @@ class CNNClassifier(nnx.Module):
         *,
         block_depth: int = 1,
         dropout: float = 0.3,
+        dtype: Any = None,
         rngs: nnx.Rngs,
     ):
+        # dtype is the compute dtype (bfloat16 for mixed precision); the parameters and
+        # BatchNorm statistics stay float32 (see jaxdl.parallel.precision).
         self.input_shape = tuple(input_shape)
         height, width, in_channels = self.input_shape
         chans = [in_channels, *channels]
         self.blocks = nnx.List(
             [
-                ConvBlock(a, b, depth=block_depth, rngs=rngs)
+                ConvBlock(a, b, depth=block_depth, dtype=dtype, rngs=rngs)
                 for a, b in zip(chans[:-1], chans[1:], strict=True)
             ]
         )
@@ -80,9 +95,12 @@ class CNNClassifier(nnx.Module):
         widths = [(height // scale) * (width // scale) * chans[-1], *hidden]
         self.dropout = Dropout(dropout)
         self.fcs = nnx.List(
-            [nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:], strict=True)]
+            [
+                nnx.Linear(a, b, dtype=dtype, rngs=rngs)
+                for a, b in zip(widths[:-1], widths[1:], strict=True)
+            ]
         )
-        self.head = nnx.Linear(widths[-1], num_classes, rngs=rngs)
+        self.head = nnx.Linear(widths[-1], num_classes, dtype=dtype, rngs=rngs)
 
     def __call__(
         self,

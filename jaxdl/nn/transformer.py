@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +24,7 @@ from jaxtyping import Array, Float, Int
 
 from jaxdl._checks import check_rank, check_same_shape, check_trailing_shape
 from jaxdl.nn._dropout import Dropout, split_key
+from jaxdl.parallel.remat import scan_blocks
 
 # BERT-family initialisation (truncation aside): N(0, 0.02) weights, zero biases.
 _INIT = nnx.initializers.normal(0.02)
@@ -52,6 +53,12 @@ class TransformerConfig:
     # Sequence classification head (DistilBERT); ignored by the sentence encoder.
     num_labels: int = 2
     classifier_dropout: float = 0.2
+    # Compute dtype of the layers (None: the parameters' float32); the parameters stay
+    # float32 either way (see jaxdl.parallel.precision).
+    dtype: Any = None
+    # Activation checkpointing of each block: off, nothing, dots or everything
+    # (see jaxdl.parallel.remat).
+    remat: str = "off"
 
     def __post_init__(self):
         if self.dim % self.n_heads:
@@ -168,15 +175,18 @@ class LayerNorm(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
 
     def __call__(self, x: Float[Array, "*batch dim"], *, detach: bool = False) -> jax.Array:
+        # Statistics in float32 whatever the compute dtype: bfloat16 means lose digits.
+        dtype = x.dtype
+        x = x.astype(jnp.promote_types(dtype, jnp.float32))
         centred = x - jnp.mean(x, axis=-1, keepdims=True)
         std = jnp.sqrt(jnp.mean(jnp.square(centred), axis=-1, keepdims=True) + self.eps)
         if detach:
             std = jax.lax.stop_gradient(std)
-        return centred / std * self.scale[...] + self.bias[...]
+        return (centred / std * self.scale[...] + self.bias[...]).astype(dtype)
 
 
-def _linear(a: int, b: int, rngs: nnx.Rngs) -> nnx.Linear:
-    return nnx.Linear(a, b, kernel_init=_INIT, rngs=rngs)
+def _linear(a: int, b: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.Linear:
+    return nnx.Linear(a, b, kernel_init=_INIT, dtype=dtype, rngs=rngs)
 
 
 class Embeddings(nnx.Module):
@@ -185,13 +195,23 @@ class Embeddings(nnx.Module):
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
         self.config = config
         self.word_embeddings = nnx.Embed(
-            config.vocab_size, config.dim, embedding_init=_INIT, rngs=rngs
+            config.vocab_size, config.dim, embedding_init=_INIT, dtype=config.dtype, rngs=rngs
         )
         self.position_embeddings = nnx.Embed(
-            config.max_position_embeddings, config.dim, embedding_init=_INIT, rngs=rngs
+            config.max_position_embeddings,
+            config.dim,
+            embedding_init=_INIT,
+            dtype=config.dtype,
+            rngs=rngs,
         )
         self.token_type_embeddings = (
-            nnx.Embed(config.type_vocab_size, config.dim, embedding_init=_INIT, rngs=rngs)
+            nnx.Embed(
+                config.type_vocab_size,
+                config.dim,
+                embedding_init=_INIT,
+                dtype=config.dtype,
+                rngs=rngs,
+            )
             if config.type_vocab_size
             else None
         )
@@ -229,8 +249,9 @@ class SelfAttention(nnx.Module):
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
         d = config.dim
         self.n_heads, self.head_dim = config.n_heads, config.head_dim
-        self.q_lin, self.k_lin = _linear(d, d, rngs), _linear(d, d, rngs)
-        self.v_lin, self.out_lin = _linear(d, d, rngs), _linear(d, d, rngs)
+        dtype = config.dtype
+        self.q_lin, self.k_lin = _linear(d, d, rngs, dtype), _linear(d, d, rngs, dtype)
+        self.v_lin, self.out_lin = _linear(d, d, rngs, dtype), _linear(d, d, rngs, dtype)
         self.dropout = Dropout(config.attention_dropout)
 
     def __call__(
@@ -254,7 +275,7 @@ class SelfAttention(nnx.Module):
         # with every key masked then stays finite instead of becoming NaN.
         keep = mask[:, None, None, :] > 0
         scores = jnp.where(keep, scores, jnp.finfo(scores.dtype).min)
-        probs = jax.nn.softmax(scores, axis=-1)
+        probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(scores.dtype)
         weights = self.dropout(probs, train=train, key=key)
         if detach:
             weights = jax.lax.stop_gradient(weights)
@@ -266,8 +287,8 @@ class FeedForward(nnx.Module):
     """``lin2(gelu(lin1(x)))`` with dropout on the output."""
 
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
-        self.lin1 = _linear(config.dim, config.hidden_dim, rngs)
-        self.lin2 = _linear(config.hidden_dim, config.dim, rngs)
+        self.lin1 = _linear(config.dim, config.hidden_dim, rngs, config.dtype)
+        self.lin2 = _linear(config.hidden_dim, config.dim, rngs, config.dtype)
         self.dropout = Dropout(config.dropout)
 
     def __call__(self, x, *, detach: bool = False, train: bool = False, key=None):
@@ -351,10 +372,21 @@ class TransformerEncoder(nnx.Module):
             raise ValueError(
                 f"attention_mask has shape {attention_mask.shape}, expected {x.shape[:2]}."
             )
-        all_probs = []
-        for layer, k in zip(self.layers, keys[1:], strict=True):
-            x, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
-            all_probs.append(probs)
+        if self.config.remat == "off":
+            all_probs = []
+            for layer, k in zip(self.layers, keys[1:], strict=True):
+                x, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
+                all_probs.append(probs)
+        else:
+            # Checkpointed blocks as one scan (see jaxdl.parallel.remat.scan_blocks). The
+            # probabilities are an output only when asked: outputs are always stored.
+            def block(layer, x, k):
+                out, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
+                return out, probs if return_attention else None
+
+            per_block = None if key is None else jnp.stack(keys[1:])
+            x, probs = scan_blocks(list(self.layers), block, x, per_block, policy=self.config.remat)
+            all_probs = tuple(probs) if return_attention else ()
         return (x, tuple(all_probs)) if return_attention else x
 
 
@@ -373,8 +405,8 @@ class DistilBertClassifier(nnx.Module):
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
         self.config = config
         self.encoder = TransformerEncoder(config, rngs=rngs)
-        self.pre_classifier = _linear(config.dim, config.dim, rngs)
-        self.classifier = _linear(config.dim, config.num_labels, rngs)
+        self.pre_classifier = _linear(config.dim, config.dim, rngs, config.dtype)
+        self.classifier = _linear(config.dim, config.num_labels, rngs, config.dtype)
         self.dropout = Dropout(config.classifier_dropout)
 
     def __call__(
@@ -391,16 +423,17 @@ class DistilBertClassifier(nnx.Module):
     ):
         """Logits ``(B, num_labels)`` (and the attention tuple); arguments as the encoder's."""
         k_enc, k_head = split_key(key, 2)
-        h, probs = self.encoder(
+        out = self.encoder(
             input_ids,
             attention_mask,
             token_type_ids=token_type_ids,
             embeddings=embeddings,
             detach=detach,
-            return_attention=True,
+            return_attention=return_attention,
             train=train,
             key=k_enc,
         )
+        h, probs = out if return_attention else (out, None)
         pooled = jax.nn.relu(self.pre_classifier(h[:, 0]))
         logits = self.classifier(self.dropout(pooled, train=train, key=k_head))
         return (logits, probs) if return_attention else logits

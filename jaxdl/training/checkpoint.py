@@ -21,6 +21,7 @@ def _flat(state: TrainState) -> dict[str, Any]:
         "opt_state": state.opt_state,
         "step": state.step,
         "key": jax.random.key_data(state.key),
+        "loss_scale": state.loss_scale,
     }
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {jax.tree_util.keystr(path): leaf for path, leaf in leaves}
@@ -34,6 +35,7 @@ def _unflat(template: TrainState, flat: dict[str, Any]) -> TrainState:
         "opt_state": template.opt_state,
         "step": template.step,
         "key": jax.random.key_data(template.key),
+        "loss_scale": template.loss_scale,
     }
     paths, treedef = jax.tree_util.tree_flatten_with_path(tree)
     missing = [jax.tree_util.keystr(p) for p, _ in paths if jax.tree_util.keystr(p) not in flat]
@@ -58,6 +60,7 @@ def _unflat(template: TrainState, flat: dict[str, Any]) -> TrainState:
         opt_state=tree["opt_state"],
         step=tree["step"],
         key=jax.random.wrap_key_data(tree["key"], impl=jax.random.key_impl(template.key)),
+        loss_scale=tree["loss_scale"],
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Sharding
 
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import EvalFn, LossFn, Metrics, guarded_train_step
@@ -39,7 +40,9 @@ def epoch_order(key: jax.Array, n: int, batch_size: int) -> jax.Array:
     return jax.random.permutation(key, n)[: steps * batch_size].reshape(steps, batch_size)
 
 
-def make_train_chunk(loss_fn: LossFn) -> ChunkFn:
+def make_train_chunk(
+    loss_fn: LossFn, *, accum_steps: int = 1, batch_sharding: Sharding | None = None
+) -> ChunkFn:
     """A jitted ``run(state, data, order) -> (state, metric_sums, bad_step)``.
 
     ``order`` is ``(S, B)`` example indices: the function runs ``S`` steps in one
@@ -48,20 +51,59 @@ def make_train_chunk(loss_fn: LossFn) -> ChunkFn:
     ``metric_sums`` sums each metric's batch mean over the ``S`` steps. ``bad_step`` is
     ``-1``, or the first step whose loss or new parameters were not finite; from that
     step on updates are skipped, so the returned state is the last good one.
+
+    ``batch_sharding`` (see :mod:`jaxdl.parallel`) splits each gathered batch over the
+    devices of a mesh; the state's own sharding decides data parallel or FSDP.
+    ``accum_steps`` is passed to :func:`jaxdl.training.step.train_step`.
     """
 
     def run(state: TrainState, data: Data, order: jax.Array):
-        def body(carry, idx):
-            state, bad_step = carry
-            state, bad_step, metrics = guarded_train_step(
-                state, take(data, idx), bad_step, loss_fn=loss_fn
-            )
-            return (state, bad_step), metrics
-
-        (state, bad_step), metrics = jax.lax.scan(body, (state, jnp.int32(-1)), order)
-        return state, jax.tree.map(lambda m: m.sum(0), metrics), bad_step
+        return _scan_steps(
+            state,
+            order,
+            lambda idx: take(data, idx),
+            loss_fn=loss_fn,
+            accum_steps=accum_steps,
+            batch_sharding=batch_sharding,
+        )
 
     return jax.jit(run, donate_argnums=0)
+
+
+def make_fed_train_chunk(
+    loss_fn: LossFn, *, accum_steps: int = 1, batch_sharding: Sharding | None = None
+) -> Callable[[TrainState, Data], tuple[TrainState, Metrics, jax.Array]]:
+    """Like :func:`make_train_chunk`, but ``run(state, batches)`` takes the ``S`` batches
+    themselves, stacked ``(S, B, ...)``: the form for data that is not on the device, or
+    that each process of a multi-host run holds only a share of (see
+    :func:`jaxdl.parallel.global_batches`)."""
+
+    def run(state: TrainState, batches: Data):
+        return _scan_steps(
+            state,
+            batches,
+            lambda batch: batch,
+            loss_fn=loss_fn,
+            accum_steps=accum_steps,
+            batch_sharding=batch_sharding,
+        )
+
+    return jax.jit(run, donate_argnums=0)
+
+
+def _scan_steps(state, xs, get_batch, *, loss_fn, accum_steps, batch_sharding):
+    def body(carry, x):
+        state, bad_step = carry
+        batch = get_batch(x)
+        if batch_sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+        state, bad_step, metrics = guarded_train_step(
+            state, batch, bad_step, loss_fn=loss_fn, accum_steps=accum_steps
+        )
+        return (state, bad_step), metrics
+
+    (state, bad_step), metrics = jax.lax.scan(body, (state, jnp.int32(-1)), xs)
+    return state, jax.tree.map(lambda m: m.sum(0), metrics), bad_step
 
 
 def make_evaluator(

@@ -9,11 +9,30 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from jaxdl.errors import NonFiniteLossError
+from jaxdl.errors import ConfigError, NonFiniteLossError
+from jaxdl.parallel import (
+    batch_sharding,
+    check_batch_size,
+    global_batches,
+    local_batch_size,
+    place,
+    replicate,
+    state_shardings,
+)
 from jaxdl.training.checkpoint import Checkpointer
-from jaxdl.training.epoch import Data, epoch_order, make_evaluator, make_train_chunk, num_examples
+from jaxdl.training.epoch import (
+    Data,
+    epoch_order,
+    make_evaluator,
+    make_fed_train_chunk,
+    make_train_chunk,
+    num_examples,
+)
 from jaxdl.training.logging import MetricsWriter, plot_curves
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import EvalFn, LossFn
@@ -44,6 +63,8 @@ def fit(
     resume: bool = False,
     max_to_keep: int = 3,
     progress: bool = True,
+    mesh: Mesh | None = None,
+    accum_steps: int = 1,
 ) -> FitResult:
     """Trains ``state`` for ``num_epochs`` over ``train_data`` kept on the device.
 
@@ -57,39 +78,73 @@ def fit(
     restores the newest checkpoint there and continues bit-identically; ``resume=False``
     starts over, removing that workdir's previous checkpoints and metrics.
 
+    With a ``mesh`` (:func:`jaxdl.parallel.make_mesh`) the state is placed by
+    :func:`jaxdl.parallel.state_shardings` (replicated, or FSDP-sharded when the mesh
+    has an ``fsdp`` axis) and every batch is split over the mesh's batch axes. The
+    batches are then cut on the host and fed in chunks, so in a multi-process run
+    ``train_data`` is this process's share (:func:`jaxdl.parallel.process_share`) and
+    ``batch_size`` the global batch; ``eval_data`` is the whole evaluation set on every
+    process. Only process 0 writes logs and plots; all write the checkpoint together.
+    The batches do not depend on the mesh, so 1 and 8 devices train the same model.
+
+    ``accum_steps`` splits each batch into micro-batches whose gradients are averaged
+    (:func:`jaxdl.training.step.train_step`).
+
     Raises:
       NonFiniteLossError: when the loss or parameters become NaN/Inf; the newest
         checkpoint on disk is then the last good epoch.
     """
     n = num_examples(train_data)
-    steps = epoch_order(data_key, n, batch_size).shape[0]  # validates batch_size too
+    local_batch = batch_size if mesh is None else _check_mesh(mesh, batch_size, accum_steps)
+    steps = epoch_order(data_key, n, local_batch).shape[0]  # validates batch_size too
     chunk = steps if steps_per_dispatch <= 0 else min(steps_per_dispatch, steps)
-    run_chunk = make_train_chunk(loss_fn)
+    main = jax.process_index() == 0
+    if mesh is None:
+        run_chunk = make_train_chunk(loss_fn, accum_steps=accum_steps)
+    else:
+        shardings = state_shardings(state, mesh)
+        state = place(state, shardings)
+        fed = make_fed_train_chunk(
+            loss_fn, accum_steps=accum_steps, batch_sharding=batch_sharding(mesh)
+        )
+        host_data = {k: np.asarray(v) for k, v in train_data.items()}
+
+        def run_chunk(state, _, order):
+            local = {k: v[np.asarray(order)] for k, v in host_data.items()}
+            return fed(state, global_batches(local, mesh))
+
+        if eval_data is not None:
+            eval_data = replicate(eval_data, mesh)
     evaluate = make_evaluator(eval_fn, eval_batch_size) if eval_data is not None else None
 
     ckpt = writer = None
     start_epoch = 0
     if workdir is not None:
         workdir = Path(workdir)
-        if not resume:
+        if not resume and main:
             _clear_run(workdir)
+        if jax.process_count() > 1:  # nobody opens the folder before process 0 cleared it
+            multihost_utils.sync_global_devices("jaxdl.fit.workdir")
         ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=max_to_keep)
-        writer = MetricsWriter(workdir)
+        writer = MetricsWriter(workdir) if main else None
         if resume and ckpt.latest_epoch() is not None:
             start_epoch, state = ckpt.restore(state)
-            writer.truncate_after(start_epoch)
+            if mesh is not None:
+                state = place(state, shardings)
+            if writer is not None:
+                writer.truncate_after(start_epoch)
     history = writer.history() if writer else []
 
     bar = tqdm(
         total=num_epochs * steps,
         initial=start_epoch * steps,
         unit="step",
-        disable=not progress,
+        disable=not (progress and main),
         dynamic_ncols=True,
     )
     try:
         for epoch in range(start_epoch + 1, num_epochs + 1):
-            order = epoch_order(jax.random.fold_in(data_key, epoch), n, batch_size)
+            order = epoch_order(jax.random.fold_in(data_key, epoch), n, local_batch)
             tic = time.perf_counter()
             totals: dict[str, float] = {}
             for start in range(0, steps, chunk):
@@ -105,21 +160,38 @@ def fit(
             record: dict[str, Any] = {"epoch": epoch, "step": int(state.step)}
             record |= {f"train_{k}": v / steps for k, v in totals.items()}
             record["train_examples_per_s"] = steps * batch_size / train_time
+            if mesh is not None:
+                record["skipped_steps"] = totals.get("skipped", 0.0)
             if evaluate is not None:
                 metrics = jax.device_get(evaluate(state, eval_data))
                 record |= {f"test_{k}": float(v) for k, v in metrics.items()}
             history.append(record)
             if ckpt is not None:
                 ckpt.save(epoch, state)
+            if writer is not None:
                 writer.write(record, step=record["step"])
                 plot_curves(history, workdir / "curves.png")
-            bar.write(_epoch_line(record))
+            if main:
+                bar.write(_epoch_line(record))
     finally:
         bar.close()
         if ckpt is not None:
             ckpt.close()
+        if writer is not None:
             writer.close()
     return FitResult(state=state, history=history, metrics=history[-1] if history else {})
+
+
+def _check_mesh(mesh: Mesh, batch_size: int, accum_steps: int) -> int:
+    """This process's part of each batch, after checking that the batch splits evenly."""
+    check_batch_size(batch_size, mesh)
+    if accum_steps > 1:
+        check_batch_size(batch_size // accum_steps, mesh, name="batch_size / accum_steps")
+        if batch_size % accum_steps:
+            raise ConfigError(
+                f"batch_size is {batch_size}, expected a multiple of accum_steps={accum_steps}."
+            )
+    return local_batch_size(batch_size)
 
 
 def _clear_run(workdir: Path) -> None:

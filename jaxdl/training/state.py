@@ -29,10 +29,17 @@ class TrainState(struct.PyTreeNode):
     opt_state: optax.OptState
     step: jax.Array
     key: jax.Array
+    # A jaxdl.parallel.DynamicLossScale for float16 training, else None (no scaling).
+    loss_scale: Any = None
 
     @classmethod
     def create(
-        cls, model: nnx.Module, tx: optax.GradientTransformation, *, key: jax.Array
+        cls,
+        model: nnx.Module,
+        tx: optax.GradientTransformation,
+        *,
+        key: jax.Array,
+        loss_scale: Any = None,
     ) -> TrainState:
         """Splits ``model`` once and initialises the optimiser on its parameters."""
         graphdef, params, model_state = nnx.split(model, nnx.Param, ...)
@@ -44,6 +51,7 @@ class TrainState(struct.PyTreeNode):
             opt_state=tx.init(params),
             step=jnp.zeros((), jnp.int32),
             key=key,
+            loss_scale=loss_scale,
         )
 
     def model(self) -> Any:
@@ -55,11 +63,37 @@ class TrainState(struct.PyTreeNode):
         return jax.random.fold_in(self.key, self.step)
 
     def apply_gradients(self, grads: nnx.State, model_state: nnx.State) -> TrainState:
-        """One optimiser update; also stores the model state the forward pass produced."""
+        """One optimiser update; also stores the model state the forward pass produced.
+
+        Under float16 loss scaling the gradients arrive unscaled; if any is not finite
+        the update is skipped (parameters, model and optimiser state unchanged) and the
+        scale backs off. The step counter advances either way, so the next step draws
+        fresh randomness.
+        """
         updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
-        return self.replace(
+        new = self.replace(
             params=optax.apply_updates(self.params, updates),
             model_state=model_state,
             opt_state=opt_state,
             step=self.step + 1,
         )
+        if self.loss_scale is None:
+            return new
+        finite = all_finite(grads)
+        keep = lambda a, b: jnp.where(finite, a, b)  # noqa: E731
+        return new.replace(
+            params=jax.tree.map(keep, new.params, self.params),
+            model_state=jax.tree.map(keep, new.model_state, self.model_state),
+            opt_state=jax.tree.map(keep, new.opt_state, self.opt_state),
+            loss_scale=self.loss_scale.adjust(finite),
+        )
+
+
+def all_finite(tree: Any) -> jax.Array:
+    """``True`` when every floating leaf of ``tree`` is finite."""
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)

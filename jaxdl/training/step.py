@@ -20,7 +20,7 @@ from flax import nnx
 
 from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
-from jaxdl.training.state import TrainState
+from jaxdl.training.state import TrainState, all_finite
 
 Batch = Mapping[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -37,14 +37,15 @@ def classifier_loss(
     label_smoothing: float = 0.0,
 ) -> tuple[jax.Array, Metrics]:
     """Mean softmax cross-entropy of ``model(batch["image"])`` against ``batch["label"]``."""
-    logits = model(batch["image"], train=train, key=key)
+    # Compute may be bfloat16/float16 (jaxdl.parallel.precision); the loss is float32.
+    logits = model(batch["image"], train=train, key=key).astype(jnp.float32)
     loss = softmax_cross_entropy(logits, batch["label"], label_smoothing=label_smoothing).mean()
     return loss, {"loss": loss, "accuracy": accuracy(logits, batch["label"]).mean()}
 
 
 def classifier_eval(model: Any, batch: Batch, where: jax.Array) -> Metrics:
     """Sums of loss and correct predictions over the valid (``where``) examples."""
-    logits = model(batch["image"], train=False, key=None)
+    logits = model(batch["image"], train=False, key=None).astype(jnp.float32)
     labels = batch["label"]
     return {
         "loss": softmax_cross_entropy(logits, labels, where=where).sum(),
@@ -52,26 +53,80 @@ def classifier_eval(model: Any, batch: Batch, where: jax.Array) -> Metrics:
     }
 
 
-def train_step(state: TrainState, batch: Batch, *, loss_fn: LossFn) -> tuple[TrainState, Metrics]:
-    """One gradient step. Pure: jit it with ``donate_argnums=0`` (see :func:`make_train_step`)."""
+def train_step(
+    state: TrainState, batch: Batch, *, loss_fn: LossFn, accum_steps: int = 1
+) -> tuple[TrainState, Metrics]:
+    """One gradient step. Pure: jit it with ``donate_argnums=0`` (see :func:`make_train_step`).
 
-    def objective(
-        params: nnx.State, model_state: nnx.State
-    ) -> tuple[jax.Array, tuple[Metrics, nnx.State]]:
-        # copy=True makes fresh Variables at this trace level: NNX only lets BatchNorm
-        # update a variable inside the trace that created it.
-        model = nnx.merge(state.graphdef, params, model_state, copy=True)
-        loss, metrics = loss_fn(model, batch, train=True, key=state.step_key())
-        return loss, (metrics, nnx.state(model, nnx.Not(nnx.Param)))
+    ``accum_steps > 1`` splits the batch into that many micro-batches (example ``i`` goes
+    to micro-batch ``i % accum_steps``, so each stays evenly split over a sharded batch
+    axis), runs them one after another in a ``lax.scan`` and applies the mean gradient
+    once: the update of the whole batch at the activation memory of one micro-batch.
+    Model state such as BatchNorm statistics comes from the micro-batches in turn, as
+    with accumulation in PyTorch. Micro-batch ``i`` uses ``fold_in(step_key, i)``.
 
-    (_, (metrics, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
-        state.params, state.model_state
-    )
+    With ``state.loss_scale`` set (float16), the loss is scaled before differentiation
+    and the gradients unscaled after; see :meth:`TrainState.apply_gradients`.
+    """
+    if accum_steps < 1:
+        raise ValueError(f"accum_steps is {accum_steps}, expected a positive integer.")
+    scaler = state.loss_scale
+
+    def grads_of(model_state: nnx.State, micro: Batch, key: jax.Array):
+        def objective(params, model_state):
+            # copy=True makes fresh Variables at this trace level: NNX only lets BatchNorm
+            # update a variable inside the trace that created it.
+            model = nnx.merge(state.graphdef, params, model_state, copy=True)
+            loss, metrics = loss_fn(model, micro, train=True, key=key)
+            scaled = loss if scaler is None else scaler.scale(loss)
+            return scaled, (metrics, nnx.state(model, nnx.Not(nnx.Param)))
+
+        (_, (metrics, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
+            state.params, model_state
+        )
+        return grads, metrics, model_state
+
+    if accum_steps == 1:
+        grads, metrics, model_state = grads_of(state.model_state, batch, state.step_key())
+    else:
+        micro = jax.tree.map(lambda x: _micro_batches(x, accum_steps), batch)
+
+        def body(carry, xs):
+            total, model_state = carry
+            i, mb = xs
+            grads, metrics, model_state = grads_of(
+                model_state, mb, jax.random.fold_in(state.step_key(), i)
+            )
+            return (jax.tree.map(jnp.add, total, grads), model_state), metrics
+
+        zeros = jax.tree.map(jnp.zeros_like, state.params)
+        (total, model_state), metrics = jax.lax.scan(
+            body, (zeros, state.model_state), (jnp.arange(accum_steps), micro)
+        )
+        grads = jax.tree.map(lambda g: g / accum_steps, total)
+        metrics = jax.tree.map(lambda m: m.mean(0), metrics)
+    if scaler is not None:
+        grads = scaler.unscale(grads)
+        metrics = {**metrics, "skipped": 1.0 - all_finite(grads).astype(jnp.float32)}
     return state.apply_gradients(grads, model_state), metrics
 
 
+def _micro_batches(x: jax.Array, n: int) -> jax.Array:
+    """``(B, ...)`` to ``(n, B // n, ...)`` with example ``i`` in micro-batch ``i % n``."""
+    if x.shape[0] % n:
+        raise ValueError(
+            f"batch has {x.shape[0]} examples, expected a multiple of accum_steps={n}."
+        )
+    return jnp.swapaxes(x.reshape(x.shape[0] // n, n, *x.shape[1:]), 0, 1)
+
+
 def guarded_train_step(
-    state: TrainState, batch: Batch, bad_step: jax.Array, *, loss_fn: LossFn
+    state: TrainState,
+    batch: Batch,
+    bad_step: jax.Array,
+    *,
+    loss_fn: LossFn,
+    accum_steps: int = 1,
 ) -> tuple[TrainState, jax.Array, Metrics]:
     """:func:`train_step` that refuses to apply a non-finite update.
 
@@ -80,7 +135,7 @@ def guarded_train_step(
     update is skipped, so a scan of these steps returns the last good state and tells
     the host where training broke.
     """
-    new, metrics = train_step(state, batch, loss_fn=loss_fn)
+    new, metrics = train_step(state, batch, loss_fn=loss_fn, accum_steps=accum_steps)
     ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params) & (bad_step < 0)
     bad_step = jnp.where(ok | (bad_step >= 0), bad_step, state.step)
     # Select leaf by leaf (the key never changes) so a bad step leaves no trace.
@@ -90,6 +145,7 @@ def guarded_train_step(
         model_state=jax.tree.map(keep, new.model_state, state.model_state),
         opt_state=jax.tree.map(keep, new.opt_state, state.opt_state),
         step=keep(new.step, state.step),
+        loss_scale=jax.tree.map(keep, new.loss_scale, state.loss_scale),
     )
     return state, bad_step, metrics
 
@@ -106,13 +162,3 @@ def make_train_step(loss_fn: LossFn) -> Callable[[TrainState, Batch], tuple[Trai
         return train_step(state, batch, loss_fn=loss_fn)
 
     return jax.jit(step, donate_argnums=0)
-
-
-def all_finite(tree: Any) -> jax.Array:
-    """``True`` when every floating leaf of ``tree`` is finite."""
-    leaves = [
-        jnp.all(jnp.isfinite(x))
-        for x in jax.tree.leaves(tree)
-        if jnp.issubdtype(x.dtype, jnp.inexact)
-    ]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)

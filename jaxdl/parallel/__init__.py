@@ -1,0 +1,59 @@
+"""Scale without code changes: meshes, data parallel and FSDP shardings, mixed precision,
+activation checkpointing and multi-host start-up. See docs in each module."""
+
+from jaxdl.parallel.data import (
+    global_batches,
+    local_batch_size,
+    place,
+    process_share,
+    replicate,
+)
+from jaxdl.parallel.distributed import initialize, initialize_from_config, is_main_process
+from jaxdl.parallel.mesh import (
+    AXES,
+    batch_axes,
+    batch_divisor,
+    check_batch_size,
+    make_mesh,
+    parse_mesh,
+)
+from jaxdl.parallel.precision import PRECISIONS, DynamicLossScale, compute_dtype, needs_loss_scale
+from jaxdl.parallel.remat import REMAT_POLICIES, check_remat, remat_call
+from jaxdl.parallel.sharding import (
+    batch_sharding,
+    bytes_per_device,
+    fsdp_spec,
+    replicated,
+    state_shardings,
+    total_bytes,
+)
+
+__all__ = [
+    "AXES",
+    "PRECISIONS",
+    "REMAT_POLICIES",
+    "DynamicLossScale",
+    "batch_axes",
+    "batch_divisor",
+    "batch_sharding",
+    "bytes_per_device",
+    "check_batch_size",
+    "check_remat",
+    "compute_dtype",
+    "fsdp_spec",
+    "global_batches",
+    "initialize",
+    "initialize_from_config",
+    "is_main_process",
+    "local_batch_size",
+    "make_mesh",
+    "needs_loss_scale",
+    "parse_mesh",
+    "place",
+    "process_share",
+    "remat_call",
+    "replicate",
+    "replicated",
+    "state_shardings",
+    "total_bytes",
+]

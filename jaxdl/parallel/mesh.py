@@ -1,0 +1,98 @@
+"""Device meshes from a config string such as ``"data=8"`` or ``"data=4,fsdp=2"``.
+
+The axis names carry the strategy: ``data`` splits the batch and replicates the state
+(PyTorch's DDP), ``fsdp`` splits the batch *and* shards parameters, gradients and
+optimiser state (ZeRO-3 / FSDP). A size of ``-1`` takes the devices the other axes leave.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh
+
+from jaxdl.errors import ConfigError
+
+#: The axes :mod:`jaxdl.parallel` knows; the batch is split over all of them.
+AXES = ("data", "fsdp")
+_ITEM = re.compile(r"^\s*([a-z_]+)\s*=\s*(-?\d+)\s*$")
+
+
+def parse_mesh(spec: str) -> dict[str, int]:
+    """``"data=4,fsdp=2"`` to ``{"data": 4, "fsdp": 2}`` (in the order given).
+
+    Example:
+      >>> parse_mesh("data=4, fsdp=2")
+      {'data': 4, 'fsdp': 2}
+    """
+    axes: dict[str, int] = {}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        match = _ITEM.match(item)
+        if match is None:
+            raise ConfigError(
+                f"mesh has {item!r}, expected axis=size items such as 'data=4,fsdp=2'."
+            )
+        name, size = match.group(1), int(match.group(2))
+        if name not in AXES:
+            raise ConfigError(f"mesh has axis {name!r}, expected one of {', '.join(AXES)}.")
+        if name in axes:
+            raise ConfigError(f"mesh names axis {name!r} twice in {spec!r}.")
+        if size == 0 or size < -1:
+            raise ConfigError(f"mesh axis {name!r} has size {size}, expected >= 1 or -1.")
+        axes[name] = size
+    if list(axes.values()).count(-1) > 1:
+        raise ConfigError(f"mesh {spec!r} has more than one axis of size -1.")
+    return axes
+
+
+def make_mesh(spec: str, devices: list | None = None) -> Mesh:
+    """A mesh over ``devices`` (default: all, of every process) with ``Auto`` axes.
+
+    ``Auto`` axes let XLA place the collectives (the gradient all-reduce of data
+    parallelism, the all-gathers of FSDP) from the shardings of inputs and outputs.
+
+    Raises:
+      ConfigError: when the axis sizes do not multiply to the number of devices.
+    """
+    devices = jax.devices() if devices is None else list(devices)
+    axes = parse_mesh(spec) or {"data": 1}
+    known = math.prod(s for s in axes.values() if s != -1)
+    if -1 in axes.values():
+        if len(devices) % known:
+            raise ConfigError(
+                f"mesh {spec!r} cannot fill {len(devices)} devices: the fixed axes take "
+                f"{known}, which does not divide {len(devices)}."
+            )
+        axes = {k: (len(devices) // known if s == -1 else s) for k, s in axes.items()}
+    total = math.prod(axes.values())
+    if total != len(devices):
+        raise ConfigError(
+            f"mesh {spec!r} asks for {total} devices, but there are {len(devices)}; make the "
+            f"axis sizes multiply to {len(devices)} (or give one axis size -1)."
+        )
+    grid = np.asarray(devices, dtype=object).reshape(tuple(axes.values()))
+    return Mesh(grid, tuple(axes), axis_types=(AxisType.Auto,) * len(axes))
+
+
+def batch_axes(mesh: Mesh) -> tuple[str, ...]:
+    """The mesh axes the batch is split over (every :data:`AXES` the mesh has)."""
+    return tuple(a for a in mesh.axis_names if a in AXES)
+
+
+def batch_divisor(mesh: Mesh) -> int:
+    """How many ways the batch is split: the product of :func:`batch_axes`' sizes."""
+    return math.prod(mesh.shape[a] for a in batch_axes(mesh))
+
+
+def check_batch_size(batch_size: int, mesh: Mesh, *, name: str = "batch_size") -> None:
+    """``ConfigError`` unless ``batch_size`` splits evenly over the mesh's batch axes."""
+    parts = batch_divisor(mesh)
+    if batch_size % parts:
+        axes = " x ".join(f"{a}={mesh.shape[a]}" for a in batch_axes(mesh))
+        raise ConfigError(
+            f"{name} is {batch_size}, which does not split evenly over the {parts} batch "
+            f"shards of the mesh ({axes}); use a multiple of {parts}."
+        )

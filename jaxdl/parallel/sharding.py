@@ -1,0 +1,97 @@
+"""Where arrays live on a mesh: replicated state (data parallel), sharded state (FSDP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jaxdl.parallel.mesh import batch_axes
+
+#: Leaves smaller than this stay replicated under FSDP. Zero by default: every leaf
+#: with an axis the fsdp size divides is sharded (biases and norm scales included, as
+#: ZeRO-3 does), and XLA combines the small all-gathers. Raise it to trade memory for
+#: fewer collectives.
+MIN_SHARD_SIZE = 0
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """Every device holds the whole array."""
+    return NamedSharding(mesh, P())
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """The leading (batch) axis split over all the mesh's batch axes, the rest whole."""
+    return NamedSharding(mesh, P(batch_axes(mesh) or None))
+
+
+def fsdp_spec(shape: tuple[int, ...], size: int, *, min_size: int = MIN_SHARD_SIZE) -> P:
+    """Shards the largest axis of ``shape`` that ``size`` divides, over ``fsdp``.
+
+    Example:
+      >>> fsdp_spec((784, 128), 8)
+      PartitionSpec('fsdp', None)
+      >>> fsdp_spec((10,), 8)
+      PartitionSpec()
+      >>> fsdp_spec((64,), 8, min_size=1024)
+      PartitionSpec()
+    """
+    n = 1
+    for d in shape:
+        n *= d
+    if size <= 1 or n < min_size:
+        return P()
+    dims = sorted(range(len(shape)), key=lambda i: -shape[i])
+    for i in dims:
+        if shape[i] % size == 0:
+            return P(*(["fsdp" if j == i else None for j in range(len(shape))]))
+    return P()
+
+
+def state_shardings(tree: Any, mesh: Mesh, *, min_size: int = MIN_SHARD_SIZE) -> Any:
+    """A ``NamedSharding`` for every array leaf of ``tree`` (a :class:`TrainState`, say).
+
+    Without an ``fsdp`` axis everything is replicated: data parallelism, with the
+    gradient mean over ``data`` inserted by XLA. With one, each large-enough leaf is
+    split along its largest divisible axis, so parameters, gradients and the optimiser
+    moments (same shapes as the parameters) are all ZeRO-3 sharded; XLA all-gathers a
+    weight where the forward needs it and reduce-scatters its gradient.
+    """
+    size = mesh.shape.get("fsdp", 1)
+
+    def one(x):
+        shape = tuple(getattr(x, "shape", ()))
+        if jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key):
+            return replicated(mesh)
+        return NamedSharding(mesh, fsdp_spec(shape, size, min_size=min_size))
+
+    return jax.tree.map(one, tree)
+
+
+def bytes_per_device(tree: Any) -> dict[str, int]:
+    """Bytes of ``tree``'s leaves held by each addressable device, by device id.
+
+    Read from the arrays' own shards, so it reports what the sharding really does.
+    """
+    out: dict[str, int] = {}
+    for leaf in jax.tree.leaves(tree):
+        if not isinstance(leaf, jax.Array):
+            continue
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        for shard in leaf.addressable_shards:
+            key = str(shard.device.id)
+            out[key] = out.get(key, 0) + shard.data.nbytes
+    return out
+
+
+def total_bytes(tree: Any) -> int:
+    """Bytes of ``tree``'s leaves as whole (unsharded) arrays."""
+    total = 0
+    for leaf in jax.tree.leaves(tree):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        total += leaf.size * leaf.dtype.itemsize
+    return total
