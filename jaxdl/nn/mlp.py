@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -66,15 +67,20 @@ class MLPClassifier(nnx.Module):
         num_classes: int = 10,
         *,
         dropout: float = 0.2,
+        dtype: Any = None,
         rngs: nnx.Rngs,
     ):
+        # dtype: the compute dtype (e.g. bfloat16); parameters stay float32.
         self.input_shape = tuple(input_shape)
         widths = [int(jnp.prod(jnp.array(self.input_shape))), *hidden]
         self.hidden = nnx.List(
-            [nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:], strict=True)]
+            [
+                nnx.Linear(a, b, dtype=dtype, rngs=rngs)
+                for a, b in zip(widths[:-1], widths[1:], strict=True)
+            ]
         )
         self.dropout = Dropout(dropout)
-        self.head = nnx.Linear(widths[-1], num_classes, rngs=rngs)
+        self.head = nnx.Linear(widths[-1], num_classes, dtype=dtype, rngs=rngs)
 
     def __call__(
         self,

@@ -1,6 +1,7 @@
 """Scale without code changes: meshes, data parallel and FSDP shardings, mixed precision,
 activation checkpointing and multi-host start-up. See docs in each module."""
 
+from jaxdl.parallel.config import add_scale_fields, loss_scale, setup
 from jaxdl.parallel.data import (
     global_batches,
     local_batch_size,
@@ -29,6 +30,9 @@ from jaxdl.parallel.sharding import (
 )
 
 __all__ = [
+    "add_scale_fields",
+    "loss_scale",
+    "setup",
     "AXES",
     "PRECISIONS",
     "REMAT_POLICIES",

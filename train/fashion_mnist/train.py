@@ -14,10 +14,12 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxdl import parallel
 from jaxdl.data import load_fashion_mnist
 from jaxdl.errors import ConfigError
 from jaxdl.nn import CNNClassifier, MLPClassifier, conv_impl
 from jaxdl.nn.conv import CONV_IMPLS
+from jaxdl.parallel import compute_dtype, process_share
 from jaxdl.training import TrainState, classifier_eval, classifier_loss, fit, write_summary
 
 # Training-set statistics of Fashion-MNIST pixels scaled to [0, 1].
@@ -43,6 +45,7 @@ def _on_images(fn):
 def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Module:
     """The model named by ``config.model`` (``"cnn"`` or ``"mlp"``)."""
     rngs = nnx.Rngs(params=key)
+    dtype = compute_dtype(config.get("precision", "float32"))
     if config.model == "cnn":
         return CNNClassifier(
             INPUT_SHAPE,
@@ -50,10 +53,13 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Mod
             hidden=config.hidden,
             block_depth=config.block_depth,
             dropout=config.dropout,
+            dtype=dtype,
             rngs=rngs,
         )
     if config.model == "mlp":
-        return MLPClassifier(INPUT_SHAPE, hidden=config.hidden, dropout=config.dropout, rngs=rngs)
+        return MLPClassifier(
+            INPUT_SHAPE, hidden=config.hidden, dropout=config.dropout, dtype=dtype, rngs=rngs
+        )
     raise ConfigError(f"config.model is {config.model!r}, expected 'cnn' or 'mlp'.")
 
 
@@ -74,17 +80,24 @@ def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
 
 
 def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.Array]:
-    """One split as device arrays, optionally truncated for quick runs."""
+    """One split as device arrays, optionally truncated for quick runs.
+
+    In a multi-process run each process keeps only its share of the training split.
+    """
     images, labels = load_fashion_mnist(split, data_dir=config.data_dir or None)
     limit = config.train_examples if split == "train" else config.test_examples
     if limit:
         images, labels = images[:limit], labels[:limit]
+    if split == "train" and jax.process_count() > 1:
+        share = process_share(len(labels))
+        images, labels = images[share], labels[share]
     return {"image": jnp.asarray(images), "label": jnp.asarray(labels, jnp.int32)}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
     tic = time.perf_counter()
+    mesh = parallel.setup(config)
     if config.conv_impl not in CONV_IMPLS:
         expected = ", ".join(CONV_IMPLS[:-1]) + f" or {CONV_IMPLS[-1]}"
         raise ConfigError(f"config.conv_impl is {config.conv_impl!r}, expected {expected}.")
@@ -98,12 +111,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
     model = build_model(config, key=model_key)
     tx = build_optimizer(config, n_train // config.batch_size)
-    state = TrainState.create(model, tx, key=state_key)
+    state = TrainState.create(model, tx, key=state_key, loss_scale=parallel.loss_scale(config))
     # The convolution is chosen when the step is traced, which happens inside fit.
     with conv_impl(config.conv_impl):
-        result = _fit(config, workdir, state, train_data, test_data, data_key)
+        result = _fit(config, workdir, state, train_data, test_data, data_key, mesh)
     metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
     num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(result.state.params))
+    if not parallel.is_main_process():
+        return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic}
     write_summary(
         workdir,
         metrics=metrics,
@@ -116,7 +131,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic, "num_params": num_params}
 
 
-def _fit(config, workdir, state, train_data, test_data, data_key):
+def _fit(config, workdir, state, train_data, test_data, data_key, mesh):
     """:func:`jaxdl.training.fit` with the recipe's loss, metrics and config fields."""
     loss_fn = functools.partial(classifier_loss, label_smoothing=config.label_smoothing)
     return fit(
@@ -134,4 +149,6 @@ def _fit(config, workdir, state, train_data, test_data, data_key):
         resume=config.resume,
         max_to_keep=config.max_to_keep,
         progress=config.progress,
+        mesh=mesh,
+        accum_steps=config.accum_steps,
     )
