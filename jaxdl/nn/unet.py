@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,7 @@ from jaxtyping import Array, Float, Int
 from jaxdl._checks import check_rank
 from jaxdl.nn._dropout import Dropout, split_key
 from jaxdl.nn.conv import Conv
+from jaxdl.parallel.remat import check_remat, remat_call
 
 
 def timestep_embedding(t: Int[Array, " batch"], dim: int, max_period: float = 10_000.0):
@@ -36,15 +38,25 @@ def _groups(channels: int, preferred: int = 8) -> int:
 class ResBlock(nnx.Module):
     """``GN -> SiLU -> conv -> + time -> GN -> SiLU -> dropout -> conv``, plus a skip."""
 
-    def __init__(self, c_in: int, c_out: int, t_dim: int, dropout: float, *, rngs: nnx.Rngs):
-        self.norm1 = nnx.GroupNorm(c_in, num_groups=_groups(c_in), rngs=rngs)
-        self.conv1 = Conv(c_in, c_out, (3, 3), rngs=rngs)
-        self.time = nnx.Linear(t_dim, c_out, rngs=rngs)
-        self.norm2 = nnx.GroupNorm(c_out, num_groups=_groups(c_out), rngs=rngs)
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        t_dim: int,
+        dropout: float,
+        *,
+        dtype: Any = None,
+        rngs: nnx.Rngs,
+    ):
+        kw = {"dtype": dtype, "rngs": rngs}
+        self.norm1 = nnx.GroupNorm(c_in, num_groups=_groups(c_in), **kw)
+        self.conv1 = Conv(c_in, c_out, (3, 3), **kw)
+        self.time = nnx.Linear(t_dim, c_out, **kw)
+        self.norm2 = nnx.GroupNorm(c_out, num_groups=_groups(c_out), **kw)
         self.dropout = Dropout(dropout)
         # Zero-initialised last conv: every block starts as the identity.
-        self.conv2 = Conv(c_out, c_out, (3, 3), kernel_init=nnx.initializers.zeros, rngs=rngs)
-        self.skip = Conv(c_in, c_out, (1, 1), rngs=rngs) if c_in != c_out else None
+        self.conv2 = Conv(c_out, c_out, (3, 3), kernel_init=nnx.initializers.zeros, **kw)
+        self.skip = Conv(c_in, c_out, (1, 1), **kw) if c_in != c_out else None
 
     def __call__(self, x, temb, *, train: bool, key: jax.Array | None):
         h = self.conv1(jax.nn.silu(self.norm1(x)))
@@ -57,10 +69,10 @@ class ResBlock(nnx.Module):
 class SelfAttention(nnx.Module):
     """Multi-head self-attention over the pixels of a (small) feature map, residual."""
 
-    def __init__(self, channels: int, num_heads: int = 4, *, rngs: nnx.Rngs):
-        self.norm = nnx.GroupNorm(channels, num_groups=_groups(channels), rngs=rngs)
+    def __init__(self, channels: int, num_heads: int = 4, *, dtype: Any = None, rngs: nnx.Rngs):
+        self.norm = nnx.GroupNorm(channels, num_groups=_groups(channels), dtype=dtype, rngs=rngs)
         self.attn = nnx.MultiHeadAttention(
-            num_heads=num_heads, in_features=channels, decode=False, rngs=rngs
+            num_heads=num_heads, in_features=channels, decode=False, dtype=dtype, rngs=rngs
         )
 
     def __call__(self, x):
@@ -78,6 +90,10 @@ class UNet(nnx.Module):
       attention: add self-attention at the lowest resolution.
       num_classes: 0 for an unconditional model; else labels in ``[0, num_classes]``
         where ``num_classes`` is the null label of classifier-free guidance.
+      dtype: compute dtype (e.g. bfloat16); parameters stay float32 and the output has
+        the input's dtype (see :mod:`jaxdl.parallel.precision`).
+      remat: activation checkpointing of each residual block (see
+        :mod:`jaxdl.parallel.remat`).
 
     Example:
       >>> import jax.numpy as jnp
@@ -95,9 +111,13 @@ class UNet(nnx.Module):
         attention: bool = True,
         num_classes: int = 0,
         dropout: float = 0.1,
+        dtype: Any = None,
+        remat: str = "off",
         rngs: nnx.Rngs,
     ):
         self.image_shape = tuple(image_shape)
+        self.remat = check_remat(remat)
+        kw = {"dtype": dtype, "rngs": rngs}
         h, w, c_img = self.image_shape
         scale = 2 ** (len(channels) - 1)
         if h % scale or w % scale:
@@ -107,35 +127,31 @@ class UNet(nnx.Module):
             )
         self.num_classes = num_classes
         self.t_dim = 4 * channels[0]
-        self.t_in = nnx.Linear(channels[0], self.t_dim, rngs=rngs)
-        self.t_out = nnx.Linear(self.t_dim, self.t_dim, rngs=rngs)
-        self.class_emb = nnx.Embed(num_classes + 1, self.t_dim, rngs=rngs) if num_classes else None
-        self.conv_in = Conv(c_img, channels[0], (3, 3), rngs=rngs)
+        self.t_in = nnx.Linear(channels[0], self.t_dim, **kw)
+        self.t_out = nnx.Linear(self.t_dim, self.t_dim, **kw)
+        self.class_emb = nnx.Embed(num_classes + 1, self.t_dim, **kw) if num_classes else None
+        self.conv_in = Conv(c_img, channels[0], (3, 3), **kw)
         td, p = self.t_dim, dropout
         self.down = nnx.List(
             [
-                ResBlock(a, b, td, p, rngs=rngs)
+                ResBlock(a, b, td, p, **kw)
                 for a, b in zip([channels[0], *channels[:-1]], channels, strict=True)
             ]
         )
-        self.downsample = nnx.List(
-            [Conv(c, c, (3, 3), strides=2, rngs=rngs) for c in channels[:-1]]
-        )
-        self.mid1 = ResBlock(channels[-1], channels[-1], td, p, rngs=rngs)
-        self.attn = SelfAttention(channels[-1], rngs=rngs) if attention else None
-        self.mid2 = ResBlock(channels[-1], channels[-1], td, p, rngs=rngs)
+        self.downsample = nnx.List([Conv(c, c, (3, 3), strides=2, **kw) for c in channels[:-1]])
+        self.mid1 = ResBlock(channels[-1], channels[-1], td, p, **kw)
+        self.attn = SelfAttention(channels[-1], **kw) if attention else None
+        self.mid2 = ResBlock(channels[-1], channels[-1], td, p, **kw)
         ups = list(reversed(channels))
         self.up = nnx.List(
             [
-                ResBlock(2 * a, b, td, p, rngs=rngs)
+                ResBlock(2 * a, b, td, p, **kw)
                 for a, b in zip(ups, [*ups[1:], channels[0]], strict=True)
             ]
         )
-        self.upsample = nnx.List([Conv(c, c, (3, 3), rngs=rngs) for c in ups[1:]])
-        self.norm_out = nnx.GroupNorm(channels[0], num_groups=_groups(channels[0]), rngs=rngs)
-        self.conv_out = Conv(
-            channels[0], c_img, (3, 3), kernel_init=nnx.initializers.zeros, rngs=rngs
-        )
+        self.upsample = nnx.List([Conv(c, c, (3, 3), **kw) for c in ups[1:]])
+        self.norm_out = nnx.GroupNorm(channels[0], num_groups=_groups(channels[0]), **kw)
+        self.conv_out = Conv(channels[0], c_img, (3, 3), kernel_init=nnx.initializers.zeros, **kw)
 
     def __call__(
         self,
@@ -157,20 +173,23 @@ class UNet(nnx.Module):
                 labels = jnp.full(t.shape, self.num_classes)  # unconditional
             temb = temb + self.class_emb(labels)
         keys = iter(split_key(key, 2 * len(self.down) + 2))
+        # Checkpointing per residual block. XLA's GPU/TPU schedulers honour it; its CPU
+        # scheduler may hoist the recomputation and save little (jaxdl.parallel.remat).
+        res = remat_call(self.remat, lambda blk, h, temb, k: blk(h, temb, train=train, key=k))
         h = self.conv_in(x)
         skips = []
         for i, block in enumerate(self.down):
-            h = block(h, temb, train=train, key=next(keys))
+            h = res(block, h, temb, next(keys))
             skips.append(h)
             if i < len(self.downsample):
                 h = self.downsample[i](h)
-        h = self.mid1(h, temb, train=train, key=next(keys))
+        h = res(self.mid1, h, temb, next(keys))
         if self.attn is not None:
             h = self.attn(h)
-        h = self.mid2(h, temb, train=train, key=next(keys))
+        h = res(self.mid2, h, temb, next(keys))
         for i, block in enumerate(self.up):
-            h = block(jnp.concatenate([h, skips.pop()], -1), temb, train=train, key=next(keys))
+            h = res(block, jnp.concatenate([h, skips.pop()], -1), temb, next(keys))
             if i < len(self.upsample):
                 b, hh, ww, c = h.shape
                 h = self.upsample[i](jax.image.resize(h, (b, 2 * hh, 2 * ww, c), "nearest"))
-        return self.conv_out(jax.nn.silu(self.norm_out(h)))
+        return self.conv_out(jax.nn.silu(self.norm_out(h))).astype(x.dtype)

@@ -11,7 +11,6 @@ import math
 import re
 
 import jax
-import numpy as np
 from jax.sharding import AxisType, Mesh
 
 from jaxdl.errors import ConfigError
@@ -73,8 +72,11 @@ def make_mesh(spec: str, devices: list | None = None) -> Mesh:
             f"mesh {spec!r} asks for {total} devices, but there are {len(devices)}; make the "
             f"axis sizes multiply to {len(devices)} (or give one axis size -1)."
         )
-    grid = np.asarray(devices, dtype=object).reshape(tuple(axes.values()))
-    return Mesh(grid, tuple(axes), axis_types=(AxisType.Auto,) * len(axes))
+    # jax.make_mesh orders the devices by the physical topology (TPU torus, GPU
+    # NVLink islands) so that the inner axes' collectives stay on the fastest links.
+    return jax.make_mesh(
+        tuple(axes.values()), tuple(axes), (AxisType.Auto,) * len(axes), devices=devices
+    )
 
 
 def batch_axes(mesh: Mesh) -> tuple[str, ...]:
