@@ -17,12 +17,14 @@ from tqdm.auto import tqdm
 from jaxdl.errors import ConfigError, NonFiniteLossError
 from jaxdl.parallel import (
     batch_sharding,
+    bytes_per_device,
     check_batch_size,
     global_batches,
     local_batch_size,
     place,
     replicate,
     state_shardings,
+    total_bytes,
 )
 from jaxdl.training.checkpoint import Checkpointer
 from jaxdl.training.epoch import (
@@ -104,6 +106,12 @@ def fit(
     else:
         shardings = state_shardings(state, mesh)
         state = place(state, shardings)
+        if main and progress:
+            per_device = max(bytes_per_device(state).values())
+            tqdm.write(
+                f"mesh {dict(mesh.shape)}: the train state takes {per_device / 2**20:.2f} MiB "
+                f"per device of {total_bytes(state) / 2**20:.2f} MiB in all"
+            )
         fed = make_fed_train_chunk(
             loss_fn, accum_steps=accum_steps, batch_sharding=batch_sharding(mesh)
         )
