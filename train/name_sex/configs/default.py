@@ -7,8 +7,10 @@ classified from a [CLS] token. Its job here is to be the recipe that scales:
 --config.accum_steps=4 change nothing but where and how it runs (docs/scale.md).
 
 Run:      python -m train name_sex --workdir=runs/name_sex
-Expect:   test_accuracy 0.84 after 8 epochs (measured 0.845, see train/name_sex/README.md).
-Time:     about 4 minutes on a 2-core CPU (measured on a busy machine; see the README).
+Expect:   test_accuracy 0.858 after 8 epochs (measured; always predicting the more common
+          class gives 0.560).
+Time:     11 minutes measured on a 2-core CPU shared with a load of 12-17 other
+          processes; expect a few minutes on an idle one.
 """
 
 import ml_collections
