@@ -15,18 +15,25 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.channels = (32, 64)
-    c.representation_dim = 128
+    c.channels = (32, 64, 128)  # the representation is the last block's 128 channels
+    c.block_depth = 1
+    c.projection_hidden = 128
     c.projection_dim = 64
-    c.temperature = 0.5
-    c.crop_scale = (0.2, 1.0)  # the seed uses (0.1, 1.0); 0.2 keeps more of a 28x28 item
-    c.learning_rate = 1e-3
+    c.temperature = 0.3
+    c.crop_scale = (0.3, 1.0)  # the seed uses (0.1, 1.0); 0.3 keeps more of a 28x28 item
+    c.crop_method = "cubic"
+    c.flip = True
+    c.jitter = 0.4  # brightness and contrast factors in [0.6, 1.4]
+    c.jitter_p = 0.8
+    c.learning_rate = 2e-3
     c.weight_decay = 1e-4
+    c.warmup_epochs = 1
     c.num_epochs = 20
     c.batch_size = 256
     c.steps_per_dispatch = 50
-    c.probe_steps = 500
+    c.probe_steps = 1000
     c.probe_labels_per_class = 100
+    c.gallery_images = 4  # rows of augmentations.png
     c.seed = 0
     c.train_examples = 0
     c.test_examples = 0
