@@ -145,6 +145,22 @@ def horizontal_flip(key: jax.Array, image: jax.Array, *, p: float = 0.5) -> jax.
     return jnp.where(jax.random.bernoulli(key, p), image[:, ::-1], image)
 
 
+def brightness_contrast(
+    key: jax.Array, image: jax.Array, *, brightness: float = 0.4, contrast: float = 0.4
+) -> jax.Array:
+    """Scales intensities by a factor in ``[1 - brightness, 1 + brightness]``, then blends
+    with the image's mean by a factor in ``[1 - contrast, 1 + contrast]``, clipped to
+    ``[0, 1]`` (torchvision's ``ColorJitter`` brightness and contrast, the parts of
+    SimCLR's colour distortion that apply to grayscale). For images in ``[0, 1]``."""
+    _check_image(image)
+    k1, k2 = jax.random.split(key)
+    b = jax.random.uniform(k1, minval=1 - brightness, maxval=1 + brightness)
+    c = jax.random.uniform(k2, minval=1 - contrast, maxval=1 + contrast)
+    x = jnp.clip(image * b, 0.0, 1.0)
+    x = jnp.clip((x - x.mean()) * c + x.mean(), 0.0, 1.0)
+    return x.astype(image.dtype)
+
+
 def normalize(key: jax.Array, image: jax.Array, *, mean: float, std: float) -> jax.Array:
     """``(image - mean) / std``; ``key`` is unused (so it composes like the others)."""
     del key

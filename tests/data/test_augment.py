@@ -11,6 +11,7 @@ import pytest
 
 from jaxdl.data.augment import (
     batch,
+    brightness_contrast,
     compose,
     elastic_transform,
     horizontal_flip,
@@ -28,6 +29,7 @@ ALL = {
     "crop_cubic": random_resized_crop,
     "crop_linear": partial(random_resized_crop, method="linear"),
     "flip": horizontal_flip,
+    "brightness_contrast": brightness_contrast,
     "normalize": partial(normalize, mean=0.5, std=0.5),
     "random_apply": random_apply(random_affine, 0.5),
     "compose": compose(random_resized_crop, horizontal_flip),
@@ -55,6 +57,9 @@ def test_zero_strength_is_the_identity():
         random_resized_crop(key, img, scale=(1, 1), ratio=(1, 1), method="linear"), img, atol=1e-5
     )
     np.testing.assert_array_equal(horizontal_flip(key, img, p=1.0), img[:, ::-1])
+    np.testing.assert_allclose(
+        brightness_contrast(key, img, brightness=0.0, contrast=0.0), img, atol=1e-6
+    )
     np.testing.assert_array_equal(random_apply(partial(horizontal_flip, p=1.0), 0.0)(key, img), img)
 
 
