@@ -33,6 +33,7 @@ BENCHMARKS = (
     "gcn_layer",
     "classic_knn",
     "classic_kmeans",
+    "ddpm_sampling",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ def fit(
     resume: bool = False,
     max_to_keep: int = 3,
     progress: bool = True,
+    on_epoch: Callable[[int, TrainState], Mapping[str, Any] | None] | None = None,
 ) -> FitResult:
     """Trains ``state`` for ``num_epochs`` over ``train_data`` kept on the device.
 
@@ -56,6 +58,9 @@ def fit(
     checkpoint (keeping ``max_to_keep``) and redraws ``curves.png``. ``resume=True``
     restores the newest checkpoint there and continues bit-identically; ``resume=False``
     starts over, removing that workdir's previous checkpoints and metrics.
+
+    ``on_epoch(epoch, state)`` runs after each epoch's evaluation (e.g. to draw samples);
+    the numbers it returns join that epoch's record.
 
     Raises:
       NonFiniteLossError: when the loss or parameters become NaN/Inf; the newest
@@ -108,6 +113,8 @@ def fit(
             if evaluate is not None:
                 metrics = jax.device_get(evaluate(state, eval_data))
                 record |= {f"test_{k}": float(v) for k, v in metrics.items()}
+            if on_epoch is not None:
+                record |= dict(on_epoch(epoch, state) or {})
             history.append(record)
             if ckpt is not None:
                 ckpt.save(epoch, state)
