@@ -116,9 +116,11 @@ def evaluate(
     samplers: list[str],
     guidance_scales: list[float],
     guided_sampler: str = "ddim50",
+    eta: float = 0.0,
     batch_size: int = 500,
     seed: int = 0,
     progress: bool = True,
+    output_name: str = "sample_quality",
 ) -> dict[str, Any]:
     """Scores each sampler and each guidance scale; writes the json, table and grids."""
     workdir = Path(workdir)
@@ -157,14 +159,19 @@ def evaluate(
                 f"sampler {name!r}: DDPM takes all {schedule.num_timesteps} steps of this run's "
                 f"schedule; use ddpm{schedule.num_timesteps}."
             )
-        kwargs = dict(method=method, num_steps=steps, guidance_scale=w, batch_size=batch_size)
+        kwargs = dict(
+            method=method, num_steps=steps, guidance_scale=w, eta=eta, batch_size=batch_size
+        )
         sampler.prepare(num_samples, **kwargs)
         tic = time.perf_counter()
         x = sampler(labels, key=key, progress=progress, desc=f"{name} w={w:g}", **kwargs)
         wall = time.perf_counter() - tic
         u8 = to_uint8(x)
         save_grid(u8[:80, ..., None] / 255.0, workdir / f"samples_{name}_w{w:g}.png", NUM_CLASSES)
-        row = {"sampler": name, "guidance_scale": w, "network_calls": steps, **score(u8, labels)}
+        row = {"sampler": name, "guidance_scale": w, "network_calls": steps}
+        if method == "ddim":
+            row["eta"] = eta
+        row |= score(u8, labels)
         row["wall_time_s"] = wall
         print(json.dumps(row), flush=True)
         return row
@@ -182,8 +189,8 @@ def evaluate(
         "guided": guided,
         **environment(),
     }
-    (workdir / "sample_quality.json").write_text(json.dumps(result, indent=2) + "\n")
-    (workdir / "sample_quality.md").write_text(markdown_table(result))
+    (workdir / f"{output_name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (workdir / f"{output_name}.md").write_text(markdown_table(result))
     return result
 
 
@@ -201,9 +208,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         w = f"{r['guidance_scale']:g}" if "guidance_scale" in r else "-"
         calls = str(r.get("network_calls", "-"))
         wall = f"{r['wall_time_s']:.1f}" if "wall_time_s" in r else "-"
-        lines.append(
-            f"| {r['sampler']} | {w} | {calls} | {r['fd']:.2f} | {r['accuracy']:.3f} | {wall} |"
-        )
+        name = r["sampler"] + (f" (eta {r['eta']:g})" if r.get("eta") else "")
+        lines.append(f"| {name} | {w} | {calls} | {r['fd']:.2f} | {r['accuracy']:.3f} | {wall} |")
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samplers", default="ddim10,ddim20,ddim50,ddim100,ddpm1000")
     parser.add_argument("--guidance_scales", default="1,2,3")
     parser.add_argument("--guided_sampler", default="ddim50")
+    parser.add_argument("--eta", type=float, default=0.0, help="DDIM's eta (0: deterministic)")
     parser.add_argument("--batch_size", type=int, default=500)
+    parser.add_argument("--output_name", default="sample_quality", help="NAME.json, NAME.md")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     result = evaluate(
@@ -225,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         samplers=[s for s in args.samplers.split(",") if s],
         guidance_scales=[float(w) for w in args.guidance_scales.split(",") if w],
         guided_sampler=args.guided_sampler,
+        eta=args.eta,
         batch_size=args.batch_size,
         seed=args.seed,
+        output_name=args.output_name,
     )
     print(markdown_table(result))
     return 0

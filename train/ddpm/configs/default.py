@@ -3,10 +3,11 @@
 Run:      python -m train ddpm --workdir=runs/ddpm
           then the sample-quality table (domain FID, see README.md):
           python -m train.ddpm.evaluate --workdir=runs/ddpm --classifier=runs/fashion_mnist
-Expect:   test_loss (noise MSE) about 0.06 (see README.md for the measured run), and
-          samples_epochNN.png: 8 rows x one column per class.
-Time:     about 35 minutes on a 2-core CPU (4 epochs of 468 steps at ~1 s per step for
-          channels (16, 32, 64) at batch 128; ~10 s per epoch for the sample grid).
+Expect:   test_loss (noise MSE on 2,000 test images) 0.044 after 3 epochs (measured: 0.0437),
+          samples_epochNN.png with 8 rows x one column per class (guided DDIM-50, w = 3),
+          and, from the evaluation, the table in train/ddpm/README.md.
+Time:     35 minutes on a 2-core CPU shared with other jobs (2069 s measured, 2,811 steps
+          at batch 64, 87-115 examples/s, plus 20-37 s per epoch for the sample grid).
 """
 
 import ml_collections
