@@ -47,10 +47,10 @@ def test_evaluate_scores_every_sampler_on_the_same_samples(runs):
     result = evaluate.evaluate(
         ddpm,
         cnn,
-        num_samples=8,
+        num_samples=10,
         samplers=["ddim2", "ddpm10"],
         guidance_scales=[1.0],
-        batch_size=8,
+        batch_size=10,
         progress=False,
     )
     rows = {r["sampler"]: r for r in result["samplers"]}

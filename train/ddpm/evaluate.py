@@ -167,7 +167,9 @@ def evaluate(
         x = sampler(labels, key=key, progress=progress, desc=f"{name} w={w:g}", **kwargs)
         wall = time.perf_counter() - tic
         u8 = to_uint8(x)
-        save_grid(u8[:80, ..., None] / 255.0, workdir / f"samples_{name}_w{w:g}.png", NUM_CLASSES)
+        if len(u8) >= NUM_CLASSES:  # a grid needs one full row: one image per class
+            grid = u8[:80, ..., None] / 255.0
+            save_grid(grid, workdir / f"samples_{name}_w{w:g}.png", NUM_CLASSES)
         row = {"sampler": name, "guidance_scale": w, "network_calls": steps}
         if method == "ddim":
             row["eta"] = eta
