@@ -34,6 +34,7 @@ BENCHMARKS = (
     "classic_knn",
     "classic_kmeans",
     "remat_memory",
+    "ddpm_sampling",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

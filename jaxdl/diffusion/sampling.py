@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from jaxdl.diffusion.schedule import Schedule
+from jaxdl.diffusion.schedule import Schedule, check_timesteps
 
 EpsFn = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -51,6 +51,7 @@ def ddpm_step(
     scalar shared by the batch. ``clip_sample`` clips :math:`\hat x_0` to
     ``[-clip_sample, clip_sample]``.
     """
+    check_timesteps(jnp.asarray(t), schedule.num_timesteps)
     ab_t = schedule.alpha_bar[t]
     ab_prev = _alpha_bar_prev(schedule, t - 1)
     alpha_t = ab_t / ab_prev
@@ -100,6 +101,8 @@ def ddim_step(
     ``eta = 0`` is deterministic; ``eta = 1`` with ``t' = t - 1`` is DDPM. ``t_prev = -1``
     means the clean image (:math:`\bar\alpha = 1`).
     """
+    check_timesteps(jnp.asarray(t), schedule.num_timesteps)
+    _check_previous(t, t_prev)
     ab_t = schedule.alpha_bar[t]
     ab_prev = _alpha_bar_prev(schedule, t_prev)
     x0 = predict_x0(schedule, x_t, t, eps)
@@ -109,6 +112,18 @@ def ddim_step(
     sigma = eta * jnp.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
     direction = jnp.sqrt(jnp.maximum(1 - ab_prev - sigma**2, 0.0)) * eps
     return jnp.sqrt(ab_prev) * x0 + direction + sigma * noise
+
+
+def _check_previous(t: jax.Array, t_prev: jax.Array) -> None:
+    """``ValueError`` unless concrete ``t_prev`` lies in ``[-1, t)``."""
+    if isinstance(t, jax.core.Tracer) or isinstance(t_prev, jax.core.Tracer):
+        return
+    t, t_prev = np.asarray(t), np.asarray(t_prev)
+    if np.any(t_prev < -1) or np.any(t_prev >= t):
+        raise ValueError(
+            f"t_prev is {t_prev.tolist()} for t = {t.tolist()}, expected -1 <= t_prev < t "
+            "(DDIM steps go backwards in time)."
+        )
 
 
 def _run(

@@ -1,6 +1,7 @@
 """The functional training core: state, steps, compiled epochs, loop, checkpoints, logs."""
 
 from jaxdl.training.checkpoint import Checkpointer
+from jaxdl.training.ema import EmaState, ema_params, track_ema
 from jaxdl.training.epoch import epoch_order, make_evaluator, make_train_chunk, take
 from jaxdl.training.logging import MetricsWriter, environment, plot_curves, write_summary
 from jaxdl.training.loop import FitResult, fit
@@ -15,11 +16,13 @@ from jaxdl.training.step import (
 
 __all__ = [
     "Checkpointer",
+    "EmaState",
     "FitResult",
     "MetricsWriter",
     "TrainState",
     "classifier_eval",
     "classifier_loss",
+    "ema_params",
     "environment",
     "epoch_order",
     "eval_step",
@@ -29,6 +32,7 @@ __all__ = [
     "make_train_step",
     "plot_curves",
     "take",
+    "track_ema",
     "train_step",
     "write_summary",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def fit(
     progress: bool = True,
     mesh: Mesh | None = None,
     accum_steps: int = 1,
+    on_epoch: Callable[[int, TrainState], Mapping[str, Any] | None] | None = None,
 ) -> FitResult:
     """Trains ``state`` for ``num_epochs`` over ``train_data`` kept on the device.
 
@@ -91,6 +93,9 @@ def fit(
 
     ``accum_steps`` splits each batch into micro-batches whose gradients are averaged
     (:func:`jaxdl.training.step.train_step`).
+
+    ``on_epoch(epoch, state)`` runs after each epoch's evaluation (e.g. to draw samples);
+    the numbers it returns join that epoch's record.
 
     Raises:
       NonFiniteLossError: when the loss or parameters become NaN/Inf; the newest
@@ -173,6 +178,8 @@ def fit(
             if evaluate is not None:
                 metrics = jax.device_get(evaluate(state, eval_data))
                 record |= {f"test_{k}": float(v) for k, v in metrics.items()}
+            if on_epoch is not None:
+                record |= dict(on_epoch(epoch, state) or {})
             history.append(record)
             if ckpt is not None:
                 ckpt.save(epoch, state)

@@ -148,6 +148,18 @@ def test_guidance_mixes_conditional_and_unconditional():
             r"t has shape \(1,\), expected \(2,\)",
         ),
         (lambda s: make_schedule("sigmoid"), "kind is 'sigmoid'"),
+        (
+            lambda s: ddpm_step(s, jnp.zeros((2, 3)), 1000, jnp.zeros((2, 3)), jnp.zeros((2, 3))),
+            r"t has values in \[1000, 1000\], expected timesteps in \[0, 1000\)",
+        ),
+        (
+            lambda s: ddim_step(s, jnp.zeros(3), -3, -4, jnp.zeros(3), jnp.zeros(3)),
+            r"t has values in \[-3, -3\], expected timesteps in \[0, 1000\)",
+        ),
+        (
+            lambda s: ddim_step(s, jnp.zeros(3), 500, 600, jnp.zeros(3), jnp.zeros(3)),
+            r"t_prev is 600 for t = 500, expected -1 <= t_prev < t",
+        ),
     ],
 )
 def test_bad_inputs_are_one_sentence(call, message):

@@ -1,0 +1,44 @@
+"""DDPM on Fashion-MNIST: a small class-conditional UNet, guided DDIM sample grids.
+
+Run:      python -m train ddpm --workdir=runs/ddpm
+          then the sample-quality table (domain FID, see README.md):
+          python -m train.ddpm.evaluate --workdir=runs/ddpm --classifier=runs/fashion_mnist
+Expect:   test_loss (noise MSE on 2,000 test images) 0.044 after 3 epochs (measured: 0.0437),
+          samples_epochNN.png with 8 rows x one column per class (guided DDIM-50, w = 3),
+          and, from the evaluation, the table in train/ddpm/README.md.
+Time:     35 minutes on a 2-core CPU shared with other jobs (2069 s measured, 2,811 steps
+          at batch 64, 87-115 examples/s, plus 20-37 s per epoch for the sample grid).
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    # A deliberately small UNet: (32, 64, 128) costs ~5 s per step on 2 CPU cores.
+    c.channels = (16, 32, 64)
+    c.attention = False  # self-attention at 7x7; off for speed
+    c.dropout = 0.0
+    c.schedule = "linear"  # linear | cosine | seed
+    c.num_timesteps = 1000
+    c.p_uncond = 0.1  # label dropout for classifier-free guidance
+    c.learning_rate = 1e-3
+    c.warmup_steps = 200
+    c.grad_clip = 1.0
+    c.ema_decay = 0.999
+    c.num_epochs = 3
+    c.batch_size = 64
+    c.eval_batch_size = 1000
+    c.steps_per_dispatch = 50
+    # The sample grid drawn after every epoch.
+    c.grid_rows = 8
+    c.grid_ddim_steps = 50
+    c.guidance_scale = 3.0
+    c.seed = 0
+    c.train_examples = 0  # 0: the whole split
+    c.test_examples = 2000  # the test loss needs no more
+    c.data_dir = ""
+    c.resume = False
+    c.max_to_keep = 2
+    c.progress = True
+    return c
