@@ -34,10 +34,25 @@ def check_remat(policy: str) -> str:
 
 
 def remat_call(policy: str, fn: Callable) -> Callable:
-    """``fn(module, *args)`` wrapped in ``nnx.remat`` with ``policy`` (``"off"``: as is)."""
+    """``fn(module, *args)`` with ``jax.checkpoint`` and ``policy`` (``"off"``: as is).
+
+    The module goes in as its graph and state arrays and is rebuilt inside the
+    checkpoint, so this works for any NNX module whose call changes no variables
+    (BatchNorm in training mode does; GroupNorm, LayerNorm and dropout with explicit
+    keys do not).
+    """
     if check_remat(policy) == "off":
         return fn
-    return nnx.remat(fn, policy=REMAT_POLICIES[policy])
+
+    def call(module, *args):
+        graphdef, state = nnx.split(module)
+
+        def pure(state, *args):
+            return fn(nnx.merge(graphdef, state), *args)
+
+        return jax.checkpoint(pure, policy=REMAT_POLICIES[policy])(state, *args)
+
+    return call
 
 
 def scan_blocks(

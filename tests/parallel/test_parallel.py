@@ -200,3 +200,27 @@ def test_unknown_remat_and_precision_are_one_sentence():
         parallel.check_remat("some")
     with pytest.raises(ConfigError, match="precision is 'fp8', expected one of float32"):
         parallel.compute_dtype("fp8")
+
+
+def test_unet_checkpointed_blocks_give_the_same_gradients():
+    from jaxdl.nn.unet import UNet
+
+    x, t = jnp.ones((2, 8, 8, 1)), jnp.array([3, 7])
+
+    def grads(remat):
+        net = UNet((8, 8, 1), channels=(4, 8), attention=False, remat=remat, rngs=nnx.Rngs(0))
+        graphdef, params = nnx.split(net)
+
+        def loss(params):
+            return jnp.sum(
+                nnx.merge(graphdef, params)(x, t) ** 2
+                + nnx.merge(graphdef, params).conv_in.kernel[...].sum()
+            )
+
+        return jax.jit(jax.grad(loss))(params)
+
+    jax.tree.map(
+        functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-7),
+        grads("nothing"),
+        grads("off"),
+    )

@@ -25,6 +25,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from jaxdl import parallel
 from jaxdl.diffusion import (
     SCHEDULES,
     Schedule,
@@ -63,6 +64,8 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> UNet:
         attention=config.attention,
         num_classes=NUM_CLASSES,
         dropout=config.dropout,
+        dtype=parallel.compute_dtype(config.get("precision", "float32")),
+        remat=config.get("remat", "off"),
         rngs=nnx.Rngs(params=key),
     )
 
@@ -86,7 +89,7 @@ def build_state(config: ml_collections.ConfigDict, steps_per_epoch: int) -> Trai
     model_key, state_key = jax.random.split(jax.random.key(config.seed))
     model = build_model(config, key=model_key)
     tx = build_optimizer(config, config.num_epochs * steps_per_epoch)
-    return TrainState.create(model, tx, key=state_key)
+    return TrainState.create(model, tx, key=state_key, loss_scale=parallel.loss_scale(config))
 
 
 def diffusion_loss(model, batch, *, train, key, schedule: Schedule, p_uncond: float):
@@ -221,6 +224,7 @@ def grid_labels(per_class: int = 8) -> np.ndarray:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, writes a sample grid per epoch and the final one, returns the summary."""
     tic = time.perf_counter()
+    mesh = parallel.setup(config)
     if config.schedule not in SCHEDULES:
         raise ConfigError(f"config.schedule is {config.schedule!r}, expected one of {SCHEDULES}.")
     workdir = Path(workdir)
@@ -249,7 +253,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             progress=config.progress,
             desc=f"sampling (epoch {epoch})",
         )
-        save_grid(np.asarray(to_unit(x)), workdir / f"samples_epoch{epoch:02d}.png", NUM_CLASSES)
+        if parallel.is_main_process():
+            path = workdir / f"samples_epoch{epoch:02d}.png"
+            save_grid(np.asarray(to_unit(x)), path, NUM_CLASSES)
         return {"grid_sampling_s": time.perf_counter() - t0}
 
     result = fit(
@@ -267,8 +273,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         resume=config.resume,
         max_to_keep=config.max_to_keep,
         progress=config.progress,
+        mesh=mesh,
+        accum_steps=config.accum_steps,
         on_epoch=draw_grid,
     )
+    if not parallel.is_main_process():
+        return {"wall_time_s": time.perf_counter() - tic}
     final = workdir / f"samples_epoch{config.num_epochs:02d}.png"
     if final.exists():
         (workdir / "samples.png").write_bytes(final.read_bytes())

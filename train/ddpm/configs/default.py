@@ -12,6 +12,8 @@ Time:     35 minutes on a 2-core CPU shared with other jobs (2069 s measured, 2,
 
 import ml_collections
 
+from jaxdl.parallel import add_scale_fields
+
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -41,4 +43,5 @@ def get_config() -> ml_collections.ConfigDict:
     c.resume = False
     c.max_to_keep = 2
     c.progress = True
-    return c
+    # --config.mesh / precision / remat / accum_steps: see docs/scale.md.
+    return add_scale_fields(c)
