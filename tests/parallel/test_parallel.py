@@ -212,10 +212,7 @@ def test_unet_checkpointed_blocks_give_the_same_gradients():
         graphdef, params = nnx.split(net)
 
         def loss(params):
-            return jnp.sum(
-                nnx.merge(graphdef, params)(x, t) ** 2
-                + nnx.merge(graphdef, params).conv_in.kernel[...].sum()
-            )
+            return jnp.sum(nnx.merge(graphdef, params)(x, t) ** 2)
 
         return jax.jit(jax.grad(loss))(params)
 
