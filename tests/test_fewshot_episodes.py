@@ -1,4 +1,5 @@
-"""N-way K-shot episodes: the prototype rule, and chance level on uninformative embeddings."""
+"""N-way K-shot episodes (the prototype rule, chance level on uninformative embeddings) and
+the pieces of the few-shot trainer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxdl.fewshot import class_table, few_shot_accuracy
+from jaxdl.fewshot.siamese import LOSSES, metric_loss_fn, rotate
 
 
 def test_separated_classes_are_always_right_and_noise_is_at_chance():
@@ -30,23 +32,28 @@ def test_too_many_shots_is_one_clear_error():
         few_shot_accuracy(np.zeros((20, 2)), table, key=jax.random.key(0), shots=3, queries=2)
 
 
-def test_train_siamese_runs_in_chunks_and_records_each():
-    import jax
-    import jax.numpy as jnp
+def test_rotate_turns_each_image_by_its_own_quarter_turns():
+    images = np.arange(4 * 3 * 3).reshape(4, 3, 3, 1).astype(np.float32)
+    turns = np.array([0, 1, 2, 3])
+    out = np.asarray(rotate(images, turns))
+    for i, k in enumerate(turns):
+        np.testing.assert_array_equal(out[i], np.rot90(images[i], k, axes=(0, 1)))
 
-    from jaxdl.fewshot.siamese import train_siamese
 
-    images = (jax.random.uniform(jax.random.key(0), (5, 20, 28, 28)) * 255).astype(jnp.uint8)
-    result = train_siamese(
-        images,
-        key=jax.random.key(1),
-        num_steps=7,
-        chunk_steps=3,
-        examples_per_class=2,
-        channels=(4,),
-        hidden=(8,),
-        embed_dim=4,
-        progress=False,
-    )
-    assert [r["step"] for r in result.history] == [3, 6, 7]
-    assert all(np.isfinite(r["train_loss"]) for r in result.history)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_each_training_loss_prefers_embeddings_that_separate_the_classes(loss):
+    """The losses on a stand-in "model" that returns its input: class-coded vectors
+    score better than the same vectors with the classes shuffled."""
+    classes, per_class = 4, 6
+    labels = np.repeat(np.arange(classes), per_class)
+    rng = np.random.default_rng(0)
+    good = np.eye(classes)[labels] * 5 + rng.normal(size=(24, classes)) * 0.1
+    shuffled = good[rng.permutation(24)]
+
+    def value(x):
+        out, _ = metric_loss_fn(lambda x, **_: x, {"image": x, "label": labels}, train=True,
+                                key=None, loss=loss, margin=1.0, temperature=0.1,
+                                num_classes=classes)  # fmt: skip
+        return float(out)
+
+    assert value(good) < value(shuffled)

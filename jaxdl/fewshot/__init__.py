@@ -1,4 +1,5 @@
-"""Few-shot learning: a siamese embedding trained with a triplet loss, N-way K-shot episodes."""
+"""Few-shot learning: a CNN embedding trained on some classes (cross-entropy with rotation
+labels, prototypical, contrastive or triplet losses) and N-way K-shot episodes in one vmap."""
 
 from jaxdl.fewshot.episodes import class_table, few_shot_accuracy
 from jaxdl.fewshot.siamese import SiameseResult, embed, train_siamese

@@ -6,6 +6,7 @@ from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
 from jaxdl.nn.gnn import GCN, GCNConv, GraphNet, gcn_norm
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.neural_ode import NeuralODE
+from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
 from jaxdl.nn.transformer import (
     LRP,
@@ -28,7 +29,9 @@ __all__ = [
     "GCNConv",
     "GraphNet",
     "MLPClassifier",
+    "NORMS",
     "NeuralODE",
+    "Norm",
     "ReluMLP",
     "SentenceEncoder",
     "TransformerConfig",

@@ -12,11 +12,14 @@ from jaxtyping import Array, Float
 from jaxdl._checks import check_rank
 from jaxdl.nn._dropout import Dropout, split_key
 from jaxdl.nn.conv import Conv
+from jaxdl.nn.norm import Norm
 from jaxdl.nn.pooling import max_pool
 
 
 class ConvBlock(nnx.Module):
-    """``Conv 3x3 -> BatchNorm -> ReLU`` repeated ``depth`` times, then 2x2 max-pool."""
+    """``Conv 3x3 -> norm -> ReLU`` repeated ``depth`` times, then 2x2 max-pool.
+
+    ``norm`` is one of :data:`jaxdl.nn.norm.NORMS` (batch norm by default)."""
 
     def __init__(
         self,
@@ -25,35 +28,39 @@ class ConvBlock(nnx.Module):
         *,
         depth: int = 1,
         dtype: Any = None,
+        norm: str = "batch",
+        norm_groups: int = 8,
         rngs: nnx.Rngs,
     ):
         chans = [in_channels] + [out_channels] * depth
-        # The conv bias is redundant in front of BatchNorm's shift. Conv is nnx.Conv with a
+        # A conv bias is redundant in front of a norm's shift. Conv is nnx.Conv with a
         # weight gradient that stays fast inside lax.scan on CPU (see jaxdl.nn.conv).
         self.convs = nnx.List(
             [
-                Conv(a, b, (3, 3), use_bias=False, dtype=dtype, rngs=rngs)
+                Conv(a, b, (3, 3), use_bias=norm == "none", dtype=dtype, rngs=rngs)
                 for a, b in zip(chans[:-1], chans[1:], strict=True)
             ]
         )
-        # momentum 0.9 (Flax's 0.99 default is for long runs); it matches PyTorch's 0.1.
         self.norms = nnx.List(
             [
-                nnx.BatchNorm(out_channels, momentum=0.9, dtype=dtype, rngs=rngs)
+                Norm(norm, out_channels, groups=norm_groups, dtype=dtype, rngs=rngs)
                 for _ in range(depth)
             ]
         )
 
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            x = jax.nn.relu(norm(conv(x), use_running_average=not train))
+            x = jax.nn.relu(norm(conv(x), train=train))
         return max_pool(x, (2, 2))
 
 
 class CNNClassifier(nnx.Module):
-    """Conv blocks with BatchNorm, ReLU and pooling, then dropout and linear layers.
+    """Conv blocks with a norm (BatchNorm by default), ReLU and pooling, then dropout and
+    linear layers.
 
-    Input is NHWC, e.g. ``(B, 28, 28, 1)`` for Fashion-MNIST.
+    Input is NHWC, e.g. ``(B, 28, 28, 1)`` for Fashion-MNIST. ``norm`` is ``"batch"``,
+    ``"layer"``, ``"instance"``, ``"group"`` (``norm_groups`` channel groups) or ``"none"``;
+    see :mod:`jaxdl.nn.norm` for what each is invariant to.
 
     Example:
       >>> from flax import nnx
@@ -73,6 +80,8 @@ class CNNClassifier(nnx.Module):
         block_depth: int = 1,
         dropout: float = 0.3,
         dtype: Any = None,
+        norm: str = "batch",
+        norm_groups: int = 8,
         rngs: nnx.Rngs,
     ):
         # dtype is the compute dtype (bfloat16 for mixed precision); the parameters and
@@ -82,7 +91,15 @@ class CNNClassifier(nnx.Module):
         chans = [in_channels, *channels]
         self.blocks = nnx.List(
             [
-                ConvBlock(a, b, depth=block_depth, dtype=dtype, rngs=rngs)
+                ConvBlock(
+                    a,
+                    b,
+                    depth=block_depth,
+                    norm=norm,
+                    norm_groups=norm_groups,
+                    dtype=dtype,
+                    rngs=rngs,
+                )
                 for a, b in zip(chans[:-1], chans[1:], strict=True)
             ]
         )

@@ -54,7 +54,8 @@ def test_cnn_batchnorm_updates_only_in_training():
     model(x, train=True, key=jax.random.key(0))
     after = nnx.state(model, nnx.BatchStat)
     assert not np.allclose(
-        before["blocks"][0]["norms"][0]["mean"][...], after["blocks"][0]["norms"][0]["mean"][...]
+        before["blocks"][0]["norms"][0]["layer"]["mean"][...],
+        after["blocks"][0]["norms"][0]["layer"]["mean"][...],
     )
 
 

@@ -17,7 +17,7 @@ from flax import nnx
 from jaxdl import parallel
 from jaxdl.data import load_fashion_mnist
 from jaxdl.errors import ConfigError
-from jaxdl.nn import CNNClassifier, MLPClassifier, conv_impl
+from jaxdl.nn import NORMS, CNNClassifier, MLPClassifier, conv_impl
 from jaxdl.nn.conv import CONV_IMPLS
 from jaxdl.parallel import compute_dtype, process_share
 from jaxdl.training import TrainState, classifier_eval, classifier_loss, fit, write_summary
@@ -54,6 +54,8 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Mod
             block_depth=config.block_depth,
             dropout=config.dropout,
             dtype=dtype,
+            norm=config.norm,
+            norm_groups=config.norm_groups,
             rngs=rngs,
         )
     if config.model == "mlp":
@@ -98,6 +100,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
     tic = time.perf_counter()
     mesh = parallel.setup(config)
+    if config.model == "cnn" and config.norm not in NORMS:
+        raise ConfigError(f"config.norm is {config.norm!r}, expected one of {', '.join(NORMS)}.")
     if config.conv_impl not in CONV_IMPLS:
         expected = ", ".join(CONV_IMPLS[:-1]) + f" or {CONV_IMPLS[-1]}"
         raise ConfigError(f"config.conv_impl is {config.conv_impl!r}, expected {expected}.")

@@ -18,6 +18,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.model = "cnn"
     c.channels = (32, 64)
     c.block_depth = 1
+    # The conv blocks' normalisation: "batch", "layer", "instance", "group" or "none"
+    # (see jaxdl.nn.norm; the README compares them); norm_groups is group norm's groups.
+    c.norm = "batch"
+    c.norm_groups = 8
     c.hidden = (128,)
     # "auto": jaxdl's scan-friendly convolution gradient on CPU, XLA's own on GPU/TPU;
     # "fast" or "xla" force one (see jaxdl.nn.conv).

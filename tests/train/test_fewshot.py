@@ -1,0 +1,28 @@
+"""The few-shot recipe through the entry point on tiny data, and its config checks."""
+
+from __future__ import annotations
+
+import json
+
+from train.__main__ import main
+
+
+def test_quick_run_reports_unseen_seen_and_pixel_accuracy(tiny_fmnist, tmp_path):
+    out = tmp_path / "run"
+    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}", f"--workdir={out}"]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["recipe"] == "fewshot"
+    for prefix in ("test", "seen", "pixels"):
+        assert 0.0 <= summary["metrics"][f"{prefix}_5way_1shot"] <= 1.0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6]
+    assert (out / "curves.png").stat().st_size > 1000
+
+
+def test_overlapping_classes_are_one_sentence(tiny_fmnist, tmp_path, capsys):
+    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
+            "--config.test_classes=(4, 5, 6, 7, 8)", f"--workdir={tmp_path}"]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "overlap" in err and err.count("\n") == 1
