@@ -68,7 +68,7 @@ class SimCLRNet(nnx.Module):
         last = self.blocks[-1]
         # The last block without its max-pool: the global average pools instead.
         for conv, norm in zip(last.convs, last.norms, strict=True):
-            x = jax.nn.relu(norm(conv(x), use_running_average=not train))
+            x = jax.nn.relu(norm(conv(x), train=train))
         return x.mean(axis=(1, 2))
 
     def __call__(self, x: jax.Array, *, train: bool = False, key=None) -> jax.Array:
