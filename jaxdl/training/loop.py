@@ -197,6 +197,24 @@ def fit(
     return FitResult(state=state, history=history, metrics=history[-1] if history else {})
 
 
+def fit_options(config: Any) -> dict[str, Any]:
+    """The :func:`fit` arguments a recipe config names the same way in every recipe.
+
+    ``fit(state, train, test, loss_fn=..., data_key=..., workdir=..., mesh=...,
+    **fit_options(config))``; configs without ``accum_steps`` train on whole batches.
+    """
+    return {
+        "num_epochs": config.num_epochs,
+        "batch_size": config.batch_size,
+        "eval_batch_size": config.eval_batch_size,
+        "steps_per_dispatch": config.steps_per_dispatch,
+        "resume": config.resume,
+        "max_to_keep": config.max_to_keep,
+        "progress": config.progress,
+        "accum_steps": config.get("accum_steps", 1),
+    }
+
+
 def _check_mesh(mesh: Mesh, batch_size: int, accum_steps: int) -> int:
     """This process's part of each batch, after checking that the batch splits evenly."""
     check_batch_size(batch_size, mesh)

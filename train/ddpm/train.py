@@ -38,7 +38,7 @@ from jaxdl.diffusion import (
 from jaxdl.errors import ConfigError
 from jaxdl.losses import epsilon_loss
 from jaxdl.nn.unet import UNet
-from jaxdl.training import TrainState, ema_params, fit, track_ema, write_summary
+from jaxdl.training import TrainState, ema_params, fit, fit_options, track_ema, write_summary
 from train.fashion_mnist.train import load_split
 from train.generative.train import save_grid
 
@@ -264,17 +264,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         test,
         loss_fn=functools.partial(diffusion_loss, schedule=schedule, p_uncond=config.p_uncond),
         eval_fn=functools.partial(diffusion_eval, schedule=schedule),
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
         data_key=jax.random.key(config.seed + 2),
-        steps_per_dispatch=config.steps_per_dispatch,
         workdir=workdir,
-        resume=config.resume,
-        max_to_keep=config.max_to_keep,
-        progress=config.progress,
         mesh=mesh,
-        accum_steps=config.accum_steps,
+        **fit_options(config),
         on_epoch=draw_grid,
     )
     if not parallel.is_main_process():

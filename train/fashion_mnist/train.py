@@ -20,7 +20,14 @@ from jaxdl.errors import ConfigError
 from jaxdl.nn import NORMS, CNNClassifier, MLPClassifier, conv_impl
 from jaxdl.nn.conv import CONV_IMPLS
 from jaxdl.parallel import compute_dtype, process_share
-from jaxdl.training import TrainState, classifier_eval, classifier_loss, fit, write_summary
+from jaxdl.training import (
+    TrainState,
+    classifier_eval,
+    classifier_loss,
+    fit,
+    fit_options,
+    write_summary,
+)
 
 # Training-set statistics of Fashion-MNIST pixels scaled to [0, 1].
 MEAN, STD = 0.2860, 0.3530
@@ -144,15 +151,8 @@ def _fit(config, workdir, state, train_data, test_data, data_key, mesh):
         test_data,
         loss_fn=_on_images(loss_fn),
         eval_fn=_on_images(classifier_eval),
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
         data_key=data_key,
-        steps_per_dispatch=config.steps_per_dispatch,
         workdir=workdir,
-        resume=config.resume,
-        max_to_keep=config.max_to_keep,
-        progress=config.progress,
         mesh=mesh,
-        accum_steps=config.accum_steps,
+        **fit_options(config),
     )

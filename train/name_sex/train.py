@@ -18,7 +18,7 @@ from jaxdl.data.names import encode, load_names_with_sex
 from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
 from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
-from jaxdl.training import TrainState, fit, write_summary
+from jaxdl.training import TrainState, fit, fit_options, write_summary
 
 CLS = 27  # after '.' (0, padding) and 'a'..'z' (1..26)
 VOCAB = 32  # 28 rounded up to a multiple of 8, so FSDP can split the embedding
@@ -112,17 +112,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         {k: jnp.asarray(v) for k, v in splits["test"].items()},
         loss_fn=loss_fn,
         eval_fn=eval_fn,
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
         data_key=data_key,
-        steps_per_dispatch=config.steps_per_dispatch,
         workdir=workdir,
-        resume=config.resume,
-        max_to_keep=config.max_to_keep,
-        progress=config.progress,
         mesh=mesh,
-        accum_steps=config.accum_steps,
+        **fit_options(config),
     )
     metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
     metrics["majority_baseline"] = float(
