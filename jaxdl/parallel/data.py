@@ -18,6 +18,7 @@ from jax.sharding import PartitionSpec as P
 
 from jaxdl.errors import ConfigError
 from jaxdl.parallel.mesh import batch_axes
+from jaxdl.parallel.sharding import batch_sharding, replicated
 
 
 def process_share(n: int) -> slice:
@@ -49,8 +50,9 @@ def global_batches(local: Mapping[str, np.ndarray], mesh: Mesh, *, stacked: bool
     examples) or ``(b, ...)``; the result has ``P * b`` examples per batch, split over
     the mesh's batch axes, where ``P`` is the number of processes.
     """
-    spec = P(None, batch_axes(mesh) or None) if stacked else P(batch_axes(mesh) or None)
-    sharding = NamedSharding(mesh, spec)
+    sharding = (
+        NamedSharding(mesh, P(None, batch_axes(mesh) or None)) if stacked else batch_sharding(mesh)
+    )
     axis = 1 if stacked else 0
     out = {}
     for k, v in local.items():
@@ -63,7 +65,7 @@ def global_batches(local: Mapping[str, np.ndarray], mesh: Mesh, *, stacked: bool
 
 def replicate(data: Mapping[str, Any], mesh: Mesh) -> dict[str, jax.Array]:
     """Every device of the mesh holds all of ``data`` (each process passes all of it)."""
-    sharding = NamedSharding(mesh, P())
+    sharding = replicated(mesh)
     return {
         k: jax.make_array_from_process_local_data(sharding, np.asarray(v), np.shape(v))
         for k, v in data.items()
