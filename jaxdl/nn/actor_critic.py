@@ -119,11 +119,21 @@ class ActorCritic(nnx.Module):
     def __call__(
         self, obs: Float[Array, "*batch obs"]
     ) -> tuple[Categorical | DiagGaussian, Float[Array, "*batch"]]:
-        if obs.shape[-1:] != (self.obs_dim,):
-            raise ValueError(f"obs has shape {obs.shape}, expected (..., {self.obs_dim}).")
+        return self.policy(obs), self.value(obs)
+
+    def policy(self, obs: Float[Array, "*batch obs"]) -> Categorical | DiagGaussian:
+        """The action distribution alone (what acting needs; the critic is not run)."""
+        self._check(obs)
         out = self.actor(obs)
         if self.continuous:
-            pi = DiagGaussian(out, jnp.broadcast_to(self.log_std[...], out.shape))
-        else:
-            pi = Categorical(out)
-        return pi, self.critic(obs)[..., 0]
+            return DiagGaussian(out, jnp.broadcast_to(self.log_std[...], out.shape))
+        return Categorical(out)
+
+    def value(self, obs: Float[Array, "*batch obs"]) -> Float[Array, "*batch"]:
+        """The critic's state value alone."""
+        self._check(obs)
+        return self.critic(obs)[..., 0]
+
+    def _check(self, obs: jax.Array) -> None:
+        if obs.shape[-1:] != (self.obs_dim,):
+            raise ValueError(f"obs has shape {obs.shape}, expected (..., {self.obs_dim}).")

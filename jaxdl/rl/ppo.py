@@ -123,6 +123,10 @@ def _check(config: Mapping[str, Any]) -> dict[str, Any]:
             f"{batch} steps."
         )
     c["minibatch_size"] = batch // c["num_minibatches"]
+    # Optional: rollout steps per loop iteration (a speed knob; results are unchanged).
+    c["rollout_unroll"] = int(config.get("rollout_unroll", 1))
+    if c["rollout_unroll"] < 1:
+        raise ConfigError(f"config.rollout_unroll is {c['rollout_unroll']}, expected >= 1.")
     return c
 
 
@@ -217,11 +221,16 @@ def make_train(
     def rollout(runner: Runner, key: jax.Array):
         model = runner.state.model()
         stats = runner.obs_stats
+        norm = stats.normalize if c["normalize_obs"] else (lambda o: o)
 
+        # The sequential loop runs only what acting needs (the policy and the
+        # environment). The critic's values of the observations and of the true next
+        # states are computed after it, for the whole rollout in one batched call each:
+        # the same numbers, at a fraction of the cost of 2 * num_steps small calls.
         def step(carry, t):
             env_state, obs, ep_ret = carry
             act_key, env_key = jax.random.split(jax.random.fold_in(key, t))
-            pi, value = model(stats.normalize(obs) if c["normalize_obs"] else obs)
+            pi = model.policy(norm(obs))
             action = pi.sample(act_key)
             log_prob = pi.log_prob(action)
             next_obs, env_state, reward, term, trunc, info = v_step(
@@ -229,25 +238,28 @@ def make_train(
             )
             next_obs = flat(next_obs).astype(jnp.float32)
             final_obs = flat(info["final_observation"]).astype(jnp.float32)
-            _, next_value = model(stats.normalize(final_obs) if c["normalize_obs"] else final_obs)
             term, trunc = term.astype(bool), trunc.astype(bool) & ~term.astype(bool)
             done = term | trunc
             ep_ret = ep_ret + reward
             ended = (jnp.sum(done), jnp.sum(jnp.where(done, ep_ret, 0.0)))
-            trans = Transition(
-                stats.normalize(obs) if c["normalize_obs"] else obs,
-                action,
-                log_prob,
-                value,
-                reward.astype(jnp.float32),
-                next_value,
-                term,
-                trunc,
-            )
-            return (env_state, next_obs, jnp.where(done, 0.0, ep_ret)), (trans, ended)
+            out = (norm(obs), action, log_prob, reward.astype(jnp.float32), norm(final_obs))
+            return (env_state, next_obs, jnp.where(done, 0.0, ep_ret)), (out, term, trunc, ended)
 
         carry = (runner.env_state, runner.obs, runner.episode_return)
-        (env_state, obs, ep_ret), (traj, ended) = jax.lax.scan(step, carry, jnp.arange(num_steps))
+        (env_state, obs, ep_ret), (out, term, trunc, ended) = jax.lax.scan(
+            step, carry, jnp.arange(num_steps), unroll=c["rollout_unroll"]
+        )
+        obs_seq, action, log_prob, reward, final_obs = out
+        traj = Transition(
+            obs_seq,
+            action,
+            log_prob,
+            model.value(obs_seq),
+            reward,
+            model.value(final_obs),
+            term,
+            trunc,
+        )
         if c["normalize_obs"]:
             # Statistics move between rollouts only, so a rollout is normalised consistently.
             stats = stats.update(obs)

@@ -58,6 +58,11 @@ def test_actor_critic_initialisation_and_shapes():
     assert float(jnp.abs(pi.logits).max()) < 0.1
     pi_c, _ = ActorCritic(4, 2, continuous=True, rngs=nnx.Rngs(0))(jnp.ones((7, 4)))
     assert pi_c.mean.shape == (7, 2) and pi_c.entropy().shape == (7,)
+    # policy() and value() are the two halves of __call__.
+    obs = jax.random.normal(jax.random.key(3), (7, 4))
+    pi, v = model(obs)
+    np.testing.assert_array_equal(model.policy(obs).logits, pi.logits)
+    np.testing.assert_array_equal(model.value(obs), v)
 
 
 def test_wrong_observation_shape():

@@ -65,3 +65,13 @@ def test_unknown_environment_lists_the_available_ones():
 def test_minibatches_must_divide_the_rollout():
     with pytest.raises(ConfigError, match="num_minibatches is 3, which does not divide the 128"):
         make_train({**CONFIG, "num_minibatches": 3})
+
+
+def test_rollout_unroll_is_a_speed_knob_only():
+    key = jax.random.key(1)
+    a = jax.jit(make_train(CONFIG))(key)["metrics"]
+    b = jax.jit(make_train({**CONFIG, "rollout_unroll": 4}))(key)["metrics"]
+    for name in ("episode_return", "value_loss", "actor_loss"):
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="rollout_unroll is 0, expected >= 1"):
+        make_train({**CONFIG, "rollout_unroll": 0})
