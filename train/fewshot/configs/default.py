@@ -6,7 +6,8 @@ Expect:   test_5way_1shot 0.702 +- 0.005, test_5way_5shot 0.841 (measured, 1000 
           queries per class, eval_seed 42); val_5way_1shot 0.696, val_5way_5shot 0.846 (the
           same on the training split's images of classes 5-9); raw pixels give 0.596 and
           0.723 (pixels_*). The issue's target, 1-shot >= 0.70, is met on test by less than the
-          95% interval (val: just under).
+          95% interval (val: just under). --config.seed=1 gave test 0.702 / 0.844,
+          val 0.697 / 0.848.
 Time:     about 4 minutes on a 2-core CPU (255 s measured on a machine shared with another
           training, so inflated; training 118 s, the 9 shifted views of the evaluation
           most of the rest).
