@@ -7,7 +7,12 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl.fewshot import class_table, few_shot_accuracy
+from jaxdl.fewshot import (
+    center_and_normalise,
+    class_table,
+    few_shot_accuracy,
+    shifted_images,
+)
 from jaxdl.fewshot.siamese import LOSSES, metric_loss_fn, rotate
 
 
@@ -57,3 +62,57 @@ def test_each_training_loss_prefers_embeddings_that_separate_the_classes(loss):
         return float(out)
 
     assert value(good) < value(shuffled)
+
+
+def test_cl2n_subtracts_the_base_mean_then_scales_to_unit_length():
+    rng = np.random.default_rng(0)
+    x, mean = rng.normal(size=(2, 7, 5)), rng.normal(size=5)
+    out = np.asarray(center_and_normalise(x, mean))
+    want = (x - mean) / np.linalg.norm(x - mean, axis=-1, keepdims=True)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+    # Subtracting the mean changes which class a query is nearest to (cosine): the query
+    # is closest in angle to shot a, but closest to shot b once the base mean is removed.
+    mean = np.array([1.0, 0.0])
+    query, a, b = np.array([2.0, 1.0]), np.array([4.0, 2.2]), np.array([1.5, 0.5])
+    cos = lambda u, v: u @ v / np.linalg.norm(u) / np.linalg.norm(v)  # noqa: E731
+    assert cos(query, a) > cos(query, b)
+    q, sa, sb = np.asarray(center_and_normalise(np.stack([query, a, b]), mean))
+    assert q @ sb > q @ sa
+    with pytest.raises(ValueError, match="base_mean has shape"):
+        center_and_normalise(x, mean)
+
+
+def test_shifted_images_move_the_content_and_zero_fill():
+    images = np.random.default_rng(0).integers(1, 255, size=(2, 6, 6)).astype(np.uint8)
+    views = np.asarray(shifted_images(images, 2))
+    assert views.shape == (9, 2, 6, 6)
+    np.testing.assert_array_equal(views[0], images)
+    moves = [(dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2) if (dy, dx) != (0, 0)]
+    for view, (dy, dx) in zip(views[1:], moves, strict=True):
+        rolled = np.roll(images, (dy, dx), axis=(1, 2))
+        inside = np.zeros((6, 6), bool)
+        inside[max(dy, 0) : 6 + min(dy, 0), max(dx, 0) : 6 + min(dx, 0)] = True
+        np.testing.assert_array_equal(view[:, inside], rolled[:, inside])
+        assert (view[:, ~inside] == 0).all()
+
+
+def test_support_views_match_each_shot_at_its_best_view():
+    """A toy of shifted images: each example sits at offset 0 or 1, and its feature is its
+    class's pattern at that offset; view s of an example is its pattern at offset + s.
+    Queries (view 0) match their class's shot only when the offsets agree, unless the
+    shot's shifted views are there too."""
+    rng = np.random.default_rng(0)
+    classes, per_class, dim = 5, 20, 64
+    labels = np.repeat(np.arange(classes), per_class)
+    offsets = rng.integers(0, 2, size=labels.shape)
+    patterns = rng.normal(size=(classes, 4, dim))  # positions -1, 0, 1, 2
+    views = np.stack([patterns[labels, offsets + s + 1] for s in (0, 1, -1)])
+    views += rng.normal(size=views.shape) * 0.01
+    table = class_table(labels, np.arange(classes))
+    kw = dict(key=jax.random.key(0), ways=5, shots=1, queries=5, num_episodes=200)
+    one_view, _ = few_shot_accuracy(views[0], table, **kw)
+    every_view, _ = few_shot_accuracy(views, table, **kw)
+    assert float(every_view) == 1.0
+    assert 0.4 < float(one_view) < 0.8  # right when the offsets agree (half), else chance
+    with pytest.raises(ValueError, match="expected \\(n, d\\) or \\(views, n, d\\)"):
+        few_shot_accuracy(views[None], table, **kw)

@@ -9,11 +9,13 @@ from train.__main__ import main
 
 def test_quick_run_reports_unseen_seen_and_pixel_accuracy(tiny_fmnist, tmp_path):
     out = tmp_path / "run"
-    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}", f"--workdir={out}"]
+    # cl2n (not the default) so that one run goes through every evaluation step.
+    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}", f"--workdir={out}",
+            "--config.feature_transform=cl2n"]  # fmt: skip
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["recipe"] == "fewshot"
-    for prefix in ("test", "seen", "pixels"):
+    for prefix in ("test", "val", "seen", "pixels"):
         assert 0.0 <= summary["metrics"][f"{prefix}_5way_1shot"] <= 1.0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [3, 6]
@@ -26,3 +28,11 @@ def test_overlapping_classes_are_one_sentence(tiny_fmnist, tmp_path, capsys):
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "overlap" in err and err.count("\n") == 1
+
+
+def test_unknown_feature_transform_is_one_sentence(tiny_fmnist, tmp_path, capsys):
+    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
+            "--config.feature_transform=zca", f"--workdir={tmp_path}"]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "feature_transform" in err and err.count("\n") == 1

@@ -14,9 +14,18 @@ import numpy as np
 
 from jaxdl.data import load_fashion_mnist
 from jaxdl.errors import ConfigError
-from jaxdl.fewshot import class_table, embed, few_shot_accuracy, train_siamese
+from jaxdl.fewshot import (
+    center_and_normalise,
+    class_table,
+    embed,
+    few_shot_accuracy,
+    shifted_images,
+    train_siamese,
+)
 from jaxdl.fewshot.siamese import LAYERS
 from jaxdl.training.logging import MetricsWriter, plot_curves, write_summary
+
+FEATURE_TRANSFORMS = ("l2", "cl2n")
 
 
 def _accuracies(features, table, config, prefix: str) -> dict[str, float]:
@@ -31,12 +40,28 @@ def _accuracies(features, table, config, prefix: str) -> dict[str, float]:
     return out
 
 
+def _features(state, images, config, base_mean) -> jax.Array:
+    """(n, d) features of uint8 ``images``, or (9, n, d) with ``config.support_shift``."""
+    views = shifted_images(images, config.support_shift) if config.support_shift else images[None]
+    out = jnp.stack([embed(state, v, layer=config.layer, pool=config.pool) for v in views])
+    if base_mean is not None:
+        out = center_and_normalise(out, base_mean)
+    return out if config.support_shift else out[0]
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains on ``config.train_classes`` of the training split; tests episodes drawn from
     the test split's ``config.test_classes`` (and, as a check that training worked, its
-    ``train_classes``). Also reports raw pixels as the baseline to beat."""
+    ``train_classes``), and on the training split's images of ``test_classes`` (``val_*``,
+    also never trained on: the split to choose evaluation settings on). Also reports raw
+    pixels as the baseline to beat."""
     if config.layer not in LAYERS:
         raise ConfigError(f"config.layer is {config.layer!r}, expected one of {', '.join(LAYERS)}.")
+    if config.feature_transform not in FEATURE_TRANSFORMS:
+        raise ConfigError(
+            f"config.feature_transform is {config.feature_transform!r}, expected one of "
+            f"{', '.join(FEATURE_TRANSFORMS)}."
+        )
     if set(config.train_classes) & set(config.test_classes):
         raise ConfigError("config.train_classes and config.test_classes overlap.")
     if max(config.shots) + config.queries > (config.test_per_class or 1000):
@@ -76,14 +101,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer.close()
     plot_curves(result.history, workdir_path / "curves.png", x="step")
 
+    base_mean = None
+    if config.feature_transform == "cl2n":
+        # The base classes' mean feature, from (at most) 1000 training images per class.
+        base = jnp.asarray(by_class[:, :1000].reshape(-1, *by_class.shape[2:]))
+        base_mean = embed(result.state, base, layer=config.layer, pool=config.pool).mean(0)
     metrics: dict[str, float] = {"train_seconds": result.seconds}
-    for name, classes in (("test", config.test_classes), ("seen", config.train_classes)):
-        rows = class_table(test_labels, classes)[:, : config.test_per_class or None]
-        images = jnp.asarray(test_images[rows.reshape(-1)])
+    splits = (
+        ("test", test_images, test_labels, config.test_classes),
+        ("val", train_images, train_labels, config.test_classes),
+        ("seen", test_images, test_labels, config.train_classes),
+    )
+    for name, split_images, split_labels, classes in splits:
+        # Val takes as many images per class as test (the same episode statistics).
+        rows = class_table(split_labels, classes)[:, : config.test_per_class or 1000]
+        images = jnp.asarray(split_images[rows.reshape(-1)])
         table = np.arange(images.shape[0]).reshape(rows.shape)
-        metrics |= _accuracies(
-            embed(result.state, images, layer=config.layer, pool=config.pool), table, config, name
-        )
+        features = _features(result.state, images, config, base_mean)
+        metrics |= _accuracies(features, table, config, name)
         if name == "test":
             pixels = images.reshape(images.shape[0], -1).astype(jnp.float32)
             metrics |= _accuracies(pixels, table, config, "pixels")

@@ -22,5 +22,6 @@ def get_config() -> ml_collections.ConfigDict:
     c.shots = (1,)
     c.queries = 3
     c.num_episodes = 20
+    c.support_shift = 0  # the shifted views are tested in tests/test_fewshot_episodes.py
     c.progress = False
     return c
