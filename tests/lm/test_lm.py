@@ -25,7 +25,7 @@ from jaxdl.lm import (
     train_run,
     train_sweep,
 )
-from jaxdl.lm.train import as_device_data
+from jaxdl.lm.train import as_device_data, make_trainer
 
 WORDS = [
     "emma",
@@ -108,6 +108,18 @@ def test_chunking_does_not_change_the_run():
     b = train_run(BASE, splits_fn(3), chunk_steps=25, progress=False)
     assert leaves_equal(a.state.params, b.state.params)
     np.testing.assert_array_equal(a.losses, b.losses)
+
+
+def test_unrolling_takes_the_same_steps():
+    data = splits_fn(3)["train"]
+    plain = make_trainer(num_steps=40, batch_size=8, unroll=1)(init_state(BASE), data)
+    unrolled = make_trainer(num_steps=40, batch_size=8, unroll=8)(init_state(BASE), data)
+    np.testing.assert_allclose(plain[1], unrolled[1], rtol=1e-5)
+    jax.tree.map(
+        lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6),
+        plain[0].params,
+        unrolled[0].params,
+    )
 
 
 def test_sweep_rows_equal_single_runs():
