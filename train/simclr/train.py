@@ -38,6 +38,12 @@ from train.fashion_mnist.train import MEAN, STD, load_split, normalize
 READOUTS = ("avg", "avg_max")
 
 
+def check_readout(readout: str) -> None:
+    """One sentence for a probe readout that :meth:`SimCLRNet.representation` lacks."""
+    if readout not in READOUTS:
+        raise ConfigError(f"config.readout is {readout!r}, expected one of {READOUTS}.")
+
+
 class SimCLRNet(nnx.Module):
     """A conv encoder and SimCLR's MLP projection head.
 
@@ -82,12 +88,10 @@ class SimCLRNet(nnx.Module):
     def representation(self, x: jax.Array, *, readout: str = "avg") -> jax.Array:
         """What the linear probes see (eval mode): ``"avg"`` is ``h``; ``"avg_max"``
         concatenates the global average and the global maximum of the same maps."""
+        check_readout(readout)
         maps = self.feature_maps(x)
-        if readout == "avg":
-            return maps.mean(axis=(1, 2))
-        if readout == "avg_max":
-            return jnp.concatenate([maps.mean(axis=(1, 2)), maps.max(axis=(1, 2))], -1)
-        raise ConfigError(f"config.readout is {readout!r}, expected one of {READOUTS}.")
+        h = maps.mean(axis=(1, 2))
+        return h if readout == "avg" else jnp.concatenate([h, maps.max(axis=(1, 2))], -1)
 
     def __call__(self, x: jax.Array, *, train: bool = False, key=None) -> jax.Array:
         del key  # no dropout
@@ -235,8 +239,7 @@ def plot_augmentations(
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     tic = time.perf_counter()
-    if config.readout not in READOUTS:  # before a long training run, not after it
-        raise ConfigError(f"config.readout is {config.readout!r}, expected one of {READOUTS}.")
+    check_readout(config.readout)  # before a long training run, not after it
     workdir = Path(workdir)
     train, test = load_split(config, "train"), load_split(config, "test")
     k_model, k_state, k_data, k_random, k_subset = jax.random.split(jax.random.key(config.seed), 5)
