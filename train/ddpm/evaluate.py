@@ -117,7 +117,7 @@ def evaluate(
     guidance_scales: list[float],
     guided_sampler: str = "ddim50",
     eta: float = 0.0,
-    batch_size: int = 500,
+    batch_size: int = 1000,
     seed: int = 0,
     progress: bool = True,
     output_name: str = "sample_quality",
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidance_scales", default="1,2,3")
     parser.add_argument("--guided_sampler", default="ddim50")
     parser.add_argument("--eta", type=float, default=0.0, help="DDIM's eta (0: deterministic)")
-    parser.add_argument("--batch_size", type=int, default=500)
+    parser.add_argument("--batch_size", type=int, default=1000)
     parser.add_argument("--output_name", default="sample_quality", help="NAME.json, NAME.md")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
