@@ -1,10 +1,11 @@
 """Generative models on Fashion-MNIST: the VAE (other models: --config=inpaint|vqvae|gan).
 
 Run:      python -m train generative --workdir=runs/vae
-Expect:   test_nelbo (negative ELBO, nats per image) and test_kl in summary.json, plus
-          vae_samples.png and vae_reconstructions.png. Not yet measured at this config.
-Time:     roughly 5-10 minutes on an idle 2-core CPU (about 6 minutes per epoch was seen for
-          the similar in-painting model on a heavily loaded one).
+Expect:   test_nelbo (negative ELBO, nats per image) about 242 and test_kl about 18 in
+          summary.json (measured after 10 epochs: 242.38 and 17.95), plus vae_samples.png and
+          vae_reconstructions.png; see train/generative/README.md.
+Time:     20 minutes on a 2-core CPU (1193 s measured, about 530 examples/s, while a
+          diffusion evaluation shared the machine).
 """
 
 import ml_collections
