@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -30,6 +31,11 @@ def test_quick_runs(tiny_fmnist, tmp_path, model, artefact, metric):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert metric in summary["metrics"]
     assert (tmp_path / artefact).stat().st_size > 500
+    # One metrics.jsonl line per epoch (the quick config trains one), whatever the loop.
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1]
+    loss = "train_d_loss" if model == "gan" else "train_loss"
+    assert math.isfinite(records[0][loss])
 
 
 def test_unknown_model_is_one_sentence(tiny_fmnist, tmp_path, capsys):

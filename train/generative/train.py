@@ -33,7 +33,7 @@ from jaxdl.nn.generative import (
     InpaintingAutoencoder,
     perplexity,
 )
-from jaxdl.training import TrainState, fit, write_summary
+from jaxdl.training import MetricsWriter, TrainState, fit, write_summary
 from jaxdl.training.epoch import epoch_order, take
 from train.fashion_mnist.train import load_split
 
@@ -251,12 +251,20 @@ def _train_gan(config, workdir, train) -> dict[str, Any]:
         (g_state, d_state), (d_losses, g_losses) = jax.lax.scan(step, (g_state, d_state), order)
         return g_state, d_state, d_losses.mean(), g_losses.mean()
 
-    history = []
-    for e in tqdm(range(1, config.num_epochs + 1), disable=not config.progress, unit="epoch"):
-        order = epoch_order(jax.random.fold_in(data_key, e), n, config.batch_size)
-        g_state, d_state, d_loss, g_loss = epoch(g_state, d_state, order)
-        history.append({"epoch": e, "d_loss": float(d_loss), "g_loss": float(g_loss)})
-        z = jax.random.normal(jax.random.key(config.seed), (64, config.z_dim))
-        save_grid(jax.nn.sigmoid(g_state.model()(z)), workdir / f"gan_samples_epoch{e:02d}.png")
-    save_grid(jax.nn.sigmoid(g_state.model()(z)), workdir / "gan_samples.png")
-    return {"train_d_loss": history[-1]["d_loss"], "train_g_loss": history[-1]["g_loss"]}
+    # The autoencoders' metrics.jsonl comes from `fit`; the GAN has its own loop, so it
+    # writes the same per-epoch file (a fresh one: this loop does not resume).
+    (workdir / "metrics.jsonl").unlink(missing_ok=True)
+    writer = MetricsWriter(workdir)
+    z = jax.random.normal(jax.random.key(config.seed), (64, config.z_dim))
+    try:
+        for e in tqdm(range(1, config.num_epochs + 1), disable=not config.progress, unit="epoch"):
+            order = epoch_order(jax.random.fold_in(data_key, e), n, config.batch_size)
+            g_state, d_state, d_loss, g_loss = epoch(g_state, d_state, order)
+            last = {"train_d_loss": float(d_loss), "train_g_loss": float(g_loss)}
+            writer.write({"epoch": e, "step": int(g_state.step), **last}, step=int(g_state.step))
+            grid = jax.nn.sigmoid(g_state.model()(z))
+            save_grid(grid, workdir / f"gan_samples_epoch{e:02d}.png")
+    finally:
+        writer.close()
+    save_grid(grid, workdir / "gan_samples.png")
+    return last
