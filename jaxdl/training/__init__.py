@@ -4,7 +4,7 @@ from jaxdl.training.checkpoint import Checkpointer
 from jaxdl.training.ema import EmaState, ema_params, track_ema
 from jaxdl.training.epoch import epoch_order, make_evaluator, make_train_chunk, take
 from jaxdl.training.logging import MetricsWriter, environment, plot_curves, write_summary
-from jaxdl.training.loop import FitResult, fit, fit_options
+from jaxdl.training.loop import FitResult, clear_run, fit, fit_options
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import (
     classifier_eval,
@@ -22,6 +22,7 @@ __all__ = [
     "TrainState",
     "classifier_eval",
     "classifier_loss",
+    "clear_run",
     "ema_params",
     "environment",
     "epoch_order",

@@ -135,7 +135,7 @@ def fit(
     if workdir is not None:
         workdir = Path(workdir)
         if not resume and main:
-            _clear_run(workdir)
+            clear_run(workdir)
         if jax.process_count() > 1:  # nobody opens the folder before process 0 cleared it
             multihost_utils.sync_global_devices("jaxdl.fit.workdir")
         ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=max_to_keep)
@@ -227,7 +227,9 @@ def _check_mesh(mesh: Mesh, batch_size: int, accum_steps: int) -> int:
     return local_batch_size(batch_size)
 
 
-def _clear_run(workdir: Path) -> None:
+def clear_run(workdir: str | Path) -> None:
+    """Removes what an earlier run left in ``workdir``: checkpoints, TensorBoard, metrics."""
+    workdir = Path(workdir)
     for name in ("checkpoints", "tensorboard"):
         shutil.rmtree(workdir / name, ignore_errors=True)
     (workdir / "metrics.jsonl").unlink(missing_ok=True)

@@ -33,7 +33,7 @@ from jaxdl.nn.generative import (
     InpaintingAutoencoder,
     perplexity,
 )
-from jaxdl.training import MetricsWriter, TrainState, fit, write_summary
+from jaxdl.training import MetricsWriter, TrainState, clear_run, fit, write_summary
 from jaxdl.training.epoch import epoch_order, take
 from train.fashion_mnist.train import load_split
 
@@ -252,8 +252,8 @@ def _train_gan(config, workdir, train) -> dict[str, Any]:
         return g_state, d_state, d_losses.mean(), g_losses.mean()
 
     # The autoencoders' metrics.jsonl comes from `fit`; the GAN has its own loop, so it
-    # writes the same per-epoch file (a fresh one: this loop does not resume).
-    (workdir / "metrics.jsonl").unlink(missing_ok=True)
+    # writes the same per-epoch file, starting afresh as `fit` does (it does not resume).
+    clear_run(workdir)
     writer = MetricsWriter(workdir)
     z = jax.random.normal(jax.random.key(config.seed), (64, config.z_dim))
     try:
