@@ -20,12 +20,12 @@ import numpy as np
 from benchmarks import _harness
 from jaxdl.data import load_fashion_mnist
 from jaxdl.training import (
+    Permuted,
     TrainState,
     classifier_eval,
     classifier_loss,
-    epoch_order,
+    make_chunk,
     make_evaluator,
-    make_train_chunk,
 )
 from train.fashion_mnist.train import MEAN, STD, _on_images, build_model, build_optimizer
 
@@ -61,8 +61,9 @@ class JaxdlSide:
         loss_fn = _on_images(
             functools.partial(classifier_loss, label_smoothing=config.label_smoothing)
         )
-        self.run_chunk = make_train_chunk(loss_fn)
         self.data = {"image": jnp.asarray(images), "label": jnp.asarray(labels, jnp.int32)}
+        self.source = Permuted(self.data, self.batch_size, self.data_key)
+        self.run_chunk = make_chunk(loss_fn, self.source)
         self.epochs = 0
         self.bad_steps: list[jax.Array] = []
         self.last_sums: dict[str, jax.Array] = {}
@@ -71,9 +72,8 @@ class JaxdlSide:
         """One epoch; returns the (unfinished) arrays so the timer can block on them."""
         self.epochs += 1
         # Drawing the permutation is part of an epoch, as the DataLoader's shuffle is.
-        key = jax.random.fold_in(self.data_key, self.epochs)
-        order = epoch_order(key, self.n, self.batch_size)
-        self.state, sums, bad = self.run_chunk(self.state, self.data, order)
+        order = self.source.inputs(self.epochs, 0, self.steps)
+        self.state, _, sums, bad = self.run_chunk(self.state, self.data, order, self.steps)
         self.bad_steps.append(bad)
         self.last_sums = sums
         return self.state, sums, bad

@@ -13,7 +13,7 @@ backward in isolation, next to the same part of the PyTorch baseline
   output (BatchNorm in training mode, updating its running statistics; dropout active);
 - the optimiser update: the recipe's AdamW over the whole parameter tree
   (``TrainState.apply_gradients``) against ``torch.optim.AdamW.step()``;
-- the whole train step: ``make_train_chunk`` with the recipe's loss, exactly as
+- the whole train step: ``make_chunk`` with the recipe's loss, exactly as
   ``benchmarks/_fashion_mnist.py`` runs it, against the baseline's DataLoader loop, on
   random uint8 images (the values do not change the work).
 

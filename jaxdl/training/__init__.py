@@ -1,10 +1,25 @@
-"""The functional training core: state, steps, compiled epochs, loop, checkpoints, logs."""
+"""The one training engine: state, steps, batch sources, compiled chunks, the driver and
+the run lifecycle. See ``docs/architecture.md`` for the path of a batch through it."""
 
 from jaxdl.training.checkpoint import Checkpointer
 from jaxdl.training.ema import EmaState, ema_params, track_ema
-from jaxdl.training.epoch import epoch_order, make_evaluator, make_train_chunk, take
+from jaxdl.training.engine import TrainResult, epoch_line, make_chunk, train
+from jaxdl.training.evaluation import make_evaluator
 from jaxdl.training.logging import MetricsWriter, environment, plot_curves, write_summary
-from jaxdl.training.loop import FitResult, clear_run, fit, fit_options
+from jaxdl.training.loop import FitResult, fit, fit_options
+from jaxdl.training.run import Run, clear_run
+from jaxdl.training.sources import (
+    BatchSource,
+    FullBatch,
+    Generated,
+    HostFed,
+    Permuted,
+    Sampled,
+    epoch_order,
+    minibatch_indices,
+    num_examples,
+    take,
+)
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import (
     classifier_eval,
@@ -15,26 +30,38 @@ from jaxdl.training.step import (
 )
 
 __all__ = [
+    "BatchSource",
     "Checkpointer",
     "EmaState",
     "FitResult",
+    "FullBatch",
+    "Generated",
+    "HostFed",
     "MetricsWriter",
+    "Permuted",
+    "Run",
+    "Sampled",
+    "TrainResult",
     "TrainState",
     "classifier_eval",
     "classifier_loss",
     "clear_run",
     "ema_params",
     "environment",
+    "epoch_line",
     "epoch_order",
     "eval_step",
     "fit",
     "fit_options",
+    "make_chunk",
     "make_evaluator",
-    "make_train_chunk",
     "make_train_step",
+    "minibatch_indices",
+    "num_examples",
     "plot_curves",
     "take",
     "track_ema",
+    "train",
     "train_step",
     "write_summary",
 ]

@@ -80,13 +80,24 @@ class TrainState(struct.PyTreeNode):
         if self.loss_scale is None:
             return new
         finite = all_finite(grads)
-        keep = lambda a, b: jnp.where(finite, a, b)  # noqa: E731
-        return new.replace(
-            params=jax.tree.map(keep, new.params, self.params),
-            model_state=jax.tree.map(keep, new.model_state, self.model_state),
-            opt_state=jax.tree.map(keep, new.opt_state, self.opt_state),
-            loss_scale=self.loss_scale.adjust(finite),
-        )
+        kept = select_update(finite, new, self).replace(step=new.step)
+        return kept.replace(loss_scale=self.loss_scale.adjust(finite))
+
+
+def select_update(ok: jax.Array, new: TrainState, old: TrainState) -> TrainState:
+    """``new`` where ``ok``, else ``old``: the one place an update is kept or dropped.
+
+    Selects leaf by leaf (parameters, model and optimiser state, step, loss scale; the
+    key never changes), so a dropped update leaves no trace in the state.
+    """
+    keep = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
+    return old.replace(
+        params=jax.tree.map(keep, new.params, old.params),
+        model_state=jax.tree.map(keep, new.model_state, old.model_state),
+        opt_state=jax.tree.map(keep, new.opt_state, old.opt_state),
+        step=keep(new.step, old.step),
+        loss_scale=jax.tree.map(keep, new.loss_scale, old.loss_scale),
+    )
 
 
 def all_finite(tree: Any) -> jax.Array:

@@ -20,7 +20,7 @@ from flax import nnx
 
 from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
-from jaxdl.training.state import TrainState, all_finite
+from jaxdl.training.state import TrainState, all_finite, select_update
 
 Batch = Mapping[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -138,16 +138,7 @@ def guarded_train_step(
     new, metrics = train_step(state, batch, loss_fn=loss_fn, accum_steps=accum_steps)
     ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params) & (bad_step < 0)
     bad_step = jnp.where(ok | (bad_step >= 0), bad_step, state.step)
-    # Select leaf by leaf (the key never changes) so a bad step leaves no trace.
-    keep = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
-    state = state.replace(
-        params=jax.tree.map(keep, new.params, state.params),
-        model_state=jax.tree.map(keep, new.model_state, state.model_state),
-        opt_state=jax.tree.map(keep, new.opt_state, state.opt_state),
-        step=keep(new.step, state.step),
-        loss_scale=jax.tree.map(keep, new.loss_scale, state.loss_scale),
-    )
-    return state, bad_step, metrics
+    return select_update(ok, new, state), bad_step, metrics
 
 
 def eval_step(state: TrainState, batch: Batch, where: jax.Array, *, eval_fn: EvalFn) -> Metrics:

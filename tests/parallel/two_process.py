@@ -25,8 +25,7 @@ def main() -> None:
     import jax
 
     from jaxdl import parallel
-    from jaxdl.training import classifier_loss, fit
-    from jaxdl.training.epoch import epoch_order, make_fed_train_chunk
+    from jaxdl.training import HostFed, classifier_loss, epoch_order, fit, make_chunk
     from tests.parallel.scenarios import classifier_data, classifier_state
 
     data = classifier_data(2 * LOCAL_N)
@@ -52,14 +51,15 @@ def main() -> None:
         return
     # The reference: process p's batch rows are its own share, in its own order.
     state = classifier_state()
-    run = make_fed_train_chunk(classifier_loss)
+    run = make_chunk(classifier_loss, HostFed(data, BATCH, key))
     for epoch in range(1, EPOCHS + 1):
         order = np.asarray(epoch_order(jax.random.fold_in(key, epoch), LOCAL_N, BATCH // 2))
         parts = [
             {k: v[p * LOCAL_N : (p + 1) * LOCAL_N][order] for k, v in data.items()} for p in (0, 1)
         ]
         batches = {k: np.concatenate([parts[0][k], parts[1][k]], axis=1) for k in data}
-        state, _, _ = run(state, batches)
+        steps = order.shape[0]
+        state, _, _, _ = run(state, None, batches, steps)
     leaves = [np.asarray(x) for x in jax.tree.leaves(state.params)]
     np.savez(sys.argv[2], *leaves, processes=1, devices=jax.device_count())
 

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 from jaxdl.training import (
+    Permuted,
     classifier_eval,
     classifier_loss,
     epoch_order,
+    make_chunk,
     make_evaluator,
-    make_train_chunk,
     make_train_step,
+    take,
 )
-from jaxdl.training.epoch import take
 from tests.training.helpers import tiny_data, tiny_state, to_float
 
 LOSS = to_float(classifier_loss)
@@ -54,21 +55,24 @@ def test_chunk_matches_a_loop_of_steps():
     step = make_train_step(LOSS)
     for idx in order:
         state_loop, _ = step(state_loop, take(data, idx))
-    state_scan, sums, bad = make_train_chunk(LOSS)(tiny_state(), data, order)
+    chunk = make_chunk(LOSS, Permuted(data, 16, jax.random.key(5)))
+    state_scan, metrics, sums, bad = chunk(tiny_state(), data, order, 6)
     assert int(bad) == -1
     chex.assert_trees_all_close(state_scan.params, state_loop.params, rtol=1e-5, atol=1e-6)
     assert sums["loss"].shape == ()
+    chex.assert_shape(metrics["loss"], (6,))
+    np.testing.assert_allclose(metrics["loss"].sum(), sums["loss"], rtol=1e-6)
 
 
 def test_chunk_compiles_once():
     data = tiny_data()
-    run = make_train_chunk(LOSS)
+    run = make_chunk(LOSS, Permuted(data, 16, jax.random.key(0)))
     counted = chex.assert_max_traces(run.__wrapped__, n=1)
-    run = jax.jit(counted, donate_argnums=0)
+    run = jax.jit(counted, static_argnums=3, donate_argnums=0)
     state = tiny_state()
     for epoch in range(3):
         order = epoch_order(jax.random.key(epoch), 96, 16)
-        state, _, _ = run(state, data, order)
+        state, _, _, _ = run(state, data, order, 6)
     assert int(state.step) == 18
 
 
@@ -93,10 +97,11 @@ def test_nan_step_is_reported_and_skipped():
     order = jnp.arange(96).reshape(6, 16)[jnp.array([1, 2, 0, 3, 4, 5])]
     state = tiny_state()
     before = jax.tree.map(np.array, state.params)
-    out, _, bad = make_train_chunk(exploding)(state, data, order)
+    chunk = make_chunk(exploding, Permuted(data, 16, jax.random.key(0)))
+    out, _, _, bad = chunk(state, data, order, 6)
     assert int(bad) == 2  # the third step saw example 0
     # Updates stop at the bad step: the result equals two good steps from the start.
-    ref, _, _ = make_train_chunk(exploding)(tiny_state(), data, order[:2])
+    ref, _, _, _ = chunk(tiny_state(), data, order[:2], 2)
     chex.assert_trees_all_equal(out.params, ref.params)
     assert int(out.step) == 2
     assert not all(

@@ -268,7 +268,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         workdir=workdir,
         mesh=mesh,
         **fit_options(config),
-        on_epoch=draw_grid,
+        hooks=[draw_grid],
     )
     if not parallel.is_main_process():
         return {"wall_time_s": time.perf_counter() - tic}

@@ -33,8 +33,15 @@ from jaxdl.nn.generative import (
     InpaintingAutoencoder,
     perplexity,
 )
-from jaxdl.training import MetricsWriter, TrainState, clear_run, fit, write_summary
-from jaxdl.training.epoch import epoch_order, take
+from jaxdl.training import (
+    MetricsWriter,
+    TrainState,
+    clear_run,
+    epoch_order,
+    fit,
+    take,
+    write_summary,
+)
 from train.fashion_mnist.train import load_split
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")

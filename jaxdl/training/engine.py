@@ -1,0 +1,334 @@
+"""The engine: compiled chunks of training steps over a batch source, and the driver.
+
+One batch takes this path (see ``docs/architecture.md``)::
+
+    source.inputs(epoch, start, stop)        host: indices / host batches / nothing
+      -> chunk(state, source.data, inputs)   one jax.jit call, the state donated
+         -> source.scan_inputs(...)          device: what lax.scan iterates over
+         -> lax.scan over steps:
+              source.batch(state, data, x)   this step's batch
+              guarded_train_step(...)        loss_fn, gradient, optax update, NaN guard
+      -> per-step metrics, first bad step    back to the host
+    driver: progress bar, NaN check, then per epoch: evaluate, hooks, record,
+            metrics.jsonl + TensorBoard, checkpoint (through a :class:`Run`)
+
+Every recipe's training goes through :func:`train` (or, for algorithms whose whole run
+is one program, such as PPO, through the same :class:`~jaxdl.training.Run`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from jaxdl.errors import NonFiniteLossError
+from jaxdl.training.run import Run
+from jaxdl.training.sources import BatchSource
+from jaxdl.training.state import TrainState
+from jaxdl.training.step import LossFn, Metrics, guarded_train_step
+
+ChunkFn = Callable[[TrainState, Any, Any, int], tuple[TrainState, Metrics, Metrics, jax.Array]]
+Hook = Callable[[int, TrainState], Mapping[str, Any] | None]
+
+
+def make_chunk(
+    loss_fn: LossFn,
+    source: BatchSource,
+    *,
+    accum_steps: int = 1,
+    vmapped: bool = False,
+    unroll: int = 1,
+) -> ChunkFn:
+    """A jitted ``chunk(state, data, inputs, length) -> (state, metrics, sums, bad_step)``.
+
+    Runs ``length`` (static) steps of :func:`~jaxdl.training.step.guarded_train_step` in
+    one ``lax.scan`` over the batches of ``source``; the state is donated.
+
+    Args:
+      loss_fn: ``loss_fn(model, batch, *, train, key) -> (loss, metrics)``.
+      source: a :class:`~jaxdl.training.sources.BatchSource`.
+      accum_steps: micro-batches per step (gradient accumulation).
+      vmapped: ``state`` is a stack of states (leading axis) that share ``data`` and
+        ``inputs``: a sweep over seeds or hyperparameters in one program.
+      unroll: steps per loop iteration of the scan (helps tiny models).
+
+    Returns:
+      The jitted function. ``metrics`` holds each metric per step, ``(length,)``
+      (``(runs, length)`` when ``vmapped``), ``sums`` their sums over the steps;
+      ``bad_step`` is ``-1`` or the first step whose loss or parameters were not
+      finite, after which updates were skipped.
+    """
+
+    def run(state: TrainState, data: Any, inputs: Any, length: int):
+        xs = source.scan_inputs(state, data, inputs, length)
+
+        def body(carry, x):
+            state, bad_step = carry
+            batch = source.batch(state, data, x)
+            if source.batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, source.batch_sharding)
+            state, bad_step, metrics = guarded_train_step(
+                state, batch, bad_step, loss_fn=loss_fn, accum_steps=accum_steps
+            )
+            return (state, bad_step), metrics
+
+        (state, bad_step), metrics = jax.lax.scan(
+            body, (state, jnp.int32(-1)), xs, length=length, unroll=min(unroll, length)
+        )
+        return state, metrics, jax.tree.map(lambda m: m.sum(0), metrics), bad_step
+
+    if vmapped:
+        run = jax.vmap(run, in_axes=(0, None, None, None))
+    return jax.jit(run, static_argnums=3, donate_argnums=0)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+      state: the final state (a stack of states when ``vmapped``).
+      history: one record per epoch: ``epoch``, ``step``, ``train_<metric>`` (mean over
+        the epoch's steps), ``train_examples_per_s`` (when the source has a batch
+        size), ``test_<metric>`` from ``evaluate`` and whatever the hooks returned.
+      metrics: the last record.
+      step_metrics: ``{metric: (steps,)}`` (``(runs, steps)`` when vmapped), every
+        step's training metrics, when ``keep_step_metrics``.
+      bad_step: the first non-finite step per run (``-1``: none); only with
+        ``on_non_finite="record"``.
+      steps_per_s: steady-state speed: steps per second over the chunks after the
+        first (which includes compilation), or ``None`` with a single chunk.
+    """
+
+    state: TrainState
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    step_metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    bad_step: np.ndarray | None = None
+    steps_per_s: float | None = None
+
+
+def train(
+    state: TrainState,
+    source: BatchSource,
+    *,
+    loss_fn: LossFn,
+    num_epochs: int,
+    num_steps: int | None = None,
+    run: Run | None = None,
+    evaluate: Callable[[TrainState], Mapping[str, Any]] | None = None,
+    hooks: Sequence[Hook] = (),
+    steps_per_dispatch: int = 0,
+    accum_steps: int = 1,
+    mesh: Mesh | None = None,
+    vmapped: bool = False,
+    unroll: int = 1,
+    keep_step_metrics: bool = False,
+    on_non_finite: str = "raise",
+    progress: bool = True,
+    desc: str | None = None,
+    chunk_fn: ChunkFn | None = None,
+    examples_per_step: int | None = None,
+) -> TrainResult:
+    """Trains ``state`` on ``source`` for ``num_epochs`` epochs; the one training loop.
+
+    Epoch ``e`` (from 1) runs steps ``[(e-1) * S, min(e * S, num_steps))`` with ``S =
+    source.steps_per_epoch``, dispatched as compiled chunks of ``steps_per_dispatch``
+    steps (0: the whole epoch in one call). After each epoch the driver evaluates
+    (``evaluate(state)``, metrics prefixed ``test_``), runs the ``hooks`` (``hook(epoch,
+    state)``; numbers returned join the record) and, with a ``run``, appends the
+    record to ``metrics.jsonl``/TensorBoard, redraws ``curves.png`` and saves a
+    checkpoint. A ``run`` opened with ``resume=True`` restores its newest checkpoint
+    first and continues bit-identically.
+
+    Args:
+      state: the initial :class:`TrainState` (a stack of them when ``vmapped``).
+      source: where batches come from (:mod:`jaxdl.training.sources`).
+      loss_fn: ``loss_fn(model, batch, *, train, key) -> (loss, metrics)``.
+      num_epochs: epochs to train in all (a resumed run counts the restored ones).
+      num_steps: steps in all; defaults to ``num_epochs * source.steps_per_epoch``.
+        A smaller value makes the last epoch partial.
+      run: the :class:`~jaxdl.training.Run` that owns the workdir, or ``None``.
+      evaluate: ``state -> {metric: value}`` after each epoch.
+      hooks: more per-epoch work (samples, plots, probes).
+      steps_per_dispatch: steps per compiled call; 0 is a whole epoch.
+      accum_steps: micro-batches per step.
+      mesh: places the state by :func:`jaxdl.parallel.state_shardings` (data parallel
+        or FSDP) before training and after a restore. Use with :class:`HostFed`.
+      vmapped: ``state`` is a stack of runs trained by one program.
+      unroll: scan unroll (see :func:`make_chunk`).
+      keep_step_metrics: keep every step's training metrics in the result.
+      on_non_finite: ``"raise"`` a :class:`NonFiniteLossError` (the newest
+        checkpoint is the last good epoch), or ``"record"`` the step and go on (the
+        run's updates stop there; for sweeps).
+      progress: show a progress bar.
+      desc: the progress bar's label.
+      chunk_fn: a prebuilt :func:`make_chunk` (to share its compilations).
+      examples_per_step: the global batch, for ``train_examples_per_s``; defaults to
+        ``source.batch_size`` where the source has one.
+
+    Returns:
+      A :class:`TrainResult`.
+
+    Raises:
+      NonFiniteLossError: the loss or the parameters became NaN or infinite.
+      ValueError: ``on_non_finite`` is neither ``"raise"`` nor ``"record"``.
+    """
+    if on_non_finite not in ("raise", "record"):
+        raise ValueError(f"on_non_finite is {on_non_finite!r}, expected 'raise' or 'record'.")
+    per_epoch = source.steps_per_epoch
+    total = num_epochs * per_epoch if num_steps is None else num_steps
+    chunk_size = per_epoch if steps_per_dispatch <= 0 else min(steps_per_dispatch, per_epoch)
+    chunk = chunk_fn or make_chunk(
+        loss_fn, source, accum_steps=accum_steps, vmapped=vmapped, unroll=unroll
+    )
+    shardings = None
+    if mesh is not None:
+        from jaxdl.parallel import place, state_shardings
+
+        shardings = state_shardings(state, mesh)
+        state = place(state, shardings)
+    start_epoch, history = 0, []
+    step_metrics: list[dict[str, np.ndarray]] = []
+    if run is not None:
+        start_epoch, state, history, step_metrics = run.resume_into(state, shardings)
+    bad = None
+    batch_size = examples_per_step or getattr(source, "batch_size", None)
+    first_end = None
+    timed_steps, timed_s = 0, 0.0
+    bar = _bar(run, total, min(start_epoch * per_epoch, total), progress, desc)
+    try:
+        for epoch in range(start_epoch + 1, num_epochs + 1):
+            begin, end = (epoch - 1) * per_epoch, min(epoch * per_epoch, total)
+            if begin >= end:
+                break
+            tic = time.perf_counter()
+            sums: dict[str, float] = {}
+            for start in range(begin, end, chunk_size):
+                stop = min(start + chunk_size, end)
+                t0 = time.perf_counter()
+                inputs = source.inputs(epoch, start - begin, stop - begin)
+                state, metrics, chunk_sums, bad_step = chunk(
+                    state, source.data, inputs, stop - start
+                )
+                chunk_sums = jax.device_get(chunk_sums)
+                bad = _check(np.asarray(bad_step), bad, on_non_finite, epoch, run)
+                if first_end is None:
+                    first_end = stop
+                else:
+                    timed_steps, timed_s = timed_steps + stop - start, timed_s + _since(t0)
+                if keep_step_metrics:
+                    step_metrics.append(jax.device_get(metrics))
+                for k, v in chunk_sums.items():
+                    sums[k] = sums.get(k, 0.0) + _as_float(v)
+                bar.update(stop - start)
+                done = stop - begin
+                bar.set_postfix(epoch=epoch, **{k: _short(v / done) for k, v in sums.items()})
+            seconds = time.perf_counter() - tic
+            record: dict[str, Any] = {"epoch": epoch, "step": _step(state)}
+            record |= {f"train_{k}": _plain(v / (end - begin)) for k, v in sums.items()}
+            if batch_size is not None:
+                record["train_examples_per_s"] = (end - begin) * batch_size / seconds
+            if mesh is not None:
+                record["skipped_steps"] = sums.get("skipped", 0.0)
+            if evaluate is not None:
+                values = jax.device_get(evaluate(state))
+                record |= {f"test_{k}": _plain(v) for k, v in values.items()}
+            for hook in hooks:
+                record |= dict(hook(epoch, state) or {})
+            history.append(record)
+            if run is not None:
+                run.end_epoch(epoch, state, record, history, step_metrics)
+            if run is None or run.is_main:
+                bar.write(epoch_line(record))
+    finally:
+        bar.close()
+        if run is not None:
+            run.wait()
+    return TrainResult(
+        state=state,
+        history=history,
+        metrics=history[-1] if history else {},
+        step_metrics=_concat(step_metrics),
+        bad_step=bad,
+        steps_per_s=timed_steps / timed_s if timed_s > 0 else None,
+    )
+
+
+def _since(t0: float) -> float:
+    return time.perf_counter() - t0
+
+
+def _as_float(v: Any) -> Any:
+    """A Python float, or a float64 array of one value per run when vmapped."""
+    v = np.asarray(v)
+    return float(v) if v.ndim == 0 else v.astype(np.float64)
+
+
+def _plain(v: Any) -> Any:
+    v = np.asarray(v)
+    return float(v) if v.ndim == 0 else v.tolist()
+
+
+def _short(v: Any) -> str:
+    return f"{float(np.mean(v)):.4f}"
+
+
+def _step(state: TrainState) -> int:
+    return int(np.max(jax.device_get(state.step)))
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {}
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts], axis=-1) for k in parts[0]}
+
+
+def _check(bad_step: np.ndarray, bad: np.ndarray | None, mode: str, epoch: int, run):
+    """Folds this chunk's first bad steps into ``bad``; raises in ``"raise"`` mode."""
+    bad = bad_step if bad is None else np.where(bad >= 0, bad, bad_step)
+    if mode == "raise" and (bad >= 0).any():
+        step = int(bad[bad >= 0].min())
+        kept = (
+            run.kept_checkpoint()
+            if run is not None
+            else ("no checkpoint is kept because there is no workdir")
+        )
+        raise NonFiniteLossError(
+            f"Training stopped at step {step} (epoch {epoch}) because the loss or the "
+            f"parameters became NaN or infinite; {kept}. Lower the learning rate or check "
+            "the inputs."
+        )
+    return bad
+
+
+def _bar(run, total, initial, progress, desc):
+    from tqdm.auto import tqdm
+
+    main = run is None or run.is_main
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="step",
+        desc=desc,
+        disable=not (progress and main),
+        dynamic_ncols=True,
+    )
+
+
+def epoch_line(record: Mapping[str, Any]) -> str:
+    """The one line printed per epoch: epoch, losses and accuracies, speed."""
+    parts = [f"epoch {record['epoch']:3d}"]
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        if isinstance(record.get(key), float):
+            parts.append(f"{key} {record[key]:.4f}")
+    if "train_examples_per_s" in record:
+        parts.append(f"{record['train_examples_per_s']:.0f} examples/s")
+    return " | ".join(parts)

@@ -1,0 +1,45 @@
+"""Evaluation over a whole dataset kept on the device, in padded, masked batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxdl.training.sources import Data, num_examples, take
+from jaxdl.training.state import TrainState
+from jaxdl.training.step import EvalFn
+
+
+def make_evaluator(
+    eval_fn: EvalFn, batch_size: int
+) -> Callable[[TrainState, Data], dict[str, jax.Array]]:
+    """A jitted ``evaluate(state, data) -> {metric: mean over all examples}``.
+
+    The data is padded up to whole batches and the padding masked out, so every example
+    counts exactly once whatever ``batch_size`` is.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size is {batch_size}, expected a positive integer.")
+
+    @jax.jit
+    def evaluate(state: TrainState, data: Data) -> dict[str, jax.Array]:
+        n = num_examples(data)
+        steps = -(-n // batch_size)
+        idx = jnp.arange(steps * batch_size)
+        where = (idx < n).reshape(steps, batch_size)
+        idx = jnp.minimum(idx, n - 1).reshape(steps, batch_size)
+        model = state.model()
+
+        def body(total, xs):
+            i, w = xs
+            sums = eval_fn(model, take(data, i), w)
+            return jax.tree.map(jnp.add, total, sums), None
+
+        zeros = jax.eval_shape(eval_fn, model, take(data, idx[0]), where[0])
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), zeros)
+        total, _ = jax.lax.scan(body, zeros, (idx, where))
+        return jax.tree.map(lambda t: t / n, total)
+
+    return evaluate

@@ -1,0 +1,206 @@
+"""The run lifecycle: one workdir, its checkpoints, logs, curves and summary.
+
+Every recipe opens one :class:`Run` and trains through it, so resume, checkpoints,
+``metrics.jsonl``/TensorBoard, ``curves.png``, timing and ``summary.json`` behave the
+same everywhere:
+
+>>> import tempfile
+>>> with Run(tempfile.mkdtemp(), recipe="demo", config={"lr": 0.1}) as run:
+...     run.log({"step": 1, "train_loss": 0.5}, step=1)
+...     summary = run.finish({"test_loss": 0.25})
+>>> summary["metrics"]
+{'test_loss': 0.25}
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxdl.training.checkpoint import Checkpointer
+from jaxdl.training.logging import MetricsWriter, plot_curves, write_summary
+from jaxdl.training.state import TrainState
+
+STEP_METRICS = "step_metrics.npz"
+
+
+def clear_run(workdir: str | os.PathLike) -> None:
+    """Removes what an earlier run left in ``workdir``: checkpoints, TensorBoard,
+    ``metrics.jsonl`` and the per-step metrics."""
+    workdir = Path(workdir)
+    for name in ("checkpoints", "tensorboard"):
+        shutil.rmtree(workdir / name, ignore_errors=True)
+    for name in ("metrics.jsonl", STEP_METRICS):
+        (workdir / name).unlink(missing_ok=True)
+
+
+class Run:
+    """A training run that owns ``workdir`` (or, with ``workdir=None``, writes nothing).
+
+    Opening a run creates ``workdir``; without ``resume`` it first removes an earlier
+    run's checkpoints and logs there. Only process 0 writes logs, curves and the
+    summary; all processes write checkpoints together.
+
+    Args:
+      workdir: the output folder, or ``None`` for a run that keeps nothing.
+      recipe: the name written to ``summary.json``.
+      config: the resolved config, written to ``summary.json``.
+      resume: continue from the newest checkpoint in ``workdir``, if any.
+      max_to_keep: checkpoints kept (the newest ones).
+      tensorboard: also write TensorBoard event files.
+      curves: redraw ``curves.png`` from the history after every epoch.
+      x: the record field the curves are drawn against.
+    """
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike | None,
+        *,
+        recipe: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        resume: bool = False,
+        max_to_keep: int = 3,
+        tensorboard: bool = True,
+        curves: bool = True,
+        x: str = "epoch",
+    ):
+        self.tic = time.perf_counter()
+        self.workdir = None if workdir is None else Path(workdir)
+        self.recipe, self.config, self.resume = recipe, dict(config or {}), resume
+        self.is_main = jax.process_index() == 0
+        self.curves, self.x = curves, x
+        self.checkpointer: Checkpointer | None = None
+        self.writer: MetricsWriter | None = None
+        if self.workdir is None:
+            return
+        if self.is_main:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                clear_run(self.workdir)
+        if jax.process_count() > 1:  # nobody opens the folder before process 0 cleared it
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("jaxdl.Run.workdir")
+        self.checkpointer = Checkpointer(self.workdir / "checkpoints", max_to_keep=max_to_keep)
+        if self.is_main:
+            self.writer = MetricsWriter(self.workdir, tensorboard=tensorboard)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def path(self, name: str) -> Path | None:
+        """``workdir / name`` for files process 0 writes; ``None`` elsewhere or without
+        a workdir, so callers write nothing."""
+        return self.workdir / name if self.workdir is not None and self.is_main else None
+
+    def resume_into(
+        self, state: TrainState, shardings: Any = None
+    ) -> tuple[int, TrainState, list[dict[str, Any]], list[dict[str, np.ndarray]]]:
+        """``(epoch, state, history, step_metrics)`` to continue from.
+
+        With ``resume`` and a checkpoint: the newest checkpoint restored into the
+        structure of ``state`` (placed by ``shardings``), and the logs of the epochs up
+        to it. Otherwise ``(0, state, [], [])``.
+        """
+        ckpt = self.checkpointer
+        if not (self.resume and ckpt is not None and ckpt.latest_epoch() is not None):
+            return 0, state, [], []
+        epoch, state = ckpt.restore(state)
+        if shardings is not None:
+            from jaxdl.parallel import place
+
+            state = place(state, shardings)
+        history: list[dict[str, Any]] = []
+        if self.writer is not None:
+            self.writer.truncate_after(epoch)
+            history = self.writer.history()
+        step_metrics = []
+        saved = self.workdir / STEP_METRICS
+        if saved.exists():
+            steps = int(np.max(jax.device_get(state.step)))
+            with np.load(saved) as f:
+                step_metrics = [{k: f[k][..., :steps] for k in f.files}]
+        return epoch, state, history, step_metrics
+
+    def end_epoch(
+        self,
+        epoch: int,
+        state: TrainState,
+        record: Mapping[str, Any],
+        history: Sequence[Mapping[str, Any]],
+        step_metrics: Sequence[Mapping[str, np.ndarray]] = (),
+    ) -> None:
+        """Checkpoints ``state`` as ``epoch`` and logs ``record`` (and the curves)."""
+        if self.checkpointer is not None:
+            self.checkpointer.save(epoch, state)
+        if step_metrics and self.path(STEP_METRICS) is not None:
+            keys = step_metrics[0]
+            joined = {k: np.concatenate([np.asarray(p[k]) for p in step_metrics], -1) for k in keys}
+            np.savez(self.path(STEP_METRICS), **joined)
+        self.log(record, step=int(record.get("step", epoch)))
+        if self.curves and self.path("curves.png") is not None:
+            plot_curves(history, self.path("curves.png"), x=self.x)
+
+    def log(self, record: Mapping[str, Any], *, step: int) -> None:
+        """Appends ``record`` to ``metrics.jsonl`` and TensorBoard (process 0 only)."""
+        if self.writer is not None:
+            self.writer.write(record, step=step)
+
+    def save(self, epoch: int, state: Any) -> None:
+        """Checkpoints ``state`` as ``epoch`` (for runs that do not go through ``train``)."""
+        if self.checkpointer is not None:
+            self.checkpointer.save(epoch, state)
+
+    def kept_checkpoint(self) -> str:
+        """A clause saying which checkpoint a failed run leaves behind."""
+        if self.checkpointer is None:
+            return "no checkpoint is kept because there is no workdir"
+        self.checkpointer.wait()
+        last = self.checkpointer.latest_epoch()
+        if last is None:
+            return "no epoch had finished, so there is no checkpoint"
+        return f"the last good checkpoint (epoch {last}) is kept in {self.checkpointer.directory}"
+
+    def wait(self) -> None:
+        """Blocks until started checkpoints are on disk."""
+        if self.checkpointer is not None:
+            self.checkpointer.wait()
+
+    def elapsed(self) -> float:
+        """Seconds since the run was opened."""
+        return time.perf_counter() - self.tic
+
+    def finish(self, metrics: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+        """Writes ``summary.json`` (final metrics, config, wall time, versions, ``extra``)
+        and returns ``{"metrics", "wall_time_s", **extra}``."""
+        metrics = dict(metrics)
+        wall = self.elapsed()
+        if self.path("summary.json") is not None:
+            write_summary(
+                self.workdir,
+                metrics=metrics,
+                config=self.config,
+                wall_time_s=wall,
+                recipe=self.recipe,
+                **extra,
+            )
+        return {"metrics": metrics, "wall_time_s": wall, **extra}
+
+    def close(self) -> None:
+        """Waits for checkpoints and closes the log files."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+            self.checkpointer = None
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
