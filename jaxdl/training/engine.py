@@ -29,7 +29,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxdl.errors import NonFiniteLossError
-from jaxdl.training.run import Run
+from jaxdl.training.run import Run, concat_steps
 from jaxdl.training.sources import BatchSource
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import LossFn, Metrics, guarded_train_step
@@ -136,6 +136,7 @@ def train(
     desc: str | None = None,
     chunk_fn: ChunkFn | None = None,
     examples_per_step: int | None = None,
+    epoch_offset: int = 0,
 ) -> TrainResult:
     """Trains ``state`` on ``source`` for ``num_epochs`` epochs; the one training loop.
 
@@ -173,6 +174,9 @@ def train(
       chunk_fn: a prebuilt :func:`make_chunk` (to share its compilations).
       examples_per_step: the global batch, for ``train_examples_per_s``; defaults to
         ``source.batch_size`` where the source has one.
+      epoch_offset: epochs of earlier stages of the same ``run`` (another source or
+        loss): this call trains epochs ``epoch_offset + 1 .. epoch_offset +
+        num_epochs`` and its steps continue from ``state.step``.
 
     Returns:
       A :class:`TrainResult`.
@@ -195,10 +199,9 @@ def train(
 
         shardings = state_shardings(state, mesh)
         state = place(state, shardings)
-    start_epoch, history = 0, []
-    step_metrics: list[dict[str, np.ndarray]] = []
-    if run is not None:
-        start_epoch, state, history, step_metrics = run.resume_into(state, shardings)
+    run = run if run is not None else Run(None)
+    start_epoch, state = run.resume_into(state, shardings)
+    start_epoch = max(start_epoch - epoch_offset, 0)
     bad = None
     batch_size = examples_per_step or getattr(source, "batch_size", None)
     first_end = None
@@ -225,14 +228,14 @@ def train(
                 else:
                     timed_steps, timed_s = timed_steps + stop - start, timed_s + _since(t0)
                 if keep_step_metrics:
-                    step_metrics.append(jax.device_get(metrics))
+                    run.step_metrics.append(jax.device_get(metrics))
                 for k, v in chunk_sums.items():
                     sums[k] = sums.get(k, 0.0) + _as_float(v)
                 bar.update(stop - start)
                 done = stop - begin
                 bar.set_postfix(epoch=epoch, **{k: _short(v / done) for k, v in sums.items()})
             seconds = time.perf_counter() - tic
-            record: dict[str, Any] = {"epoch": epoch, "step": _step(state)}
+            record: dict[str, Any] = {"epoch": epoch_offset + epoch, "step": _step(state)}
             record |= {f"train_{k}": _plain(v / (end - begin)) for k, v in sums.items()}
             if batch_size is not None:
                 record["train_examples_per_s"] = (end - begin) * batch_size / seconds
@@ -243,20 +246,17 @@ def train(
                 record |= {f"test_{k}": _plain(v) for k, v in values.items()}
             for hook in hooks:
                 record |= dict(hook(epoch, state) or {})
-            history.append(record)
-            if run is not None:
-                run.end_epoch(epoch, state, record, history, step_metrics)
-            if run is None or run.is_main:
+            run.end_epoch(epoch_offset + epoch, state, record)
+            if run.is_main:
                 bar.write(epoch_line(record))
     finally:
         bar.close()
-        if run is not None:
-            run.wait()
+        run.wait()
     return TrainResult(
         state=state,
-        history=history,
-        metrics=history[-1] if history else {},
-        step_metrics=_concat(step_metrics),
+        history=list(run.history),
+        metrics=run.history[-1] if run.history else {},
+        step_metrics=concat_steps(run.step_metrics),
         bad_step=bad,
         steps_per_s=timed_steps / timed_s if timed_s > 0 else None,
     )
@@ -285,12 +285,6 @@ def _step(state: TrainState) -> int:
     return int(np.max(jax.device_get(state.step)))
 
 
-def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if not parts:
-        return {}
-    return {k: np.concatenate([np.asarray(p[k]) for p in parts], axis=-1) for k in parts[0]}
-
-
 def _check(bad_step: np.ndarray, bad: np.ndarray | None, mode: str, epoch: int, run):
     """Folds this chunk's first bad steps into ``bad``; raises in ``"raise"`` mode."""
     bad = bad_step if bad is None else np.where(bad >= 0, bad, bad_step)
@@ -312,7 +306,7 @@ def _check(bad_step: np.ndarray, bad: np.ndarray | None, mode: str, epoch: int, 
 def _bar(run, total, initial, progress, desc):
     from tqdm.auto import tqdm
 
-    main = run is None or run.is_main
+    main = run.is_main
     return tqdm(
         total=total,
         initial=initial,

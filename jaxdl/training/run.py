@@ -41,6 +41,13 @@ def clear_run(workdir: str | os.PathLike) -> None:
         (workdir / name).unlink(missing_ok=True)
 
 
+def concat_steps(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-step metrics of consecutive chunks joined along the step (last) axis."""
+    if not parts:
+        return {}
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts], axis=-1) for k in parts[0]}
+
+
 class Run:
     """A training run that owns ``workdir`` (or, with ``workdir=None``, writes nothing).
 
@@ -78,6 +85,11 @@ class Run:
         self.curves, self.x = curves, x
         self.checkpointer: Checkpointer | None = None
         self.writer: MetricsWriter | None = None
+        # Every record of this run so far (restored ones too): several train calls in
+        # one run (stages) extend the same history.
+        self.history: list[dict[str, Any]] = []
+        self.step_metrics: list[dict[str, np.ndarray]] = []
+        self.restored_epoch: int | None = None
         if self.workdir is None:
             return
         if self.is_main:
@@ -103,53 +115,48 @@ class Run:
         a workdir, so callers write nothing."""
         return self.workdir / name if self.workdir is not None and self.is_main else None
 
-    def resume_into(
-        self, state: TrainState, shardings: Any = None
-    ) -> tuple[int, TrainState, list[dict[str, Any]], list[dict[str, np.ndarray]]]:
-        """``(epoch, state, history, step_metrics)`` to continue from.
+    def resume_into(self, state: TrainState, shardings: Any = None) -> tuple[int, TrainState]:
+        """``(epoch, state)`` to continue from.
 
-        With ``resume`` and a checkpoint: the newest checkpoint restored into the
-        structure of ``state`` (placed by ``shardings``), and the logs of the epochs up
-        to it. Otherwise ``(0, state, [], [])``.
+        The first call of a run opened with ``resume`` restores the newest checkpoint
+        (if any) into the structure of ``state``, placed by ``shardings``, and reloads
+        the history and per-step metrics up to it; later calls (the next stage of the
+        same run) return the restored epoch and ``state`` unchanged. Without a
+        checkpoint: ``(0, state)``.
         """
+        if self.restored_epoch is not None:
+            return self.restored_epoch, state
+        self.restored_epoch = 0
         ckpt = self.checkpointer
         if not (self.resume and ckpt is not None and ckpt.latest_epoch() is not None):
-            return 0, state, [], []
+            return 0, state
         epoch, state = ckpt.restore(state)
         if shardings is not None:
             from jaxdl.parallel import place
 
             state = place(state, shardings)
-        history: list[dict[str, Any]] = []
+        self.restored_epoch = epoch
         if self.writer is not None:
             self.writer.truncate_after(epoch)
-            history = self.writer.history()
-        step_metrics = []
+            self.history = self.writer.history()
         saved = self.workdir / STEP_METRICS
         if saved.exists():
             steps = int(np.max(jax.device_get(state.step)))
             with np.load(saved) as f:
-                step_metrics = [{k: f[k][..., :steps] for k in f.files}]
-        return epoch, state, history, step_metrics
+                self.step_metrics = [{k: f[k][..., :steps] for k in f.files}]
+        return epoch, state
 
-    def end_epoch(
-        self,
-        epoch: int,
-        state: TrainState,
-        record: Mapping[str, Any],
-        history: Sequence[Mapping[str, Any]],
-        step_metrics: Sequence[Mapping[str, np.ndarray]] = (),
-    ) -> None:
-        """Checkpoints ``state`` as ``epoch`` and logs ``record`` (and the curves)."""
+    def end_epoch(self, epoch: int, state: TrainState, record: Mapping[str, Any]) -> None:
+        """Adds ``record`` to the history, logs it, redraws the curves and checkpoints
+        ``state`` as ``epoch`` (with the per-step metrics kept so far)."""
+        self.history.append(dict(record))
         if self.checkpointer is not None:
             self.checkpointer.save(epoch, state)
-        if step_metrics and self.path(STEP_METRICS) is not None:
-            keys = step_metrics[0]
-            joined = {k: np.concatenate([np.asarray(p[k]) for p in step_metrics], -1) for k in keys}
-            np.savez(self.path(STEP_METRICS), **joined)
+        if self.step_metrics and self.path(STEP_METRICS) is not None:
+            np.savez(self.path(STEP_METRICS), **concat_steps(self.step_metrics))
         self.log(record, step=int(record.get("step", epoch)))
         if self.curves and self.path("curves.png") is not None:
-            plot_curves(history, self.path("curves.png"), x=self.x)
+            plot_curves(self.history, self.path("curves.png"), x=self.x)
 
     def log(self, record: Mapping[str, Any], *, step: int) -> None:
         """Appends ``record`` to ``metrics.jsonl`` and TensorBoard (process 0 only)."""
