@@ -70,6 +70,10 @@ class Checkpointer:
     Orbax writes into a temporary folder and renames it when complete, so a run killed
     mid-save leaves the previous checkpoint intact; the half-written folder is removed
     the next time a manager opens the directory.
+
+    Args:
+      directory: the checkpoint folder (created if missing).
+      max_to_keep: how many of the newest checkpoints stay on disk.
     """
 
     def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3):
@@ -88,7 +92,20 @@ class Checkpointer:
         self.manager.save(epoch, args=ocp.args.StandardSave(_flat(state)))
 
     def restore(self, template: TrainState, epoch: int | None = None) -> tuple[int, TrainState]:
-        """Restores ``epoch`` (default: the newest) into the structure of ``template``."""
+        """Restores ``epoch`` (default: the newest) into the structure of ``template``.
+
+        Args:
+          template: a freshly built state of the same model and optimiser; its
+            structure, shapes and dtypes are the target.
+          epoch: which checkpoint; ``None`` is the newest.
+
+        Returns:
+          ``(epoch, state)``.
+
+        Raises:
+          FileNotFoundError: there is no checkpoint.
+          CheckpointMismatchError: the checkpoint has other leaves or shapes.
+        """
         epoch = self.latest_epoch() if epoch is None else epoch
         if epoch is None:
             raise FileNotFoundError(f"There is no checkpoint in {self.directory} to resume from.")
@@ -100,5 +117,6 @@ class Checkpointer:
         self.manager.wait_until_finished()
 
     def close(self) -> None:
+        """Waits for pending saves and releases the manager."""
         self.manager.wait_until_finished()
         self.manager.close()

@@ -18,7 +18,17 @@ def make_evaluator(
     """A jitted ``evaluate(state, data) -> {metric: mean over all examples}``.
 
     The data is padded up to whole batches and the padding masked out, so every example
-    counts exactly once whatever ``batch_size`` is.
+    counts exactly once whatever ``batch_size`` is; the batches run in one ``lax.scan``.
+
+    Args:
+      eval_fn: ``eval_fn(model, batch, where) -> {metric: sum over the valid rows}``.
+      batch_size: rows per evaluation batch.
+
+    Returns:
+      ``evaluate(state, data)`` with ``data`` a mapping of ``(n, ...)`` arrays.
+
+    Raises:
+      ValueError: ``batch_size`` is not positive.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size is {batch_size}, expected a positive integer.")

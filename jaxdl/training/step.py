@@ -36,7 +36,19 @@ def classifier_loss(
     key: jax.Array | None,
     label_smoothing: float = 0.0,
 ) -> tuple[jax.Array, Metrics]:
-    """Mean softmax cross-entropy of ``model(batch["image"])`` against ``batch["label"]``."""
+    """Mean softmax cross-entropy of ``model(batch["image"])`` against ``batch["label"]``.
+
+    Args:
+      model: maps ``(B, ...)`` images to ``(B, classes)`` logits; called with
+        ``train=`` and ``key=``.
+      batch: ``{"image": (B, ...), "label": (B,) int}``.
+      train: training mode (dropout, batch statistics).
+      key: the step's PRNG key, or ``None``.
+      label_smoothing: mass spread uniformly over the classes, in ``[0, 1)``.
+
+    Returns:
+      ``(loss, {"loss", "accuracy"})``, scalars (float32 whatever the compute dtype).
+    """
     # Compute may be bfloat16/float16 (jaxdl.parallel.precision); the loss is float32.
     logits = model(batch["image"], train=train, key=key).astype(jnp.float32)
     loss = softmax_cross_entropy(logits, batch["label"], label_smoothing=label_smoothing).mean()
@@ -44,7 +56,16 @@ def classifier_loss(
 
 
 def classifier_eval(model: Any, batch: Batch, where: jax.Array) -> Metrics:
-    """Sums of loss and correct predictions over the valid (``where``) examples."""
+    """Sums of loss and correct predictions over the valid (``where``) examples.
+
+    Args:
+      model: as in :func:`classifier_loss`; called in inference mode.
+      batch: ``{"image": (B, ...), "label": (B,)}``.
+      where: ``(B,)`` bool, ``False`` for padding.
+
+    Returns:
+      ``{"loss", "accuracy"}``: sums over the valid examples (the evaluator divides).
+    """
     logits = model(batch["image"], train=False, key=None).astype(jnp.float32)
     labels = batch["label"]
     return {
@@ -67,6 +88,19 @@ def train_step(
 
     With ``state.loss_scale`` set (float16), the loss is scaled before differentiation
     and the gradients unscaled after; see :meth:`TrainState.apply_gradients`.
+
+    Args:
+      state: the :class:`TrainState`.
+      batch: a mapping of ``(B, ...)`` arrays, as ``loss_fn`` expects.
+      loss_fn: ``loss_fn(model, batch, *, train, key) -> (loss, metrics)``.
+      accum_steps: micro-batches per step; ``B`` must be a multiple.
+
+    Returns:
+      ``(new_state, metrics)``: the updated state and ``loss_fn``'s metrics (means over
+      the micro-batches), plus ``"skipped"`` under loss scaling.
+
+    Raises:
+      ValueError: ``accum_steps < 1`` or ``B`` not a multiple of it.
     """
     if accum_steps < 1:
         raise ValueError(f"accum_steps is {accum_steps}, expected a positive integer.")
@@ -134,6 +168,14 @@ def guarded_train_step(
     parameters are not finite records its step number there, and from then on every
     update is skipped, so a scan of these steps returns the last good state and tells
     the host where training broke.
+
+    Args:
+      state, batch, loss_fn, accum_steps: as in :func:`train_step`.
+      bad_step: int32 scalar, ``-1`` or the first bad step so far.
+
+    Returns:
+      ``(state, bad_step, metrics)``; ``state`` is the input state when the update was
+      dropped (the selection is :func:`jaxdl.training.state.select_update`).
     """
     new, metrics = train_step(state, batch, loss_fn=loss_fn, accum_steps=accum_steps)
     ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params) & (bad_step < 0)
@@ -142,12 +184,23 @@ def guarded_train_step(
 
 
 def eval_step(state: TrainState, batch: Batch, where: jax.Array, *, eval_fn: EvalFn) -> Metrics:
-    """Per-batch metric sums of the model in inference mode."""
+    """Per-batch metric sums of the model in inference mode: ``eval_fn(model, batch,
+    where)`` with the model of ``state``."""
     return eval_fn(state.model(), batch, where)
 
 
 def make_train_step(loss_fn: LossFn) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
-    """``jax.jit`` of :func:`train_step` with the state donated, for a Python loop of steps."""
+    """``jax.jit`` of :func:`train_step` with the state donated, for a Python loop of steps.
+
+    Prefer :func:`jaxdl.training.train`, which scans many steps per call; this is for
+    notebooks and tests that step by hand.
+
+    Args:
+      loss_fn: ``loss_fn(model, batch, *, train, key) -> (loss, metrics)``.
+
+    Returns:
+      ``step(state, batch) -> (state, metrics)``.
+    """
 
     def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         return train_step(state, batch, loss_fn=loss_fn)
