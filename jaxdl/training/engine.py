@@ -96,8 +96,9 @@ class TrainResult:
     Attributes:
       state: the final state (a stack of states when ``vmapped``).
       history: one record per epoch: ``epoch``, ``step``, ``train_<metric>`` (mean over
-        the epoch's steps), ``train_examples_per_s`` (when the source has a batch
-        size), ``test_<metric>`` from ``evaluate`` and whatever the hooks returned.
+        the epoch's steps, and over the runs when vmapped), ``train_examples_per_s``
+        (when the source has a batch size), ``test_<metric>`` from ``evaluate`` and
+        whatever the hooks returned.
       metrics: the last record.
       step_metrics: ``{metric: (steps,)}`` (``(runs, steps)`` when vmapped), every
         step's training metrics, when ``keep_step_metrics``.
@@ -137,6 +138,7 @@ def train(
     chunk_fn: ChunkFn | None = None,
     examples_per_step: int | None = None,
     epoch_offset: int = 0,
+    checkpoint_every: int = 1,
 ) -> TrainResult:
     """Trains ``state`` on ``source`` for ``num_epochs`` epochs; the one training loop.
 
@@ -177,6 +179,7 @@ def train(
       epoch_offset: epochs of earlier stages of the same ``run`` (another source or
         loss): this call trains epochs ``epoch_offset + 1 .. epoch_offset +
         num_epochs`` and its steps continue from ``state.step``.
+      checkpoint_every: checkpoint every this many epochs, and after the last.
 
     Returns:
       A :class:`TrainResult`.
@@ -236,17 +239,19 @@ def train(
                 bar.set_postfix(epoch=epoch, **{k: _short(v / done) for k, v in sums.items()})
             seconds = time.perf_counter() - tic
             record: dict[str, Any] = {"epoch": epoch_offset + epoch, "step": _step(state)}
-            record |= {f"train_{k}": _plain(v / (end - begin)) for k, v in sums.items()}
+            # Records hold plain numbers: a vmapped stack of runs logs its mean.
+            record |= {f"train_{k}": _mean(v) / (end - begin) for k, v in sums.items()}
             if batch_size is not None:
                 record["train_examples_per_s"] = (end - begin) * batch_size / seconds
             if mesh is not None:
                 record["skipped_steps"] = sums.get("skipped", 0.0)
             if evaluate is not None:
                 values = jax.device_get(evaluate(state))
-                record |= {f"test_{k}": _plain(v) for k, v in values.items()}
+                record |= {f"test_{k}": _mean(v) for k, v in values.items()}
             for hook in hooks:
                 record |= dict(hook(epoch, state) or {})
-            run.end_epoch(epoch_offset + epoch, state, record)
+            save = epoch % checkpoint_every == 0 or end == total
+            run.end_epoch(epoch_offset + epoch, state, record, save=save)
             if run.is_main:
                 bar.write(epoch_line(record))
     finally:
@@ -272,9 +277,9 @@ def _as_float(v: Any) -> Any:
     return float(v) if v.ndim == 0 else v.astype(np.float64)
 
 
-def _plain(v: Any) -> Any:
+def _mean(v: Any) -> float:
     v = np.asarray(v)
-    return float(v) if v.ndim == 0 else v.tolist()
+    return float(v) if v.ndim == 0 else float(v.mean())
 
 
 def _short(v: Any) -> str:

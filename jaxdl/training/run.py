@@ -62,8 +62,11 @@ class Run:
       resume: continue from the newest checkpoint in ``workdir``, if any.
       max_to_keep: checkpoints kept (the newest ones).
       tensorboard: also write TensorBoard event files.
-      curves: redraw ``curves.png`` from the history after every epoch.
+      curves: draw ``curves.png`` from the history: after an epoch when the last drawing
+        is ``curves_every_s`` seconds old, and when the run closes.
       x: the record field the curves are drawn against.
+      curves_every_s: the least time between two drawings during training (drawing
+        takes a fraction of a second, too much after every short epoch).
     """
 
     def __init__(
@@ -77,12 +80,15 @@ class Run:
         tensorboard: bool = True,
         curves: bool = True,
         x: str = "epoch",
+        curves_every_s: float = 30.0,
     ):
         self.tic = time.perf_counter()
         self.workdir = None if workdir is None else Path(workdir)
         self.recipe, self.config, self.resume = recipe, dict(config or {}), resume
         self.is_main = jax.process_index() == 0
-        self.curves, self.x = curves, x
+        self.curves, self.x, self.curves_every_s = curves, x, curves_every_s
+        self._drawn_at = self.tic  # when curves.png was last drawn (first: after curves_every_s)
+        self._drawn_len = 0  # how many records it showed
         self.checkpointer: Checkpointer | None = None
         self.writer: MetricsWriter | None = None
         # Every record of this run so far (restored ones too): several train calls in
@@ -146,17 +152,28 @@ class Run:
                 self.step_metrics = [{k: f[k][..., :steps] for k in f.files}]
         return epoch, state
 
-    def end_epoch(self, epoch: int, state: TrainState, record: Mapping[str, Any]) -> None:
-        """Adds ``record`` to the history, logs it, redraws the curves and checkpoints
-        ``state`` as ``epoch`` (with the per-step metrics kept so far)."""
+    def end_epoch(
+        self, epoch: int, state: TrainState, record: Mapping[str, Any], *, save: bool = True
+    ) -> None:
+        """Adds ``record`` to the history, logs it, redraws the curves and, with
+        ``save``, checkpoints ``state`` as ``epoch`` (with the per-step metrics so far)."""
         self.history.append(dict(record))
-        if self.checkpointer is not None:
+        if save and self.checkpointer is not None:
             self.checkpointer.save(epoch, state)
         if self.step_metrics and self.path(STEP_METRICS) is not None:
             np.savez(self.path(STEP_METRICS), **concat_steps(self.step_metrics))
         self.log(record, step=int(record.get("step", epoch)))
-        if self.curves and self.path("curves.png") is not None:
+        if time.perf_counter() - self._drawn_at >= self.curves_every_s:
+            self.draw_curves()
+
+    def draw_curves(self) -> None:
+        """Draws ``curves.png`` from the history, unless it already shows all of it."""
+        if not self.curves or self.path("curves.png") is None:
+            return
+        if self._drawn_len != len(self.history):
             plot_curves(self.history, self.path("curves.png"), x=self.x)
+            self._drawn_len = len(self.history)
+        self._drawn_at = time.perf_counter()
 
     def log(self, record: Mapping[str, Any], *, step: int) -> None:
         """Appends ``record`` to ``metrics.jsonl`` and TensorBoard (process 0 only)."""
@@ -191,6 +208,7 @@ class Run:
         """Writes ``summary.json`` (final metrics, config, wall time, versions, ``extra``)
         and returns ``{"metrics", "wall_time_s", **extra}``."""
         metrics = dict(metrics)
+        self.draw_curves()
         wall = self.elapsed()
         if self.path("summary.json") is not None:
             write_summary(
@@ -204,7 +222,8 @@ class Run:
         return {"metrics": metrics, "wall_time_s": wall, **extra}
 
     def close(self) -> None:
-        """Waits for checkpoints and closes the log files."""
+        """Draws the final curves, waits for checkpoints and closes the log files."""
+        self.draw_curves()
         if self.checkpointer is not None:
             self.checkpointer.close()
             self.checkpointer = None

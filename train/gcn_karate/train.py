@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from flax import nnx
 from jaxdl.data.graphs import GraphsTuple, karate_club
 from jaxdl.errors import ConfigError
 from jaxdl.nn.gnn import GCN
-from jaxdl.training import MetricsWriter, plot_curves, write_summary
+from jaxdl.training import FullBatch, Run, TrainState, train
 
 
 def build_model(
@@ -26,55 +26,55 @@ def build_model(
     return GCN(in_features, tuple(config.hidden), 2, dropout=config.dropout, rngs=rngs)
 
 
-def make_run(
-    config: ml_collections.ConfigDict,
-    graph: GraphsTuple,
-    labels: jax.Array,
-    train_mask: jax.Array,
-):
-    """``run(key) -> (params, metrics)``: one seed's whole training as a ``lax.scan``.
+@dataclasses.dataclass
+class SeedKeys(FullBatch):
+    """The whole graph every step, with the step's dropout key in the batch.
 
-    ``metrics`` holds per-step ``train_loss`` and ``train_accuracy`` (labelled nodes)
-    and ``test_accuracy`` (all other nodes, eval mode, after the step's update).
+    Step ``s`` of a run uses ``split(state.key, num_steps)[s]``, the recipe's key scheme
+    since its first version, so results stay comparable across versions.
     """
-    in_features = graph.nodes.shape[1]
-    # The structure only: eval_shape builds the module abstractly, without computing.
-    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(config, in_features, key=None)))
+
+    num_steps: int = 0
+
+    def scan_inputs(self, state, data, inputs, length):
+        keys = jax.random.split(state.key, self.num_steps)
+        return jax.lax.dynamic_slice_in_dim(keys, state.step, length)
+
+    def batch(self, state, data, x):
+        return {**data, "key": x}
+
+
+def make_loss(labels: jax.Array, train_mask: jax.Array):
+    """Masked cross-entropy over the labelled nodes, and their accuracy."""
+
+    def loss_fn(model, batch, *, train, key):
+        del key  # the step's key travels in the batch (SeedKeys)
+        logits = model(batch["graph"], train=train, key=batch["key"])
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        loss = jnp.sum(jnp.where(train_mask, ce, 0.0)) / jnp.sum(train_mask)
+        return loss, {"loss": loss, "accuracy": masked_accuracy(logits, labels, train_mask)}
+
+    return loss_fn
+
+
+def masked_accuracy(logits: jax.Array, labels: jax.Array, mask: jax.Array) -> jax.Array:
+    hit = (jnp.argmax(logits, -1) == labels) & mask
+    return jnp.sum(hit) / jnp.sum(mask)
+
+
+def init_states(config: ml_collections.ConfigDict, in_features: int) -> TrainState:
+    """One train state per seed, stacked: seed ``i`` splits its key into init and steps."""
     tx = optax.chain(
         optax.add_decayed_weights(config.weight_decay), optax.adam(config.learning_rate)
     )
-    test_mask = ~train_mask
 
-    def accuracy(logits, mask):
-        hit = (jnp.argmax(logits, -1) == labels) & mask
-        return jnp.sum(hit) / jnp.sum(mask)
-
-    def loss_fn(params, key):
-        logits = nnx.merge(graphdef, params)(graph, train=True, key=key)
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-        return jnp.sum(jnp.where(train_mask, ce, 0.0)) / jnp.sum(train_mask), logits
-
-    def step(carry, key):
-        params, opt_state = carry
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, key)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        eval_logits = nnx.merge(graphdef, params)(graph)
-        metrics = {
-            "train_loss": loss,
-            "train_accuracy": accuracy(logits, train_mask),
-            "test_accuracy": accuracy(eval_logits, test_mask),
-        }
-        return (params, opt_state), metrics
-
-    def run(key: jax.Array):
+    def one(key):
         init_key, step_key = jax.random.split(key)
-        _, params = nnx.split(build_model(config, in_features, key=init_key))
-        keys = jax.random.split(step_key, config.num_steps)
-        (params, _), metrics = jax.lax.scan(step, (params, tx.init(params)), keys)
-        return params, metrics
+        return TrainState.create(build_model(config, in_features, key=init_key), tx, key=step_key)
 
-    return graphdef, run
+    # One compiled program: vmap outside jit would compile every init op on its own.
+    keys = jax.random.split(jax.random.key(config.seed), config.num_seeds)
+    return jax.jit(jax.vmap(one))(keys)
 
 
 def validate(config: ml_collections.ConfigDict, num_nodes: int) -> None:
@@ -90,55 +90,55 @@ def validate(config: ml_collections.ConfigDict, num_nodes: int) -> None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains ``num_seeds`` GCNs at once, writes metrics, plots and summary to ``workdir``."""
-    tic = time.perf_counter()
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    graph, labels_np = karate_club()
-    validate(config, len(labels_np))
-    labels = jnp.asarray(labels_np)
-    train_mask = np.zeros(len(labels_np), bool)
-    train_mask[list(config.labelled)] = True
-    graphdef, run = make_run(config, graph, labels, jnp.asarray(train_mask))
+    with Run(workdir, recipe="gcn_karate", config=config.to_dict(), x="step") as run:
+        graph, labels_np = karate_club()
+        validate(config, len(labels_np))
+        labels = jnp.asarray(labels_np)
+        train_mask = np.zeros(len(labels_np), bool)
+        train_mask[list(config.labelled)] = True
+        train_mask = jnp.asarray(train_mask)
 
-    @jax.jit
-    def run_all(key):
-        params, metrics = jax.vmap(run)(jax.random.split(key, config.num_seeds))
-        predictions = jnp.argmax(
-            nnx.merge(graphdef, jax.tree.map(lambda x: x[0], params))(graph), -1
+        @jax.jit
+        @jax.vmap
+        def evaluate(state):
+            logits = state.model()(graph)
+            return {"accuracy": masked_accuracy(logits, labels, ~train_mask)}
+
+        @jax.jit
+        def seed0_predictions(states):
+            return jnp.argmax(jax.tree.map(lambda x: x[0], states).model()(graph), -1)
+
+        source = SeedKeys({"graph": graph}, config.log_every, num_steps=config.num_steps)
+        result = train(
+            init_states(config, graph.nodes.shape[1]),
+            source,
+            loss_fn=make_loss(labels, train_mask),
+            num_epochs=-(-config.num_steps // config.log_every),
+            num_steps=config.num_steps,
+            run=run,
+            evaluate=evaluate,
+            vmapped=True,
+            keep_step_metrics=True,
+            checkpoint_every=config.num_steps,
+            progress=False,
         )
-        return params, metrics, predictions
-
-    # metrics: (seeds, steps); predictions: seed 0's, for the plot.
-    _, metrics, predictions = jax.device_get(run_all(jax.random.key(config.seed)))
-
-    writer = MetricsWriter(workdir)
-    history = []
-    for s in range(config.log_every - 1, config.num_steps, config.log_every):
-        record = {"step": s + 1, **{k: float(np.mean(v[:, s])) for k, v in metrics.items()}}
-        writer.write(record, step=s + 1)
-        history.append(record)
-    writer.close()
-    plot_curves(history, workdir / "curves.png", x="step")
-
-    per_seed = [float(a) for a in metrics["test_accuracy"][:, -1]]
-    plot_predictions(graph, labels_np, predictions, list(config.labelled), workdir / "graph.png")
-    final = {
-        "test_accuracy": float(np.mean(per_seed)),
-        "test_accuracy_std": float(np.std(per_seed)),
-        "test_accuracy_min": float(np.min(per_seed)),
-        "train_loss": float(np.mean(metrics["train_loss"][:, -1])),
-    }
-    wall = time.perf_counter() - tic
-    write_summary(
-        workdir,
-        metrics=final,
-        config=config.to_dict(),
-        wall_time_s=wall,
-        recipe="gcn_karate",
-        test_accuracy_per_seed=per_seed,
-        num_test_nodes=int(len(labels_np) - len(config.labelled)),
-    )
-    return {"metrics": final, "wall_time_s": wall, "test_accuracy_per_seed": per_seed}
+        per_seed = [float(a) for a in jax.device_get(evaluate(result.state)["accuracy"])]
+        predictions = np.asarray(seed0_predictions(result.state))
+        if run.path("graph.png") is not None:
+            plot_predictions(
+                graph, labels_np, predictions, list(config.labelled), run.path("graph.png")
+            )
+        final = {
+            "test_accuracy": float(np.mean(per_seed)),
+            "test_accuracy_std": float(np.std(per_seed)),
+            "test_accuracy_min": float(np.min(per_seed)),
+            "train_loss": float(np.mean(result.step_metrics["loss"][:, -1])),
+        }
+        return run.finish(
+            final,
+            test_accuracy_per_seed=per_seed,
+            num_test_nodes=int(len(labels_np) - len(config.labelled)),
+        )
 
 
 def plot_predictions(
