@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import ml_collections
 import numpy as np
 import optax
 from flax import nnx
-from tqdm.auto import tqdm
 
 from jaxdl.data.graphs import (
     GraphsTuple,
@@ -24,7 +23,7 @@ from jaxdl.data.graphs import (
 )
 from jaxdl.errors import ConfigError
 from jaxdl.nn.gnn import GraphNet, gcn_norm
-from jaxdl.training import MetricsWriter, plot_curves, write_summary
+from jaxdl.training import Run, TrainState, train
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
 
 ADJACENCIES = ("sum", "gcn")
@@ -97,41 +96,71 @@ def masked_loss_and_hits(logits: jax.Array, labels: jax.Array, graph: GraphsTupl
     return jnp.sum(jnp.where(mask, ce, 0.0)), jnp.sum(hits), jnp.sum(mask)
 
 
-def make_epoch_fns(graphdef: nnx.GraphDef, tx: optax.GradientTransformation):
-    """Compiled ``train_epoch`` and ``evaluate``: each one ``lax.scan`` over stacked batches."""
+def make_loss():
+    """The masked mean cross-entropy of a padded batch of graphs, and its accuracy."""
 
-    def loss_fn(params, graph, labels):
-        logits = nnx.merge(graphdef, params)(graph)
-        total, hits, count = masked_loss_and_hits(logits, labels, graph)
-        return total / count, (total, hits, count)
-
-    def train_step(carry, batch):
-        params, opt_state = carry
-        grads, stats = jax.grad(loss_fn, has_aux=True)(params, *batch)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), stats
-
-    @jax.jit
-    def train_epoch(params, opt_state, graphs, labels):
-        (params, opt_state), (total, hits, count) = jax.lax.scan(
-            train_step, (params, opt_state), (graphs, labels)
+    def loss_fn(model, batch, *, train, key):
+        del train, key  # no dropout
+        total, hits, count = masked_loss_and_hits(
+            model(batch["graph"]), batch["label"], batch["graph"]
         )
-        n = jnp.sum(count)
-        return params, opt_state, {"loss": jnp.sum(total) / n, "accuracy": jnp.sum(hits) / n}
+        return total / count, {"loss": total / count, "accuracy": hits / count}
+
+    return loss_fn
+
+
+def make_evaluator(test_graphs: GraphsTuple, test_labels: np.ndarray):
+    """``evaluate(state) -> ({"loss", "accuracy"}, logits)`` over the stacked test batches;
+    logits are ``(num_batches, graphs per batch, classes)``."""
 
     @jax.jit
-    def evaluate(params, graphs, labels):
-        """Metrics and the logits, ``(num_batches, graphs per batch, classes)``."""
+    def evaluate(state):
+        model = state.model()
 
         def body(_, batch):
-            logits = nnx.merge(graphdef, params)(batch[0])
+            logits = model(batch[0])
             return None, (masked_loss_and_hits(logits, batch[1], batch[0]), logits)
 
-        _, ((total, hits, count), logits) = jax.lax.scan(body, None, (graphs, labels))
+        _, ((total, hits, count), logits) = jax.lax.scan(body, None, (test_graphs, test_labels))
         n = jnp.sum(count)
         return {"loss": jnp.sum(total) / n, "accuracy": jnp.sum(hits) / n}, logits
 
-    return train_epoch, evaluate
+    return evaluate
+
+
+@dataclasses.dataclass
+class PaddedGraphBatches:
+    """Training graphs in a fresh order each epoch, padded and stacked on the host.
+
+    The order comes from one NumPy generator seeded by the data key, drawn epoch after
+    epoch (the recipe's scheme since its first version); every batch is padded to the
+    same budgets, so one compiled scan runs the whole epoch.
+    """
+
+    graphs: list[GraphsTuple]
+    labels: np.ndarray
+    train_idx: np.ndarray
+    config: ml_collections.ConfigDict
+    rng: np.random.Generator
+    data = None
+    batch_sharding = None
+
+    def __post_init__(self):
+        self.steps_per_epoch = len(self.train_idx) // self.config.batch_size
+        self._epoch: tuple[int, Any] | None = None
+
+    def inputs(self, epoch, start, stop):
+        if self._epoch is None or self._epoch[0] != epoch:
+            order = self.rng.permutation(self.train_idx)
+            stacked = stack_batches(self.graphs, self.labels, order, self.config, drop_last=True)
+            self._epoch = (epoch, stacked)
+        return jax.tree.map(lambda x: jnp.asarray(x[start:stop]), self._epoch[1])
+
+    def scan_inputs(self, state, data, inputs, length):
+        return inputs
+
+    def batch(self, state, data, x):
+        return {"graph": x[0], "label": x[1]}
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -155,77 +184,59 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains the GraphNet, evaluates, explains two test graphs; writes ``workdir``."""
-    tic = time.perf_counter()
     validate(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    raw, labels = ba_dataset(
-        config.num_train + config.num_test,
-        min_nodes=config.min_nodes,
-        max_nodes=config.max_nodes,
-        growths=tuple(config.growths),
-        seed=config.seed,
-    )
-    data = [prepare(g, config) for g in raw]
-    train_idx = np.arange(config.num_train)
-    test_idx = np.arange(config.num_train, len(data))
-    test_graphs, test_labels = stack_batches(data, labels, test_idx, config, drop_last=False)
+    with Run(workdir, recipe="gnn_lrp", config=config.to_dict()) as run:
+        raw, labels = ba_dataset(
+            config.num_train + config.num_test,
+            min_nodes=config.min_nodes,
+            max_nodes=config.max_nodes,
+            growths=tuple(config.growths),
+            seed=config.seed,
+        )
+        data = [prepare(g, config) for g in raw]
+        train_idx = np.arange(config.num_train)
+        test_idx = np.arange(config.num_train, len(data))
+        test_graphs, test_labels = stack_batches(data, labels, test_idx, config, drop_last=False)
 
-    model_key, data_key = jax.random.split(jax.random.key(config.seed))
-    model = GraphNet(
-        config.max_nodes,
-        config.hidden,
-        len(config.growths),
-        output_relu=config.output_relu,
-        rngs=nnx.Rngs(params=model_key),
-    )
-    graphdef, params = nnx.split(model)
-    tx = optax.adam(config.learning_rate)
-    opt_state = tx.init(params)
-    train_epoch, evaluate = make_epoch_fns(graphdef, tx)
-
-    writer = MetricsWriter(workdir)
-    history = []
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(data_key)).ravel())
-    for epoch in tqdm(range(1, config.num_epochs + 1), desc="epochs", disable=not config.progress):
-        order = rng.permutation(train_idx)
-        batches, batch_labels = stack_batches(data, labels, order, config, drop_last=True)
-        params, opt_state, train = train_epoch(params, opt_state, batches, batch_labels)
-        test, test_logits = evaluate(params, test_graphs, test_labels)
-        record = {
-            "epoch": epoch,
-            **{f"train_{k}": float(v) for k, v in train.items()},
-            **{f"test_{k}": float(v) for k, v in test.items()},
+        model_key, data_key = jax.random.split(jax.random.key(config.seed))
+        model = GraphNet(
+            config.max_nodes,
+            config.hidden,
+            len(config.growths),
+            output_relu=config.output_relu,
+            rngs=nnx.Rngs(params=model_key),
+        )
+        state = TrainState.create(model, optax.adam(config.learning_rate), key=data_key)
+        rng = np.random.default_rng(np.asarray(jax.random.key_data(data_key)).ravel())
+        evaluate = make_evaluator(test_graphs, test_labels)
+        result = train(
+            state,
+            PaddedGraphBatches(data, labels, train_idx, config, rng),
+            loss_fn=make_loss(),
+            num_epochs=config.num_epochs,
+            run=run,
+            evaluate=lambda s: evaluate(s)[0],
+            checkpoint_every=config.num_epochs,
+            progress=config.progress,
+            desc="gnn_lrp",
+        )
+        last = result.metrics
+        _, test_logits = evaluate(result.state)
+        model = result.state.model()
+        # Batches hold batch_size real graph slots then the padding graph; test order is kept.
+        scores = np.asarray(test_logits)[:, : config.batch_size].reshape(-1, len(config.growths))
+        explained = explain(
+            model, data, labels, test_idx, scores[: len(test_idx)], config, run.path("walks.png")
+        )
+        metrics = {
+            "test_accuracy": last["test_accuracy"],
+            "test_loss": last["test_loss"],
+            "train_accuracy": last["train_accuracy"],
+            "conservation_max_rel_error": max((e["rel_error"] for e in explained), default=None),
         }
-        writer.write(record, step=epoch)
-        history.append(record)
-    writer.close()
-    plot_curves(history, workdir / "curves.png")
-
-    model = nnx.merge(graphdef, params)
-    # Batches hold batch_size real graph slots then the padding graph; test order is kept.
-    scores = np.asarray(test_logits)[:, : config.batch_size].reshape(-1, len(config.growths))
-    explained = explain(
-        model, data, labels, test_idx, scores[: len(test_idx)], config, workdir / "walks.png"
-    )
-    metrics = {
-        "test_accuracy": history[-1]["test_accuracy"],
-        "test_loss": history[-1]["test_loss"],
-        "train_accuracy": history[-1]["train_accuracy"],
-        "conservation_max_rel_error": max((e["rel_error"] for e in explained), default=None),
-    }
-    wall = time.perf_counter() - tic
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=wall,
-        recipe="gnn_lrp",
-        epochs=config.num_epochs,
-        explained=explained,
-    )
+        summary = run.finish(metrics, epochs=config.num_epochs, explained=explained)
     # The trained model is returned for notebooks; the CLI prints only the metrics.
-    return {"metrics": metrics, "wall_time_s": wall, "explained": explained, "model": model}
+    return {**summary, "model": model}
 
 
 def explain(
@@ -235,7 +246,7 @@ def explain(
     test_idx: np.ndarray,
     test_scores: np.ndarray,
     config: ml_collections.ConfigDict,
-    path: Path,
+    path: Path | None,
 ) -> list[dict[str, Any]]:
     """Walk relevances of the first correctly classified test graph of each class.
 
@@ -267,7 +278,7 @@ def explain(
                 "_relevances": r,
             }
         )
-    if explained:
+    if explained and path is not None:
         fig, axes = plt.subplots(1, len(explained), figsize=(5 * len(explained), 5), squeeze=False)
         for ax, e in zip(axes[0], explained, strict=True):
             plot_walks(
@@ -281,4 +292,6 @@ def explain(
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
+    for e in explained:
+        e.pop("_relevances", None)  # arrays: not for summary.json
     return explained
