@@ -34,6 +34,7 @@ import numpy as np
 from flax import nnx
 
 from benchmarks import _harness
+from jaxdl.training import FullBatch, TrainState, make_chunk
 from train.neural_ode import train as recipe
 from train.neural_ode.configs import seed as seed_config
 
@@ -118,20 +119,20 @@ def run(
     ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
 
     model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
-    graphdef, params0 = nnx.split(model)
+    params0 = nnx.state(model, nnx.Param)
     tx = recipe.build_optimizer(config)
     ode_kw = recipe.ode_kwargs(config)
-    runner = recipe.make_runner(
-        graphdef, tx, ts, ys, length=ts.shape[0], batch=1, ode_kw=ode_kw, num_iters=jax_iters
-    )
-    key = jax.random.key(0)
+    # The recipe's full-trajectory stage, through the engine's compiled chunk.
+    loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, ode_kw=ode_kw)
+    source = FullBatch({"ts": ts, "ys": ys}, jax_iters)
+    chunk = make_chunk(loss_fn, source)
+    state0 = TrainState.create(model, tx, key=jax.random.key(0))
     jax_losses: list[np.ndarray] = []
 
     def jax_call() -> Any:
-        # Fresh copies: the runner donates its inputs, and every call times iterations 1..K.
-        params = jax.tree.map(jnp.copy, params0)
-        out = runner(params, tx.init(params), key, 0)
-        jax_losses.append(out[2])
+        # Fresh copies: the chunk donates the state, and every call times iterations 1..K.
+        out = chunk(jax.tree.map(jnp.copy, state0), source.data, None, jax_iters)
+        jax_losses.append(out[1]["loss"])
         return out
 
     t_model = torch_model(params0)

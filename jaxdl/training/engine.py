@@ -104,8 +104,8 @@ class TrainResult:
         step's training metrics, when ``keep_step_metrics``.
       bad_step: the first non-finite step per run (``-1``: none); only with
         ``on_non_finite="record"``.
-      steps_per_s: steady-state speed: steps per second over the chunks after the
-        first (which includes compilation), or ``None`` with a single chunk.
+      steady_steps, steady_seconds: the steps and seconds of the chunks that did not
+        compile (every chunk length's first call does): the steady-state speed.
     """
 
     state: TrainState
@@ -113,7 +113,13 @@ class TrainResult:
     metrics: dict[str, Any]
     step_metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     bad_step: np.ndarray | None = None
-    steps_per_s: float | None = None
+    steady_steps: int = 0
+    steady_seconds: float = 0.0
+
+    @property
+    def steps_per_s(self) -> float | None:
+        """Steady-state steps per second, or ``None`` when there was a single chunk."""
+        return self.steady_steps / self.steady_seconds if self.steady_seconds > 0 else None
 
 
 def train(
@@ -207,7 +213,7 @@ def train(
     start_epoch = max(start_epoch - epoch_offset, 0)
     bad = None
     batch_size = examples_per_step or getattr(source, "batch_size", None)
-    first_end = None
+    compiled: set[int] = set()  # chunk lengths called so far: their first call compiles
     timed_steps, timed_s = 0, 0.0
     bar = _bar(run, total, min(start_epoch * per_epoch, total), progress, desc)
     try:
@@ -226,8 +232,8 @@ def train(
                 )
                 chunk_sums = jax.device_get(chunk_sums)
                 bad = _check(np.asarray(bad_step), bad, on_non_finite, epoch, run)
-                if first_end is None:
-                    first_end = stop
+                if stop - start not in compiled:
+                    compiled.add(stop - start)
                 else:
                     timed_steps, timed_s = timed_steps + stop - start, timed_s + _since(t0)
                 if keep_step_metrics:
@@ -263,7 +269,8 @@ def train(
         metrics=run.history[-1] if run.history else {},
         step_metrics=concat_steps(run.step_metrics),
         bad_step=bad,
-        steps_per_s=timed_steps / timed_s if timed_s > 0 else None,
+        steady_steps=timed_steps,
+        steady_seconds=timed_s,
     )
 
 

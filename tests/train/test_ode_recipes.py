@@ -32,11 +32,12 @@ def test_neural_ode_quick_learns_and_writes_artefacts(tmp_path):
     m = summary["metrics"]
     assert m["final_loss"] < m["initial_loss"]
     assert m["extrapolation_loss"] > 0
-    for name in ("loss_curve.png", "trajectories.png", "phase_portrait.png", "prediction.npz"):
+    for name in ("curves.png", "trajectories.png", "phase_portrait.png", "prediction.npz"):
         assert (tmp_path / name).stat().st_size > 0
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     config = load_config("neural_ode", "quick")
-    assert history[-1]["iteration"] == sum(config.stage_iters)
+    assert history[0] == {"epoch": 0, "step": 0, "train_full_loss": m["initial_loss"]}
+    assert history[-1]["step"] == sum(config.stage_iters)
     assert [r["window_length"] for r in history[1:]] == [11, 11, 101, 101]
 
 

@@ -14,7 +14,6 @@ training points of one solve from ``u0`` over the whole interval.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,11 @@ import ml_collections
 import numpy as np
 import optax
 from flax import nnx
-from tqdm.auto import tqdm
 
-from jaxdl.errors import ConfigError, NonFiniteLossError
+from jaxdl.errors import ConfigError
 from jaxdl.nn.neural_ode import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
 from jaxdl.ode import ADJOINTS, SOLVERS, LotkaVolterra, reference_solution, solve_errors
-from jaxdl.training import MetricsWriter, plot_curves, write_summary
+from jaxdl.training import FullBatch, Run, TrainState, train
 from train.neural_ode import plots
 
 
@@ -114,132 +112,86 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         )
 
 
-def make_runner(graphdef, tx, ts, ys, *, length: int, batch: int, ode_kw: dict, num_iters: int):
-    """A jitted ``(params, opt_state, key, first_iter) -> (params, opt_state, losses)``.
+def make_loss(num_points: int, *, length: int, batch: int, ode_kw: dict):
+    """The stage's loss: the full-trajectory fit when a window spans the data, else the
+    mean fit of ``batch`` random windows of ``length`` points drawn from the step's key."""
 
-    Runs ``num_iters`` Adam iterations in one ``lax.scan``; iteration ``i`` draws its
-    windows from ``fold_in(key, i)``. A window as long as the data is the full fit.
-    """
-    full = length == ts.shape[0]
+    def loss_fn(model, data, *, train, key):
+        del train
+        ts, ys = data["ts"], data["ys"]
+        if length == num_points:
+            loss = trajectory_loss(model, ts, ys, **ode_kw)
+        else:
+            starts = sample_windows(key, num_points, length=length, batch_size=batch)
+            loss = window_loss(model, ts, ys, starts, length=length, **ode_kw)
+        return loss, {"loss": loss}
 
-    def loss_fn(params, key):
-        model = nnx.merge(graphdef, params)
-        if full:
-            return trajectory_loss(model, ts, ys, **ode_kw)
-        starts = sample_windows(key, ts.shape[0], length=length, batch_size=batch)
-        return window_loss(model, ts, ys, starts, length=length, **ode_kw)
-
-    def run(params, opt_state, key, first_iter):
-        def body(carry, i):
-            params, opt_state = carry
-            # value_and_grad, not grad: the solver's failure check hangs on the value.
-            loss, grads = jax.value_and_grad(loss_fn)(params, jax.random.fold_in(key, i))
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        iters = first_iter + jnp.arange(num_iters)
-        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), iters)
-        return params, opt_state, losses
-
-    return jax.jit(run, donate_argnums=(0, 1))
+    return loss_fn
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Fits the neural ODE, writes metrics, plots and ``summary.json``; returns the summary."""
-    tic = time.perf_counter()
     check_config(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    data = make_data(config)
-    ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
-    model_key, data_key = jax.random.split(jax.random.key(config.seed))
-    model = build_model(config, key=model_key)
-    graphdef, params = nnx.split(model)
-    tx = build_optimizer(config)
-    opt_state = tx.init(params)
-    ode_kw = ode_kwargs(config)
-    evaluate = jax.jit(lambda p: trajectory_loss(nnx.merge(graphdef, p), ts, ys, **ode_kw))
-
-    writer = MetricsWriter(workdir, tensorboard=config.tensorboard)
-    writer.path.write_text("")  # a rerun in the same workdir starts a fresh history
-    history: list[dict[str, Any]] = []
-    total = int(sum(config.stage_iters))
-    done, steady_seconds, steady_iters = 0, 0.0, 0
-    with solve_errors(), tqdm(total=total, desc="neural_ode", disable=not config.progress) as bar:
-        init_loss = float(evaluate(params))
-        history.append({"iteration": 0, "train_full_loss": init_loss})
-        writer.write(history[-1], step=0)
-        for stage, (length, batch, iters) in enumerate(
-            zip(config.window_lengths, config.window_batches, config.stage_iters, strict=True)
-        ):
-            runners, compiled = {}, set()
-            left = int(iters)
-            while left > 0:
-                n = min(config.log_every, left)
-                if n not in runners:
-                    runners[n] = make_runner(
-                        graphdef,
-                        tx,
-                        ts,
-                        ys,
-                        length=length,
-                        batch=batch,
-                        ode_kw=ode_kw,
-                        num_iters=n,
-                    )
-                t0 = time.perf_counter()
-                params, opt_state, losses = runners[n](params, opt_state, data_key, done)
-                losses = np.asarray(losses)
-                if n in compiled:  # a runner's first call includes its compilation
-                    steady_seconds += time.perf_counter() - t0
-                    steady_iters += n
-                compiled.add(n)
-                done, left = done + n, left - n
-                if not np.all(np.isfinite(losses)):
-                    raise NonFiniteLossError(
-                        f"The loss became non-finite in stage {stage} before iteration {done}; "
-                        "lower config.learning_rate or set config.grad_clip."
-                    )
-                record = {
-                    "iteration": done,
-                    "stage": stage,
-                    "window_length": int(length),
-                    "train_loss": float(losses[-1]),
-                    "train_full_loss": float(evaluate(params)),
-                }
-                history.append(record)
-                writer.write(record, step=done)
-                bar.update(n)
-                bar.set_postfix(loss=f"{record['train_full_loss']:.4f}", window=int(length))
-        writer.close()
-        final_model = nnx.merge(graphdef, params)
-        final_loss = float(evaluate(params))
+    with (
+        Run(
+            workdir,
+            recipe="neural_ode",
+            config=config.to_dict(),
+            tensorboard=config.tensorboard,
+            x="step",
+        ) as run,
+        solve_errors(),
+    ):
+        data = make_data(config)
+        ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
+        model_key, data_key = jax.random.split(jax.random.key(config.seed))
+        # Step i's windows come from fold_in(data_key, i): the state's key is the data key.
+        state = TrainState.create(
+            build_model(config, key=model_key), build_optimizer(config), key=data_key
+        )
+        ode_kw = ode_kwargs(config)
+        evaluate = jax.jit(lambda s: trajectory_loss(s.model(), ts, ys, **ode_kw))
+        init_loss = float(evaluate(state))
+        run.end_epoch(0, state, {"epoch": 0, "step": 0, "train_full_loss": init_loss}, save=False)
+        epochs, steady_steps, steady_s = 0, 0, 0.0
+        stages = zip(config.window_lengths, config.window_batches, config.stage_iters, strict=True)
+        for stage, (length, batch, iters) in enumerate(stages):
+            info = {"stage": stage, "window_length": int(length)}
+            result = train(
+                state,
+                FullBatch({"ts": ts, "ys": ys}, config.log_every),
+                loss_fn=make_loss(config.num_points, length=length, batch=batch, ode_kw=ode_kw),
+                num_epochs=-(-int(iters) // config.log_every),
+                num_steps=int(iters),
+                run=run,
+                hooks=[lambda epoch, s, info=info: {**info, "train_full_loss": float(evaluate(s))}],
+                epoch_offset=epochs,
+                progress=config.progress,
+                desc=f"neural_ode stage {stage}",
+            )
+            state, epochs = result.state, epochs + -(-int(iters) // config.log_every)
+            steady_steps += result.steady_steps
+            steady_s += result.steady_seconds
+        final_model = state.model()
+        final_loss = float(evaluate(state))
         ts_all = jnp.asarray(data["ts_all"], jnp.float32)
         pred_all = np.asarray(integrate(final_model, ys[0], ts_all, **ode_kw), np.float64)
 
-    n = config.num_points
-    ext_err = np.linalg.norm(pred_all[n:] - data["ys_all"][n:], axis=-1)
-    metrics = {
-        "final_loss": final_loss,
-        "initial_loss": init_loss,
-        "extrapolation_loss": float(ext_err.mean()) if ext_err.size else float("nan"),
-        "extrapolation_max_error": float(ext_err.max()) if ext_err.size else float("nan"),
-        # Seconds per iteration after compilation (NaN when every call was a first call).
-        "s_per_iter": steady_seconds / steady_iters if steady_iters else float("nan"),
-    }
-    plot_curves(history, workdir / "loss_curve.png", x="iteration")
-    plots.trajectories(data, pred_all, config.t1, workdir / "trajectories.png")
-    plots.phase_portrait(data, pred_all, final_model, workdir / "phase_portrait.png")
-    np.savez(workdir / "prediction.npz", ts=data["ts_all"], true=data["ys_all"], pred=pred_all)
-    num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params))
-    wall = time.perf_counter() - tic
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=wall,
-        recipe="neural_ode",
-        iterations=total,
-        num_params=num_params,
-    )
-    return {"metrics": metrics, "wall_time_s": wall, "num_params": num_params}
+        n = config.num_points
+        ext_err = np.linalg.norm(pred_all[n:] - data["ys_all"][n:], axis=-1)
+        metrics = {
+            "final_loss": final_loss,
+            "initial_loss": init_loss,
+            "extrapolation_loss": float(ext_err.mean()) if ext_err.size else float("nan"),
+            "extrapolation_max_error": float(ext_err.max()) if ext_err.size else float("nan"),
+            # Seconds per iteration after compilation (NaN when every call was a first call).
+            "s_per_iter": steady_s / steady_steps if steady_steps else float("nan"),
+        }
+        if run.is_main and run.workdir is not None:
+            plots.trajectories(data, pred_all, config.t1, run.path("trajectories.png"))
+            plots.phase_portrait(data, pred_all, final_model, run.path("phase_portrait.png"))
+            np.savez(
+                run.path("prediction.npz"), ts=data["ts_all"], true=data["ys_all"], pred=pred_all
+            )
+        num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
+        return run.finish(metrics, iterations=int(sum(config.stage_iters)), num_params=num_params)
