@@ -9,7 +9,7 @@ solution, cast to float32 for both).
 
 - **jaxdl**: ``train/neural_ode``'s own runner with ``configs/seed.py``: ``K``
   iterations (value_and_grad through ``jaxdl.ode.odeint`` with
-  ``adjoint="backsolve"``, then the Adam update) in one jitted ``lax.scan``. Every timed
+  ``diffrax.BacksolveAdjoint()``, then the Adam update) in one jitted ``lax.scan``. Every timed
   call starts again from the initial weights, so it times iterations 1..K.
 - **torchdiffeq**: the seed's loop body, one iteration per call: ``zero_grad``,
   ``odeint_adjoint(model, u0, t, method="dopri5", rtol=1e-7, atol=1e-9)``, the loss,
@@ -120,9 +120,9 @@ def run(
     model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
     graphdef, params0 = nnx.split(model)
     tx = recipe.build_optimizer(config)
-    ode_kw = recipe.ode_kwargs(config)
+    options = recipe.solve_options(config)
     runner = recipe.make_runner(
-        graphdef, tx, ts, ys, length=ts.shape[0], batch=1, ode_kw=ode_kw, num_iters=jax_iters
+        graphdef, tx, ts, ys, length=ts.shape[0], batch=1, options=options, num_iters=jax_iters
     )
     key = jax.random.key(0)
     jax_losses: list[np.ndarray] = []
@@ -137,7 +137,7 @@ def run(
     t_model = torch_model(params0)
     torch_call, torch_losses = torch_iteration(t_model, data["ts"], data["ys"], config)
 
-    jax_init = float(recipe.trajectory_loss(model, ts, ys, **ode_kw))
+    jax_init = float(recipe.trajectory_loss(model, ts, ys, options=options))
     with _harness.OtherLoad() as other:
         times = _harness.time_interleaved(
             {"jaxdl": jax_call, "torch": torch_call}, warmup=1, repeats=repeats
@@ -233,7 +233,7 @@ def loss_curves(iters: int, out: str, *, torch_threads: int = 1) -> dict[str, An
         ys,
         length=ts.shape[0],
         batch=1,
-        ode_kw=recipe.ode_kwargs(config),
+        options=recipe.solve_options(config),
         num_iters=iters,
     )
     params = jax.tree.map(jnp.copy, params0)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -27,8 +28,8 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from jaxdl.errors import ConfigError, NonFiniteLossError
-from jaxdl.nn.neural_ode import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
-from jaxdl.ode import ADJOINTS, SOLVERS, LotkaVolterra, reference_solution, solve_errors
+from jaxdl.ode import LotkaVolterra, SolveOptions, reference_solution, solve_errors
+from jaxdl.ode.neural import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
 from jaxdl.training import MetricsWriter, plot_curves, write_summary
 from train.neural_ode import plots
 
@@ -76,14 +77,27 @@ def build_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransfor
     return tx
 
 
-def ode_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
-    return {
-        "solver": config.solver,
-        "rtol": config.rtol,
-        "atol": config.atol,
-        "adjoint": config.adjoint,
-        "max_steps": config.max_steps,
-    }
+SOLVERS = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8}
+ADJOINTS = {"recursive": diffrax.RecursiveCheckpointAdjoint, "backsolve": diffrax.BacksolveAdjoint}
+
+
+def solve_options(config: ml_collections.ConfigDict) -> SolveOptions:
+    """The config's solver and adjoint names as diffrax objects, with its tolerances."""
+    if config.solver not in SOLVERS:
+        raise ConfigError(
+            f"config.solver is {config.solver!r}, expected one of {', '.join(SOLVERS)}."
+        )
+    if config.adjoint not in ADJOINTS:
+        raise ConfigError(
+            f"config.adjoint is {config.adjoint!r}, expected one of {', '.join(ADJOINTS)}."
+        )
+    return SolveOptions(
+        solver=SOLVERS[config.solver](),
+        adjoint=ADJOINTS[config.adjoint](),
+        rtol=config.rtol,
+        atol=config.atol,
+        max_steps=config.max_steps,
+    )
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -100,21 +114,15 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                 f"config.window_lengths has {length}, expected 2 <= length <= num_points "
                 f"({config.num_points})."
             )
-    if config.solver not in SOLVERS:
-        raise ConfigError(
-            f"config.solver is {config.solver!r}, expected one of {', '.join(SOLVERS)}."
-        )
-    if config.adjoint not in ADJOINTS:
-        raise ConfigError(
-            f"config.adjoint is {config.adjoint!r}, expected one of {', '.join(ADJOINTS)}."
-        )
     if config.extrapolate_to < config.t1:
         raise ConfigError(
             f"config.extrapolate_to is {config.extrapolate_to}, expected >= t1 ({config.t1})."
         )
 
 
-def make_runner(graphdef, tx, ts, ys, *, length: int, batch: int, ode_kw: dict, num_iters: int):
+def make_runner(
+    graphdef, tx, ts, ys, *, length: int, batch: int, options: SolveOptions, num_iters: int
+):
     """A jitted ``(params, opt_state, key, first_iter) -> (params, opt_state, losses)``.
 
     Runs ``num_iters`` Adam iterations in one ``lax.scan``; iteration ``i`` draws its
@@ -125,9 +133,9 @@ def make_runner(graphdef, tx, ts, ys, *, length: int, batch: int, ode_kw: dict, 
     def loss_fn(params, key):
         model = nnx.merge(graphdef, params)
         if full:
-            return trajectory_loss(model, ts, ys, **ode_kw)
+            return trajectory_loss(model, ts, ys, options=options)
         starts = sample_windows(key, ts.shape[0], length=length, batch_size=batch)
-        return window_loss(model, ts, ys, starts, length=length, **ode_kw)
+        return window_loss(model, ts, ys, starts, length=length, options=options)
 
     def run(params, opt_state, key, first_iter):
         def body(carry, i):
@@ -148,6 +156,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Fits the neural ODE, writes metrics, plots and ``summary.json``; returns the summary."""
     tic = time.perf_counter()
     check_config(config)
+    options = solve_options(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     data = make_data(config)
@@ -157,8 +166,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     graphdef, params = nnx.split(model)
     tx = build_optimizer(config)
     opt_state = tx.init(params)
-    ode_kw = ode_kwargs(config)
-    evaluate = jax.jit(lambda p: trajectory_loss(nnx.merge(graphdef, p), ts, ys, **ode_kw))
+    evaluate = jax.jit(lambda p: trajectory_loss(nnx.merge(graphdef, p), ts, ys, options=options))
 
     writer = MetricsWriter(workdir, tensorboard=config.tensorboard)
     writer.path.write_text("")  # a rerun in the same workdir starts a fresh history
@@ -184,7 +192,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                         ys,
                         length=length,
                         batch=batch,
-                        ode_kw=ode_kw,
+                        options=options,
                         num_iters=n,
                     )
                 t0 = time.perf_counter()
@@ -215,7 +223,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         final_model = nnx.merge(graphdef, params)
         final_loss = float(evaluate(params))
         ts_all = jnp.asarray(data["ts_all"], jnp.float32)
-        pred_all = np.asarray(integrate(final_model, ys[0], ts_all, **ode_kw), np.float64)
+        pred_all = np.asarray(integrate(final_model, ys[0], ts_all, options=options), np.float64)
 
     n = config.num_points
     ext_err = np.linalg.norm(pred_all[n:] - data["ys_all"][n:], axis=-1)
