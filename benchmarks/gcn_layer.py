@@ -10,7 +10,7 @@ gradients of ``sum(out * g)`` (a fixed random cotangent ``g``) with respect to t
 features and the weights. Every side recomputes the degree normalisation inside each call,
 as the seed's layer and torch_geometric's ``GCNConv(cached=False)`` do.
 
-- jaxdl: :class:`jaxdl.nn.gnn.GCNConv` (with bias) under ``jax.jit``, ``jax.vjp``; the
+- jaxdl: :class:`jaxdl.graph.GCNConv` (with bias) under ``jax.jit``, ``jax.vjp``; the
   graph is a ``GraphsTuple`` of device arrays passed as an argument.
 - baseline (the ratio): the seed's ``GraphConv`` with its bugs fixed, scatter-add by
   ``index_add_`` (``benchmarks/_torch_gcn.py``, no bias: the seed has none), eager torch,
@@ -75,7 +75,7 @@ def make_problem(num_nodes: int, features: int, seed: int = 0) -> dict[str, np.n
 def jaxdl_side(problem: dict[str, np.ndarray]):
     """``step() -> (out, dx, dkernel, dbias)`` of the jitted GCNConv forward+backward."""
     from jaxdl.data.graphs import graphs_tuple
-    from jaxdl.nn.gnn import GCNConv
+    from jaxdl.graph import GCNConv
 
     features = problem["x"].shape[1]
     conv = GCNConv(features, features, rngs=nnx.Rngs(0))

@@ -9,7 +9,7 @@ solution, cast to float32 for both).
 
 - **jaxdl**: ``train/neural_ode``'s own runner with ``configs/seed.py``: ``K``
   iterations (value_and_grad through ``jaxdl.ode.odeint`` with
-  ``adjoint="backsolve"``, then the Adam update) in one jitted ``lax.scan``. Every timed
+  ``diffrax.BacksolveAdjoint()``, then the Adam update) in one jitted ``lax.scan``. Every timed
   call starts again from the initial weights, so it times iterations 1..K.
 - **torchdiffeq**: the seed's loop body, one iteration per call: ``zero_grad``,
   ``odeint_adjoint(model, u0, t, method="dopri5", rtol=1e-7, atol=1e-9)``, the loss,
@@ -121,9 +121,9 @@ def run(
     model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
     params0 = nnx.state(model, nnx.Param)
     tx = recipe.build_optimizer(config)
-    ode_kw = recipe.ode_kwargs(config)
+    options = recipe.solve_options(config)
     # The recipe's full-trajectory stage, through the engine's compiled chunk.
-    loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, ode_kw=ode_kw)
+    loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, options=options)
     source = FullBatch({"ts": ts, "ys": ys}, jax_iters)
     chunk = make_chunk(loss_fn, source)
     state0 = TrainState.create(model, tx, key=jax.random.key(0))
@@ -138,7 +138,7 @@ def run(
     t_model = torch_model(params0)
     torch_call, torch_losses = torch_iteration(t_model, data["ts"], data["ys"], config)
 
-    jax_init = float(recipe.trajectory_loss(model, ts, ys, **ode_kw))
+    jax_init = float(recipe.trajectory_loss(model, ts, ys, options=options))
     with _harness.OtherLoad() as other:
         times = _harness.time_interleaved(
             {"jaxdl": jax_call, "torch": torch_call}, warmup=1, repeats=repeats
@@ -225,20 +225,14 @@ def loss_curves(iters: int, out: str, *, torch_threads: int = 1) -> dict[str, An
     data = recipe.make_data(config)
     ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
     model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
-    graphdef, params0 = nnx.split(model)
+    params0 = nnx.state(model, nnx.Param)
     tx = recipe.build_optimizer(config)
-    runner = recipe.make_runner(
-        graphdef,
-        tx,
-        ts,
-        ys,
-        length=ts.shape[0],
-        batch=1,
-        ode_kw=recipe.ode_kwargs(config),
-        num_iters=iters,
-    )
-    params = jax.tree.map(jnp.copy, params0)
-    jax_losses = np.asarray(runner(params, tx.init(params), jax.random.key(0), 0)[2]).tolist()
+    options = recipe.solve_options(config)
+    loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, options=options)
+    source = FullBatch({"ts": ts, "ys": ys}, iters)
+    state = TrainState.create(model, tx, key=jax.random.key(0))
+    metrics = make_chunk(loss_fn, source)(state, source.data, None, iters)[1]
+    jax_losses = np.asarray(metrics["loss"]).tolist()
     step, torch_losses = torch_iteration(torch_model(params0), data["ts"], data["ys"], config)
     record: dict[str, Any] = {"config": "train/neural_ode/configs/seed.py", "jaxdl": jax_losses}
     tic = time.perf_counter()

@@ -1,11 +1,13 @@
-"""Flax NNX modules. Every model takes ``(x, *, train=False, key=None)``."""
+"""Flax NNX modules. Every model takes ``(x, *, train=False, key=None)``.
+
+Graph networks are in :mod:`jaxdl.graph` and neural ODEs in :mod:`jaxdl.ode`, so that
+importing this package loads neither jraph nor diffrax.
+"""
 
 from jaxdl.nn._dropout import Dropout
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
 from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
-from jaxdl.nn.gnn import GCN, GCNConv, GraphNet, gcn_norm
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
-from jaxdl.nn.neural_ode import NeuralODE
 from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
 from jaxdl.nn.transformer import (
@@ -25,12 +27,8 @@ __all__ = [
     "Detach",
     "DistilBertClassifier",
     "Dropout",
-    "GCN",
-    "GCNConv",
-    "GraphNet",
     "MLPClassifier",
     "NORMS",
-    "NeuralODE",
     "Norm",
     "ReluMLP",
     "SentenceEncoder",
@@ -38,7 +36,6 @@ __all__ = [
     "TransformerEncoder",
     "conv_general_dilated",
     "conv_impl",
-    "gcn_norm",
     "max_pool",
     "set_conv_impl",
 ]

@@ -1,4 +1,9 @@
-"""ODE solvers: fixed-step Runge–Kutta as a ``lax.scan``, adaptive diffrax solves, toy systems."""
+"""ODE solvers and neural ODEs: fixed-step Runge–Kutta, adaptive diffrax solves, toy systems.
+
+Solvers and adjoints are diffrax objects (:class:`SolveOptions`); the neural-ODE vector
+field and its fitting losses are in :mod:`jaxdl.ode.neural`. This package loads diffrax,
+which is why ``jaxdl.nn`` does not import it.
+"""
 
 from jaxdl.ode.fixed_step import (
     EULER,
@@ -9,27 +14,26 @@ from jaxdl.ode.fixed_step import (
     TABLEAUS,
     ButcherTableau,
     fixed_step_solve,
-    get_tableau,
 )
+from jaxdl.ode.neural import NeuralODE
 from jaxdl.ode.reference import reference_solution
-from jaxdl.ode.solve import ADJOINTS, SOLVERS, odeint, solve, solve_errors
+from jaxdl.ode.solve import SolveOptions, odeint, solve, solve_errors
 from jaxdl.ode.systems import CubicSpiral, DampedOscillator, LotkaVolterra
 
 __all__ = [
-    "ADJOINTS",
     "EULER",
     "HEUN",
     "MIDPOINT",
     "RK4",
     "RK38",
-    "SOLVERS",
     "TABLEAUS",
     "ButcherTableau",
     "CubicSpiral",
     "DampedOscillator",
     "LotkaVolterra",
+    "NeuralODE",
+    "SolveOptions",
     "fixed_step_solve",
-    "get_tableau",
     "odeint",
     "reference_solution",
     "solve",

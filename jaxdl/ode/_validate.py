@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 
 
 def concrete(x: Any) -> np.ndarray | None:
@@ -44,3 +46,20 @@ def check_vector_field(f: Callable[..., Any], t0: jax.Array, y0: jax.Array, args
             f"The vector field returned {got} for a state of shape {y0.shape}; "
             f"f(t, y, args) must return dy/dt with the shape of y."
         )
+
+
+def prepare(
+    f: Callable[..., Any], y0: ArrayLike, ts: ArrayLike, args: Any
+) -> tuple[jax.Array, jax.Array]:
+    """``(y0, ts)`` as arrays of one floating dtype, checked; integer ``y0`` becomes float.
+
+    Every solver starts here, so the fixed-step and adaptive solves accept the same inputs
+    and reject bad ones with the same sentences.
+    """
+    y0 = jnp.asarray(y0)
+    if not jnp.issubdtype(y0.dtype, jnp.inexact):
+        y0 = y0.astype(jnp.result_type(float))
+    ts = jnp.asarray(ts, dtype=y0.dtype)
+    check_ts(ts)
+    check_vector_field(f, ts[0], y0, args)
+    return y0, ts

@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from jaxdl.ode._validate import check_ts, check_vector_field
+from jaxdl.ode._validate import prepare
 
 VectorField = Callable[[Any, jax.Array, Any], jax.Array]
 
@@ -110,21 +110,12 @@ RK38 = ButcherTableau(
 TABLEAUS = {t.name: t for t in (EULER, MIDPOINT, HEUN, RK4, RK38)}
 
 
-def get_tableau(method: str | ButcherTableau) -> ButcherTableau:
-    """``method`` itself, or the tableau of that name (``euler``, ``midpoint``, ``rk4`` ...)."""
-    if isinstance(method, ButcherTableau):
-        return method
-    if method not in TABLEAUS:
-        raise ValueError(f"method is {method!r}, expected one of {', '.join(TABLEAUS)}.")
-    return TABLEAUS[method]
-
-
 def fixed_step_solve(
     f: VectorField,
     y0: Float[ArrayLike, "*state"],
     ts: Float[ArrayLike, " times"],
     *,
-    method: str | ButcherTableau = "rk4",
+    method: ButcherTableau = RK4,
     substeps: int = 1,
     args: Any = None,
 ) -> Float[Array, " times *state"]:
@@ -138,7 +129,8 @@ def fixed_step_solve(
       f: the vector field ``f(t, y, args)``, returning an array of ``y``'s shape.
       y0: the initial state at ``ts[0]``, any shape.
       ts: strictly increasing save times, shape ``(T,)`` with ``T >= 2``.
-      method: a :class:`ButcherTableau` or a name in :data:`TABLEAUS`.
+      method: a :class:`ButcherTableau` (:data:`RK4`, :data:`EULER` ...; a name maps to
+        one through :data:`TABLEAUS`).
       substeps: steps per save interval, ``>= 1``.
       args: passed to ``f`` unchanged (parameters; differentiable).
 
@@ -146,8 +138,9 @@ def fixed_step_solve(
       ``ys`` of shape ``(T, *y0.shape)`` with ``ys[0] == y0``.
 
     Raises:
-      ValueError: on non-increasing ``ts``, ``substeps < 1``, an unknown method, or a
-        vector field that returns the wrong shape.
+      ValueError: on non-increasing ``ts``, ``substeps < 1``, or a vector field that
+        returns the wrong shape.
+      TypeError: ``method`` is not a :class:`ButcherTableau` (e.g. a name).
 
     Example:
       >>> import jax.numpy as jnp
@@ -156,15 +149,14 @@ def fixed_step_solve(
       >>> ys.shape, bool(jnp.abs(ys[-1, 0] - jnp.exp(-1.0)) < 1e-6)
       ((3, 1), True)
     """
-    tableau = get_tableau(method)
+    if not isinstance(method, ButcherTableau):
+        raise TypeError(
+            f"method is {method!r}, expected a ButcherTableau such as jaxdl.ode.RK4 "
+            "(jaxdl.ode.TABLEAUS maps names to them)."
+        )
     if not isinstance(substeps, int) or substeps < 1:
         raise ValueError(f"substeps is {substeps!r}, expected an integer >= 1.")
-    y0 = jnp.asarray(y0)
-    if not jnp.issubdtype(y0.dtype, jnp.inexact):
-        y0 = y0.astype(jnp.result_type(float))
-    ts = jnp.asarray(ts, dtype=y0.dtype)
-    check_ts(ts)
-    check_vector_field(f, ts[0], y0, args)
+    y0, ts = prepare(f, y0, ts, args)
 
     def interval(y: jax.Array, t_pair: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         t_start, t_end = t_pair
@@ -172,7 +164,7 @@ def fixed_step_solve(
 
         def one(i: jax.Array, y: jax.Array) -> jax.Array:
             # t from the step index, not by accumulation: no drift in long intervals.
-            return tableau.step(f, t_start + i * h, y, h, args)
+            return method.step(f, t_start + i * h, y, h, args)
 
         y = lax.fori_loop(0, substeps, one, y)
         return y, y

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike
 
-from jaxdl.ode.solve import odeint
+from jaxdl.ode.solve import SolveOptions, odeint
 
 
 def reference_solution(
@@ -40,9 +41,6 @@ def reference_solution(
             jnp.asarray(y0, jnp.float64),
             jnp.asarray(ts, jnp.float64),
             args=args,
-            solver="dopri8",
-            rtol=tol,
-            atol=tol,
-            max_steps=max_steps,
+            options=SolveOptions(solver=diffrax.Dopri8(), rtol=tol, atol=tol, max_steps=max_steps),
         )
         return np.asarray(ys)

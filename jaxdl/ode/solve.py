@@ -1,19 +1,24 @@
-"""``odeint``: adaptive solves with diffrax, the adjoint as a choice, failures as one sentence.
+"""``odeint``: adaptive diffrax solves, solver and adjoint as objects, failures as one sentence.
 
 torchdiffeq's ``odeint`` / ``odeint_adjoint`` map onto this as::
 
-    odeint(f, y0, ts, solver="dopri5", rtol=1e-7, atol=1e-9, adjoint="backsolve")
+    options = SolveOptions(
+        solver=diffrax.Dopri5(), rtol=1e-7, atol=1e-9, adjoint=diffrax.BacksolveAdjoint()
+    )
+    odeint(f, y0, ts, options=options)
 
-``adjoint="backsolve"`` is torchdiffeq's ``odeint_adjoint``: the backward pass solves the
-adjoint ODE backwards in time (memory O(1) in the number of steps, but the gradient is
-only as accurate as that second solve). ``adjoint="recursive"`` (diffrax's default)
-differentiates through the solver's own steps with recursive checkpointing: the exact
-gradient of the computed solution, which needs a finite ``max_steps``.
+``diffrax.BacksolveAdjoint()`` is torchdiffeq's ``odeint_adjoint``: the backward pass
+solves the adjoint ODE backwards in time (memory O(1) in the number of steps, but the
+gradient is only as accurate as that second solve). ``diffrax.RecursiveCheckpointAdjoint()``
+(diffrax's default, and this module's) differentiates through the solver's own steps with
+recursive checkpointing: the exact gradient of the computed solution, which needs a
+finite ``max_steps``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -26,32 +31,60 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from jaxdl.errors import ODESolveError
-from jaxdl.ode._validate import check_ts, check_vector_field, concrete
-
-SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
-    "tsit5": diffrax.Tsit5,
-    "dopri5": diffrax.Dopri5,
-    "dopri8": diffrax.Dopri8,
-}
-ADJOINTS = ("recursive", "backsolve")
+from jaxdl.ode._validate import concrete, prepare
 
 
-def _solver(solver: str | diffrax.AbstractSolver) -> diffrax.AbstractSolver:
-    if isinstance(solver, diffrax.AbstractSolver):
-        return solver
-    if solver not in SOLVERS:
-        raise ValueError(f"solver is {solver!r}, expected one of {', '.join(SOLVERS)}.")
-    return SOLVERS[solver]()
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SolveOptions:
+    """How :func:`odeint` and :func:`solve` integrate: diffrax objects and tolerances.
+
+    Checked once, when built. Frozen and free of arrays: build one from a config, then
+    close over it in every jitted function that solves (not a static jit argument:
+    ``diffrax.BacksolveAdjoint`` holds a dict, so it does not hash).
+
+    Attributes:
+      solver: an adaptive diffrax solver, e.g. ``diffrax.Tsit5()`` (the default),
+        ``diffrax.Dopri5()`` or ``diffrax.Dopri8()``; a PID controller picks its steps.
+      adjoint: how gradients flow through the solve: ``diffrax.RecursiveCheckpointAdjoint()``
+        (the default) or ``diffrax.BacksolveAdjoint()`` (torchdiffeq's ``odeint_adjoint``;
+        its backward solve reuses the forward solver and tolerances, as torchdiffeq does).
+        With ``BacksolveAdjoint`` only ``y0`` and ``args`` get gradients.
+      rtol, atol: the step-size controller's tolerances.
+      max_steps: the step limit of the solve, an integer >= 1.
+      dt0: the first step size; ``None`` lets diffrax choose it.
+
+    Raises:
+      TypeError: ``solver`` or ``adjoint`` is not a diffrax object (e.g. a name).
+      ValueError: ``max_steps`` is not an integer >= 1.
+
+    Example:
+      >>> import diffrax
+      >>> SolveOptions(solver=diffrax.Dopri5(), rtol=1e-7, atol=1e-9).adjoint
+      RecursiveCheckpointAdjoint()
+    """
+
+    solver: diffrax.AbstractSolver = diffrax.Tsit5()
+    adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint()
+    rtol: float = 1e-6
+    atol: float = 1e-6
+    max_steps: int = 4096
+    dt0: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.solver, diffrax.AbstractSolver):
+            raise TypeError(
+                f"solver is {self.solver!r}, expected a diffrax solver such as diffrax.Tsit5()."
+            )
+        if not isinstance(self.adjoint, diffrax.AbstractAdjoint):
+            raise TypeError(
+                f"adjoint is {self.adjoint!r}, expected a diffrax adjoint such as "
+                "diffrax.RecursiveCheckpointAdjoint() or diffrax.BacksolveAdjoint()."
+            )
+        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"max_steps is {self.max_steps!r}, expected an integer >= 1.")
 
 
-def _adjoint(adjoint: str) -> diffrax.AbstractAdjoint:
-    if adjoint == "recursive":
-        return diffrax.RecursiveCheckpointAdjoint()
-    if adjoint == "backsolve":
-        # The backward solve reuses the forward solver and step-size controller (and so
-        # its tolerances), as torchdiffeq's odeint_adjoint does by default.
-        return diffrax.BacksolveAdjoint()
-    raise ValueError(f"adjoint is {adjoint!r}, expected one of {', '.join(ADJOINTS)}.")
+_DEFAULT = SolveOptions()
 
 
 def solve(
@@ -60,38 +93,45 @@ def solve(
     ts: Float[ArrayLike, " times"],
     *,
     args: Any = None,
-    solver: str | diffrax.AbstractSolver = "tsit5",
-    rtol: float = 1e-6,
-    atol: float = 1e-6,
-    adjoint: str = "recursive",
-    max_steps: int = 4096,
-    dt0: float | None = None,
+    options: SolveOptions = _DEFAULT,
 ) -> diffrax.Solution:
     """The diffrax ``Solution`` behind :func:`odeint`, unchecked (``throw=False``).
 
     Use it for the statistics (``sol.stats["num_steps"]``) or to handle ``sol.result``
     yourself; :func:`odeint` is the same solve plus the error checks.
+
+    Args:
+      f, y0, ts, args, options: as for :func:`odeint`.
+
+    Returns:
+      diffrax's ``Solution``: ``sol.ys`` of shape ``(T, *y0.shape)`` (``inf`` where the
+      solve failed), ``sol.result`` and ``sol.stats``.
+
+    Raises:
+      ValueError: non-increasing ``ts``, a vector field returning the wrong shape.
+      TypeError: ``options`` is not a :class:`SolveOptions`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> sol = solve(lambda t, y, a: -y, jnp.ones(2), jnp.array([0.0, 1.0]))
+      >>> sol.ys.shape, bool(sol.stats["num_steps"] > 0)
+      ((2, 2), True)
     """
-    y0 = jnp.asarray(y0)
-    if not jnp.issubdtype(y0.dtype, jnp.inexact):
-        y0 = y0.astype(jnp.result_type(float))
-    ts = jnp.asarray(ts, dtype=y0.dtype)
-    check_ts(ts)
-    check_vector_field(f, ts[0], y0, args)
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps is {max_steps!r}, expected an integer >= 1.")
+    if not isinstance(options, SolveOptions):
+        raise TypeError(f"options is {options!r}, expected a jaxdl.ode.SolveOptions.")
+    y0, ts = prepare(f, y0, ts, args)
     return diffrax.diffeqsolve(
         diffrax.ODETerm(f),
-        _solver(solver),
+        options.solver,
         t0=ts[0],
         t1=ts[-1],
-        dt0=dt0,
+        dt0=options.dt0,
         y0=y0,
         args=args,
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        adjoint=_adjoint(adjoint),
-        max_steps=max_steps,
+        stepsize_controller=diffrax.PIDController(rtol=options.rtol, atol=options.atol),
+        adjoint=options.adjoint,
+        max_steps=options.max_steps,
         throw=False,
     )
 
@@ -122,12 +162,7 @@ def odeint(
     ts: Float[ArrayLike, " times"],
     *,
     args: Any = None,
-    solver: str | diffrax.AbstractSolver = "tsit5",
-    rtol: float = 1e-6,
-    atol: float = 1e-6,
-    adjoint: str = "recursive",
-    max_steps: int = 4096,
-    dt0: float | None = None,
+    options: SolveOptions = _DEFAULT,
     throw: bool = True,
 ) -> Float[Array, " times *state"]:
     r"""Solves ``dy/dt = f(t, y, args)``, ``y(ts[0]) = y0`` and returns ``y`` at every ``ts``.
@@ -136,21 +171,17 @@ def odeint(
     ``ts[0]`` to ``ts[-1]``, saving the dense solution at ``ts``.
 
     Differentiable with respect to ``y0`` and ``args`` (``jax.grad``, ``jax.vjp``);
-    trainable parameters belong in ``args``: with ``adjoint="backsolve"`` only ``y0`` and
-    ``args`` get gradients (arrays closed over by ``f`` do not). Works under ``jit`` and
-    ``vmap`` (e.g. over a batch of ``y0``).
+    trainable parameters belong in ``args``: with ``diffrax.BacksolveAdjoint()`` only
+    ``y0`` and ``args`` get gradients (arrays closed over by ``f`` do not). Works under
+    ``jit`` and ``vmap`` (e.g. over a batch of ``y0``).
 
     Args:
       f: vector field ``f(t, y, args)`` returning ``dy/dt`` with ``y``'s shape.
       y0: initial state at ``ts[0]``; integer input is promoted to float.
       ts: strictly increasing save times, shape ``(T,)``, ``T >= 2``.
       args: parameters passed to ``f``.
-      solver: ``"tsit5"``, ``"dopri5"``, ``"dopri8"`` or a diffrax solver.
-      rtol, atol: the step-size controller's tolerances.
-      adjoint: ``"recursive"`` (diffrax's recursive checkpointing) or ``"backsolve"``
-        (the continuous adjoint of torchdiffeq's ``odeint_adjoint``).
-      max_steps: the step limit of the solve.
-      dt0: first step size; ``None`` lets diffrax choose it.
+      options: the diffrax solver and adjoint, tolerances and step limit
+        (:class:`SolveOptions`; the default is Tsit5 at ``rtol = atol = 1e-6``).
       throw: raise on a failed solve. Outside ``jit`` it raises
         :class:`~jaxdl.errors.ODESolveError`; inside ``jit`` the failure can only be
         detected at run time and surfaces as a ``JaxRuntimeError`` carrying the same
@@ -163,8 +194,8 @@ def odeint(
       ``ys`` of shape ``(T, *y0.shape)``.
 
     Raises:
-      ValueError: non-increasing ``ts``, a vector field returning the wrong shape, an
-        unknown solver or adjoint.
+      ValueError: non-increasing ``ts``, a vector field returning the wrong shape.
+      TypeError: ``options`` is not a :class:`SolveOptions`.
       ODESolveError: the solve stopped early (step limit, step size underflow).
 
     Example:
@@ -173,18 +204,7 @@ def odeint(
       >>> bool(jnp.allclose(ys[-1], jnp.exp(-2.0), rtol=1e-4))
       True
     """
-    sol = solve(
-        f,
-        y0,
-        ts,
-        args=args,
-        solver=solver,
-        rtol=rtol,
-        atol=atol,
-        adjoint=adjoint,
-        max_steps=max_steps,
-        dt0=dt0,
-    )
+    sol = solve(f, y0, ts, args=args, options=options)
     ys = sol.ys
     if not throw:
         return ys
@@ -193,9 +213,10 @@ def odeint(
     t_end = concrete(jnp.asarray(ts)[-1])  # the requested end (sol.ts holds inf on failure)
     t1 = float(t_end) if t_end is not None and t_end.ndim == 0 else None
     if ok_value is None:
-        return eqx.error_if(ys, jnp.logical_not(ok), _failure_message(sol, max_steps, None))
+        message = _failure_message(sol, options.max_steps, None)
+        return eqx.error_if(ys, jnp.logical_not(ok), message)
     if not bool(ok_value.all()):
-        raise ODESolveError(_failure_message(sol, max_steps, t1))
+        raise ODESolveError(_failure_message(sol, options.max_steps, t1))
     return ys
 
 

@@ -34,7 +34,8 @@ import numpy as np
 from flax import nnx
 from jaxtyping import Array, Float
 
-from jaxdl.nn.gnn import GraphNet, edge_weights, propagate
+# A sideways import between capability folders: GNN-LRP explains exactly this network.
+from jaxdl.graph import GraphNet, edge_weights, propagate
 
 # Keeps Z / Zp finite where |Zp| < EPS. The seed adds 1e-6 to every Zp, which scales
 # each unit by Zp / (Zp + 1e-6) and breaks conservation by ~1e-4 relative on outputs
@@ -104,7 +105,7 @@ def walk_relevances(
     """GNN-LRP relevance ``R[i, j, k]`` of every walk ``i -> j -> k`` for output ``target``.
 
     Args:
-      model: a :class:`~jaxdl.nn.gnn.GraphNet`.
+      model: a :class:`~jaxdl.graph.GraphNet`.
       graph: one graph (``n_node`` of shape ``(1,)``), as the model was trained on
         (self-loops included if the model saw them).
       target: the class whose score is explained.
@@ -119,7 +120,7 @@ def walk_relevances(
     Example:
       >>> from flax import nnx
       >>> from jaxdl.data.graphs import barabasi_albert
-      >>> from jaxdl.nn.gnn import GraphNet
+      >>> from jaxdl.graph import GraphNet
       >>> g = barabasi_albert(6, 1, seed=0)
       >>> model = GraphNet(1, 8, 2, rngs=nnx.Rngs(0))
       >>> r = walk_relevances(model, g, 0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +15,7 @@ from jaxdl.ode import (
     CubicSpiral,
     DampedOscillator,
     LotkaVolterra,
+    SolveOptions,
     odeint,
     reference_solution,
     solve,
@@ -28,10 +32,11 @@ def f_true(_t: float, u: np.ndarray) -> np.ndarray:
     return np.array([1.5 * u[0] - 1.0 * u[0] * u[1], 3.0 * u[0] * u[1] - 1.0 * u[1]])
 
 
-@pytest.mark.parametrize("solver", ["tsit5", "dopri5"])
+@pytest.mark.parametrize("solver", [diffrax.Tsit5(), diffrax.Dopri5()])
 def test_lotka_volterra_agrees_with_scipy(solver):
+    options = SolveOptions(solver=solver, rtol=1e-8, atol=1e-8)
     with jax.enable_x64(True):
-        ys = odeint(LotkaVolterra(), jnp.ones(2), TS, solver=solver, rtol=1e-8, atol=1e-8)
+        ys = odeint(LotkaVolterra(), jnp.ones(2), TS, options=options)
         ys = np.asarray(ys)
     sol = scipy_integrate.solve_ivp(f_true, (0, 15), [1.0, 1.0], t_eval=TS, rtol=1e-8, atol=1e-8)
     assert sol.success and ys.shape == sol.y.T.shape == (501, 2)
@@ -53,7 +58,8 @@ def test_oscillator_closed_form_and_vmap():
     osc = DampedOscillator()
     ts = jnp.linspace(0.0, 3.0, 7)
     y0s = jnp.array([[1.0, 0.0], [0.0, 1.0], [-0.5, 2.0]])
-    ys = jax.jit(jax.vmap(lambda y0: odeint(osc, y0, ts, rtol=1e-7, atol=1e-7)))(y0s)
+    options = SolveOptions(rtol=1e-7, atol=1e-7)
+    ys = jax.jit(jax.vmap(lambda y0: odeint(osc, y0, ts, options=options)))(y0s)
     for i in range(3):
         np.testing.assert_allclose(ys[i], osc.exact(ts, y0s[i]), atol=1e-5)
 
@@ -65,17 +71,18 @@ def test_spiral_runs_and_counts_steps():
 
 
 def test_backsolve_gradient_wrt_args_and_y0_is_analytic():
-    def loss(y0, k, adjoint):
+    options = SolveOptions(adjoint=diffrax.BacksolveAdjoint(), rtol=1e-7, atol=1e-7)
+
+    def loss(y0, k):
         ts = jnp.array([0.0, 0.5, 1.0])
-        ys = odeint(lambda t, y, k: -k * y, y0, ts, args=k, adjoint=adjoint, rtol=1e-7, atol=1e-7)
+        ys = odeint(lambda t, y, k: -k * y, y0, ts, args=k, options=options)
         return ys.sum()
 
     # d/dk sum_t exp(-k t) * y0 = -sum t exp(-k t) * y0, per component.
     expected_k = -2 * (0.5 * np.exp(-0.4) + np.exp(-0.8))
     # The recursive adjoint is checked against this one and against finite differences on
-    # the neural-ODE fit loss (tests/nn/test_neural_ode.py).
-    grad = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=2)
-    g_y0, g_k = grad(jnp.ones(2), 0.8, "backsolve")
+    # the neural-ODE fit loss (tests/ode/test_neural.py).
+    g_y0, g_k = jax.jit(jax.grad(loss, argnums=(0, 1)))(jnp.ones(2), 0.8)
     np.testing.assert_allclose(g_k, expected_k, rtol=1e-4)
     np.testing.assert_allclose(g_y0, 1 + np.exp(-0.4) + np.exp(-0.8), rtol=1e-4)
 
@@ -94,16 +101,25 @@ def test_wrong_vector_field_shape():
         odeint(lambda t, y, a: (y, y), jnp.ones(2), jnp.array([0.0, 1.0]))
 
 
-def test_unknown_solver_and_adjoint():
-    with pytest.raises(ValueError, match="solver is 'rk45'"):
-        odeint(LotkaVolterra(), jnp.ones(2), jnp.array([0.0, 1.0]), solver="rk45")
-    with pytest.raises(ValueError, match="adjoint is 'direct'"):
-        odeint(LotkaVolterra(), jnp.ones(2), jnp.array([0.0, 1.0]), adjoint="direct")
+def test_solver_and_adjoint_must_be_diffrax_objects():
+    # Names are a recipe's business (its build step maps them once); the library takes objects.
+    with pytest.raises(TypeError, match="solver is 'tsit5', expected a diffrax solver"):
+        SolveOptions(solver="tsit5")
+    with pytest.raises(TypeError, match="adjoint is 'backsolve', expected a diffrax adjoint"):
+        SolveOptions(adjoint="backsolve")
+    with pytest.raises(ValueError, match="max_steps is 0, expected an integer >= 1"):
+        SolveOptions(max_steps=0)
+    with pytest.raises(TypeError, match="options is .*, expected a jaxdl.ode.SolveOptions"):
+        odeint(LotkaVolterra(), jnp.ones(2), jnp.array([0.0, 1.0]), options={"rtol": 1e-3})
+    # Frozen, and equal when built from the same values.
+    assert SolveOptions(solver=diffrax.Dopri5()) == SolveOptions(solver=diffrax.Dopri5())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SolveOptions().rtol = 1e-3  # type: ignore[misc]
 
 
 def test_step_limit_is_one_sentence_eager():
     with pytest.raises(ODESolveError) as info:
-        odeint(LotkaVolterra(), jnp.ones(2), TS, max_steps=10)
+        odeint(LotkaVolterra(), jnp.ones(2), TS, options=SolveOptions(max_steps=10))
     message = str(info.value)
     assert message == (
         "The ODE solve used all max_steps=10 steps before t = 15; raise max_steps, loosen "
@@ -111,7 +127,7 @@ def test_step_limit_is_one_sentence_eager():
     )
     assert isinstance(info.value, JaxdlError)
     # throw=False hands back the inf-filled output instead.
-    ys = odeint(LotkaVolterra(), jnp.ones(2), TS, max_steps=10, throw=False)
+    ys = odeint(LotkaVolterra(), jnp.ones(2), TS, options=SolveOptions(max_steps=10), throw=False)
     assert not bool(jnp.all(jnp.isfinite(ys)))
 
 

@@ -47,6 +47,7 @@ def test_neural_ode_quick_learns_and_writes_artefacts(tmp_path):
         ("window_lengths", (11, 600), "window_lengths has 600"),
         ("stage_iters", (20,), "one entry per stage"),
         ("adjoint", "direct", "config.adjoint is 'direct'"),
+        ("solver", "rk45", "config.solver is 'rk45'"),
         ("schedule", "step", "config.schedule is 'step'"),
     ],
 )
@@ -56,6 +57,7 @@ def test_neural_ode_config_errors_are_one_sentence(tmp_path, capsys, field, valu
     with pytest.raises(Exception, match=message):
         neural_ode.check_config(config)
         neural_ode.build_optimizer(config)
+        neural_ode.solve_options(config)
     override = f"--config.{field}={value}"  # the CLI reads a bare word as a string
     assert main(["neural_ode", "--config=quick", f"--workdir={tmp_path}", override]) == 1
     err = capsys.readouterr().err

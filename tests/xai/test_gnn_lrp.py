@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 from jaxdl.data import graphs
-from jaxdl.nn.gnn import GraphNet
+from jaxdl.graph import GraphNet
 from jaxdl.xai import gnn_lrp
 
 

@@ -15,7 +15,7 @@ from flax import nnx
 
 from jaxdl.data.graphs import GraphsTuple, karate_club
 from jaxdl.errors import ConfigError
-from jaxdl.nn.gnn import GCN
+from jaxdl.graph import GCN
 from jaxdl.training import FullBatch, Run, TrainState, train
 
 

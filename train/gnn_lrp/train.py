@@ -22,7 +22,7 @@ from jaxdl.data.graphs import (
     pad_graphs,
 )
 from jaxdl.errors import ConfigError
-from jaxdl.nn.gnn import GraphNet, gcn_norm
+from jaxdl.graph import GraphNet, gcn_norm
 from jaxdl.training import Run, TrainState, train
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
 

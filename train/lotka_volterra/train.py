@@ -19,13 +19,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from jaxdl.errors import ConfigError
-from jaxdl.ode import TABLEAUS, LotkaVolterra, fixed_step_solve, reference_solution, solve
+from jaxdl.ode import (
+    TABLEAUS,
+    LotkaVolterra,
+    SolveOptions,
+    fixed_step_solve,
+    reference_solution,
+    solve,
+)
 from jaxdl.training import write_summary
 
 
@@ -48,20 +56,15 @@ def scipy_solve(config, ts: np.ndarray, **tols: float) -> tuple[np.ndarray, dict
     return sol.y.T, {"seconds": time.perf_counter() - tic, "nfev": int(sol.nfev)}
 
 
-def diffrax_solve(config, ts: np.ndarray, solver: str) -> tuple[np.ndarray, dict[str, Any]]:
+def diffrax_solve(
+    config, ts: np.ndarray, solver: diffrax.AbstractSolver
+) -> tuple[np.ndarray, dict[str, Any]]:
     """``jaxdl.ode.solve`` in float64 at ``config.rtol``/``atol``; time excludes compilation."""
+    options = SolveOptions(
+        solver=solver, rtol=config.rtol, atol=config.atol, max_steps=config.max_steps
+    )
     with jax.enable_x64(True):
-        run = jax.jit(
-            lambda y0, ts: solve(
-                _system(config),
-                y0,
-                ts,
-                solver=solver,
-                rtol=config.rtol,
-                atol=config.atol,
-                max_steps=config.max_steps,
-            )
-        )
+        run = jax.jit(lambda y0, ts: solve(_system(config), y0, ts, options=options))
         y0, t = jnp.asarray(config.u0, jnp.float64), jnp.asarray(ts)
         jax.block_until_ready(run(y0, t))
         tic = time.perf_counter()
@@ -84,11 +87,12 @@ def convergence(config) -> dict[str, Any]:
     with jax.enable_x64(True):
         y0 = jnp.asarray(config.u0, jnp.float64)
         for method in config.fixed_methods:
+            tableau = TABLEAUS[method]  # names checked in train_and_evaluate
             steps = [int(s) for s in config.substeps[method]]
             errors = []
             for s in steps:
                 ys = fixed_step_solve(
-                    _system(config), y0, jnp.asarray(ts), method=method, substeps=s
+                    _system(config), y0, jnp.asarray(ts), method=tableau, substeps=s
                 )
                 errors.append(float(np.abs(np.asarray(ys) - reference).max()))
             dts = [(ts[1] - ts[0]) / s for s in steps]
@@ -97,7 +101,7 @@ def convergence(config) -> dict[str, Any]:
                 "dt": dts,
                 "max_error": errors,
                 "order": slope,
-                "expected_order": TABLEAUS[method].order,
+                "expected_order": tableau.order,
             }
     return out
 
@@ -127,8 +131,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     ys_scipy, info = scipy_solve(config, ts, rtol=config.rtol, atol=config.atol)
     table["scipy_rk45"] = {"max_error": max_diff(ys_scipy), **info}
     solutions = {"scipy_rk45": ys_scipy}
-    for solver in ("tsit5", "dopri5"):
-        ys, info = diffrax_solve(config, ts, solver)
+    for solver, diffrax_solver in (("tsit5", diffrax.Tsit5()), ("dopri5", diffrax.Dopri5())):
+        ys, info = diffrax_solve(config, ts, diffrax_solver)
         table[f"diffrax_{solver}"] = {"max_error": max_diff(ys), **info}
         table[f"diffrax_{solver}"]["max_diff_vs_scipy"] = float(np.abs(ys - ys_scipy).max())
         solutions[solver] = ys

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -25,8 +26,8 @@ import optax
 from flax import nnx
 
 from jaxdl.errors import ConfigError
-from jaxdl.nn.neural_ode import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
-from jaxdl.ode import ADJOINTS, SOLVERS, LotkaVolterra, reference_solution, solve_errors
+from jaxdl.ode import LotkaVolterra, SolveOptions, reference_solution, solve_errors
+from jaxdl.ode.neural import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
 from jaxdl.training import FullBatch, Run, TrainState, train
 from train.neural_ode import plots
 
@@ -74,14 +75,27 @@ def build_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransfor
     return tx
 
 
-def ode_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
-    return {
-        "solver": config.solver,
-        "rtol": config.rtol,
-        "atol": config.atol,
-        "adjoint": config.adjoint,
-        "max_steps": config.max_steps,
-    }
+SOLVERS = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8}
+ADJOINTS = {"recursive": diffrax.RecursiveCheckpointAdjoint, "backsolve": diffrax.BacksolveAdjoint}
+
+
+def solve_options(config: ml_collections.ConfigDict) -> SolveOptions:
+    """The config's solver and adjoint names as diffrax objects, with its tolerances."""
+    if config.solver not in SOLVERS:
+        raise ConfigError(
+            f"config.solver is {config.solver!r}, expected one of {', '.join(SOLVERS)}."
+        )
+    if config.adjoint not in ADJOINTS:
+        raise ConfigError(
+            f"config.adjoint is {config.adjoint!r}, expected one of {', '.join(ADJOINTS)}."
+        )
+    return SolveOptions(
+        solver=SOLVERS[config.solver](),
+        adjoint=ADJOINTS[config.adjoint](),
+        rtol=config.rtol,
+        atol=config.atol,
+        max_steps=config.max_steps,
+    )
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -98,21 +112,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                 f"config.window_lengths has {length}, expected 2 <= length <= num_points "
                 f"({config.num_points})."
             )
-    if config.solver not in SOLVERS:
-        raise ConfigError(
-            f"config.solver is {config.solver!r}, expected one of {', '.join(SOLVERS)}."
-        )
-    if config.adjoint not in ADJOINTS:
-        raise ConfigError(
-            f"config.adjoint is {config.adjoint!r}, expected one of {', '.join(ADJOINTS)}."
-        )
     if config.extrapolate_to < config.t1:
         raise ConfigError(
             f"config.extrapolate_to is {config.extrapolate_to}, expected >= t1 ({config.t1})."
         )
 
 
-def make_loss(num_points: int, *, length: int, batch: int, ode_kw: dict):
+def make_loss(num_points: int, *, length: int, batch: int, options: SolveOptions):
     """The stage's loss: the full-trajectory fit when a window spans the data, else the
     mean fit of ``batch`` random windows of ``length`` points drawn from the step's key."""
 
@@ -120,10 +126,10 @@ def make_loss(num_points: int, *, length: int, batch: int, ode_kw: dict):
         del train
         ts, ys = data["ts"], data["ys"]
         if length == num_points:
-            loss = trajectory_loss(model, ts, ys, **ode_kw)
+            loss = trajectory_loss(model, ts, ys, options=options)
         else:
             starts = sample_windows(key, num_points, length=length, batch_size=batch)
-            loss = window_loss(model, ts, ys, starts, length=length, **ode_kw)
+            loss = window_loss(model, ts, ys, starts, length=length, options=options)
         return loss, {"loss": loss}
 
     return loss_fn
@@ -132,6 +138,7 @@ def make_loss(num_points: int, *, length: int, batch: int, ode_kw: dict):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Fits the neural ODE, writes metrics, plots and ``summary.json``; returns the summary."""
     check_config(config)
+    options = solve_options(config)
     with (
         Run(
             workdir,
@@ -149,8 +156,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         state = TrainState.create(
             build_model(config, key=model_key), build_optimizer(config), key=data_key
         )
-        ode_kw = ode_kwargs(config)
-        evaluate = jax.jit(lambda s: trajectory_loss(s.model(), ts, ys, **ode_kw))
+        evaluate = jax.jit(lambda s: trajectory_loss(s.model(), ts, ys, options=options))
         init_loss = float(evaluate(state))
         run.end_epoch(0, state, {"epoch": 0, "step": 0, "train_full_loss": init_loss}, save=False)
         epochs, steady_steps, steady_s = 0, 0, 0.0
@@ -160,7 +166,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             result = train(
                 state,
                 FullBatch({"ts": ts, "ys": ys}, config.log_every),
-                loss_fn=make_loss(config.num_points, length=length, batch=batch, ode_kw=ode_kw),
+                loss_fn=make_loss(config.num_points, length=length, batch=batch, options=options),
                 num_epochs=-(-int(iters) // config.log_every),
                 num_steps=int(iters),
                 run=run,
@@ -175,7 +181,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         final_model = state.model()
         final_loss = float(evaluate(state))
         ts_all = jnp.asarray(data["ts_all"], jnp.float32)
-        pred_all = np.asarray(integrate(final_model, ys[0], ts_all, **ode_kw), np.float64)
+        pred_all = np.asarray(integrate(final_model, ys[0], ts_all, options=options), np.float64)
 
         n = config.num_points
         ext_err = np.linalg.norm(pred_all[n:] - data["ys_all"][n:], axis=-1)

@@ -3,7 +3,8 @@
 Messages flow from ``graph.senders`` to ``graph.receivers``; ``graph.edges`` is ``None``
 or ``(E,)`` edge weights (0 for padding, see :mod:`jaxdl.data.graphs`). The node count is
 ``graph.nodes.shape[0]``, a static shape, so padded batches of different graphs share one
-compiled program.
+compiled program. These layers live outside :mod:`jaxdl.nn` so that ``import jaxdl.nn``
+does not load jraph.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 from jaxdl.data import graphs
-from jaxdl.nn.gnn import GCN, GCNConv, GraphNet, gcn_norm
+from jaxdl.graph import GCN, GCNConv, GraphNet, gcn_norm
 
 torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")

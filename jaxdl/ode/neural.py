@@ -10,8 +10,8 @@ sees the parameters. The fitting losses are pure functions of the module:
   own observed starting state, batched with ``jax.vmap`` (a shooting-style fit: short
   horizons give well-conditioned gradients early in training).
 
-This module imports :mod:`jaxdl.ode` (a capability folder) because a neural ODE is a
-vector field for those solvers; nothing in :mod:`jaxdl.ode` imports ``jaxdl.nn``.
+It lives in :mod:`jaxdl.ode`, not :mod:`jaxdl.nn`, so that ``import jaxdl.nn`` does not
+load diffrax: a neural ODE is only useful with these solvers.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from jaxdl._checks import check_rank, check_trailing_shape
 from jaxdl.losses import l2_distance
-from jaxdl.ode import odeint
+from jaxdl.ode.solve import SolveOptions, odeint
 
+_DEFAULT = SolveOptions()
 ACTIVATIONS = {"tanh": jnp.tanh, "softplus": jax.nn.softplus, "gelu": jax.nn.gelu}
 
 
@@ -88,12 +89,13 @@ def integrate(
     model: NeuralODE,
     y0: Float[ArrayLike, "*batch features"],
     ts: Float[ArrayLike, " times"],
-    **odeint_kwargs: Any,
+    *,
+    options: SolveOptions = _DEFAULT,
 ) -> Float[Array, " times *batch features"]:
     """Solves the neural ODE from ``y0`` and returns the states at ``ts``.
 
-    ``odeint_kwargs`` go to :func:`jaxdl.ode.odeint` (``solver``, ``rtol``, ``atol``,
-    ``adjoint``, ``max_steps`` ...). Differentiable with respect to the model's
+    ``options`` (:class:`jaxdl.ode.SolveOptions`: solver, adjoint, tolerances, step
+    limit) go to :func:`jaxdl.ode.odeint`. Differentiable with respect to the model's
     parameters under either adjoint. Times past the training interval extrapolate.
 
     Example:
@@ -108,14 +110,15 @@ def integrate(
     def field(t: Any, y: jax.Array, state: nnx.State) -> jax.Array:
         return nnx.merge(graphdef, state)(t, y)
 
-    return odeint(field, y0, ts, args=state, **odeint_kwargs)
+    return odeint(field, y0, ts, args=state, options=options)
 
 
 def trajectory_loss(
     model: NeuralODE,
     ts: Float[ArrayLike, " times"],
     ys: Float[ArrayLike, "times features"],
-    **odeint_kwargs: Any,
+    *,
+    options: SolveOptions = _DEFAULT,
 ) -> Float[Array, ""]:
     r"""Mean Euclidean error of a solve from ``ys[0]`` against the whole trajectory ``ys``.
 
@@ -126,7 +129,7 @@ def trajectory_loss(
     """
     ys = jnp.asarray(ys)
     check_rank("ys", ys, rank=2)
-    pred = integrate(model, ys[0], ts, **odeint_kwargs)
+    pred = integrate(model, ys[0], ts, options=options)
     return l2_distance(pred, ys).mean()
 
 
@@ -146,7 +149,7 @@ def window_loss(
     starts: Int[ArrayLike, " batch"],
     *,
     length: int,
-    **odeint_kwargs: Any,
+    options: SolveOptions = _DEFAULT,
 ) -> Float[Array, ""]:
     """:func:`trajectory_loss` averaged over windows ``ys[s : s + length]`` for ``s`` in ``starts``.
 
@@ -159,6 +162,6 @@ def window_loss(
     def one(start: jax.Array) -> jax.Array:
         t_win = jax.lax.dynamic_slice_in_dim(ts, start, length)
         y_win = jax.lax.dynamic_slice_in_dim(ys, start, length)
-        return trajectory_loss(model, t_win, y_win, **odeint_kwargs)
+        return trajectory_loss(model, t_win, y_win, options=options)
 
     return jax.vmap(one)(jnp.asarray(starts)).mean()

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
-from jaxdl.nn.neural_ode import (
+from jaxdl.ode import LotkaVolterra, SolveOptions, reference_solution
+from jaxdl.ode.neural import (
     NeuralODE,
     integrate,
     sample_windows,
     trajectory_loss,
     window_loss,
 )
-from jaxdl.ode import LotkaVolterra, reference_solution
 
 TS = np.linspace(0.0, 15.0, 501)
 
@@ -46,11 +47,9 @@ def _loss_fn(model, ts, ys, adjoint):
             nnx.merge(graphdef, params),
             ts,
             ys,
-            solver="dopri5",
-            rtol=1e-10,
-            atol=1e-10,
-            adjoint=adjoint,
-            max_steps=20_000,
+            options=SolveOptions(
+                solver=diffrax.Dopri5(), rtol=1e-10, atol=1e-10, adjoint=adjoint, max_steps=20_000
+            ),
         )
 
     return loss, params
@@ -64,9 +63,13 @@ def test_fit_loss_gradients_backsolve_recursive_and_finite_differences(lv_data):
         model = jax.tree.map(lambda x: x.astype(jnp.float64), model)
         ts, ys = jnp.asarray(ts), jnp.asarray(ys)
         grads = {}
-        for adjoint in ("recursive", "backsolve"):
+        adjoints = {
+            "recursive": diffrax.RecursiveCheckpointAdjoint(),
+            "backsolve": diffrax.BacksolveAdjoint(),
+        }
+        for name, adjoint in adjoints.items():
             loss, params = _loss_fn(model, ts, ys, adjoint)
-            value, grads[adjoint] = jax.jit(jax.value_and_grad(loss))(params)
+            value, grads[name] = jax.jit(jax.value_and_grad(loss))(params)
             assert np.isfinite(float(value))
         flat = {
             k: jnp.concatenate([x.ravel() for x in jax.tree.leaves(g)]) for k, g in grads.items()
