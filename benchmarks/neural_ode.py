@@ -230,7 +230,8 @@ def loss_curves(iters: int, out: str, *, torch_threads: int = 1) -> dict[str, An
     options = recipe.solve_options(config)
     loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, options=options)
     source = FullBatch({"ts": ts, "ys": ys}, iters)
-    state = TrainState.create(model, tx, key=jax.random.key(0))
+    # A copy: the chunk donates its state, and params0 still seeds the torch side.
+    state = jax.tree.map(jnp.copy, TrainState.create(model, tx, key=jax.random.key(0)))
     metrics = make_chunk(loss_fn, source)(state, source.data, None, iters)[1]
     jax_losses = np.asarray(metrics["loss"]).tolist()
     step, torch_losses = torch_iteration(torch_model(params0), data["ts"], data["ys"], config)
