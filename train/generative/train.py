@@ -16,7 +16,6 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from jaxdl.data.masks import random_patch_mask
-from jaxdl.errors import ConfigError
 from jaxdl.losses import (
     bernoulli_nll,
     gan_discriminator_loss,
@@ -35,6 +34,7 @@ from jaxdl.nn.generative import (
 )
 from jaxdl.training import MetricsWriter, TrainState, clear_run, fit, write_summary
 from jaxdl.training.epoch import epoch_order, take
+from train.cli_config import ConfigError
 from train.fashion_mnist.train import load_split
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")

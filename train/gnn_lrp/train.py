@@ -22,10 +22,10 @@ from jaxdl.data.graphs import (
     graphs_tuple,
     pad_graphs,
 )
-from jaxdl.errors import ConfigError
 from jaxdl.nn.gnn import GraphNet, gcn_norm
 from jaxdl.training import MetricsWriter, plot_curves, write_summary
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
+from train.cli_config import ConfigError
 
 ADJACENCIES = ("sum", "gcn")
 FEATURES = ("identity", "degree")

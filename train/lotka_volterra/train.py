@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxdl.errors import ConfigError
 from jaxdl.ode import TABLEAUS, LotkaVolterra, fixed_step_solve, reference_solution, solve
 from jaxdl.training import write_summary
+from train.cli_config import ConfigError
 
 
 def _system(config: ml_collections.ConfigDict) -> LotkaVolterra:

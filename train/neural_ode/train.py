@@ -26,10 +26,11 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from jaxdl.errors import ConfigError, NonFiniteLossError
+from jaxdl.errors import NonFiniteLossError
 from jaxdl.nn.neural_ode import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
 from jaxdl.ode import ADJOINTS, SOLVERS, LotkaVolterra, reference_solution, solve_errors
 from jaxdl.training import MetricsWriter, plot_curves, write_summary
+from train.cli_config import ConfigError
 from train.neural_ode import plots
 
 

@@ -15,7 +15,7 @@ Time:     11 minutes measured on a 2-core CPU shared with a load of 12-17 other
 
 import ml_collections
 
-from jaxdl.parallel import add_scale_fields
+from train._common import add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
