@@ -14,6 +14,7 @@ import ml_collections
 from jax.sharding import Mesh
 
 from jaxdl import parallel
+from train.cli_config import ConfigError
 
 __all__ = [
     "QUICK_RUN",
@@ -142,18 +143,25 @@ def override(c: ml_collections.ConfigDict, **fields: Any) -> ml_collections.Conf
     """Sets existing fields of ``c`` (a quick or variant config); returns ``c``.
 
     Raises:
-      KeyError: when a field is not in ``c`` (a misspelt override would add a new one).
+      ConfigError: when a field is not in ``c`` (a misspelt override would add a new one).
     """
     unknown = sorted(set(fields) - set(c.keys()))
     if unknown:
-        raise KeyError(f"The config has no field {', '.join(unknown)} to override.")
+        raise ConfigError(f"The config has no field {', '.join(unknown)} to override.")
     c.update(fields)
     return c
 
 
 def quick_run(c: ml_collections.ConfigDict, **fields: Any) -> ml_collections.ConfigDict:
-    """:data:`QUICK_RUN` for the fields ``c`` has, then ``fields``; returns ``c``."""
-    return override(c, **{k: v for k, v in QUICK_RUN.items() if k in c}, **fields)
+    """Shrinks a default config to a quick run for tests; returns ``c``.
+
+    Sets the :data:`QUICK_RUN` values of the fields ``c`` has (a recipe without, say,
+    ``eval_batch_size`` does not get one), then ``fields``, which win.
+
+    Raises:
+      ConfigError: when one of ``fields`` is not in ``c``.
+    """
+    return override(c, **{k: v for k, v in QUICK_RUN.items() if k in c} | fields)
 
 
 def initialize_from_config(config: ml_collections.ConfigDict) -> bool:
