@@ -16,7 +16,10 @@ class CheckpointMismatchError(JaxdlError, ValueError):
 
 
 class ConfigError(JaxdlError, ValueError):
-    """A config name, field or value is wrong."""
+    """Deprecated: the library raises ``ValueError``; recipes use ``train.cli_config.ConfigError``.
+
+    Kept only while jaxdl/training/loop.py and jaxdl/rl/ppo.py still raise it.
+    """
 
 
 class PretrainedNotFoundError(JaxdlError, FileNotFoundError):

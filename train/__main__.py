@@ -3,6 +3,10 @@
 Usage:
   jaxdl-train --list
   jaxdl-train RECIPE [--config=NAME|FILE.py] [--config.FIELD=VALUE ...] [--workdir=DIR]
+
+A wrong config, missing data or a bad value the library rejects (a ``ValueError`` or
+``TypeError`` naming the argument) ends the run with one sentence ``error: ...`` and exit
+status 1; set ``JAXDL_DEBUG=1`` for the traceback instead.
 """
 
 from __future__ import annotations
@@ -70,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or os.path.join("runs", args.recipe)
         module = importlib.import_module(f"train.{args.recipe}.train")
         summary = module.train_and_evaluate(config, workdir)
-    except JaxdlError as e:
+    # jaxdl's functions reject bad arguments with ValueError / TypeError whose message
+    # names the argument; from here that is a config value, so it is reported the same way.
+    except (JaxdlError, ValueError, TypeError) as e:
         if os.environ.get("JAXDL_DEBUG"):
             raise
         print(f"error: {e}", file=sys.stderr)

@@ -11,9 +11,17 @@ from typing import Any
 
 import ml_collections
 
-from jaxdl.errors import ConfigError
+from jaxdl.errors import JaxdlError
 
 __all__ = ["ConfigError", "apply_override", "config_names", "load_config", "parse_value"]
+
+
+class ConfigError(JaxdlError, ValueError):
+    """A recipe's config name, field or value is wrong.
+
+    Raised by the command line and the recipes; the library raises ``ValueError`` naming
+    the argument instead.
+    """
 
 
 def config_names(recipe: str) -> list[str]:

@@ -1,7 +1,6 @@
 """Scale without code changes: meshes, data parallel and FSDP shardings, mixed precision,
 activation checkpointing and multi-host start-up. See docs in each module."""
 
-from jaxdl.parallel.config import add_scale_fields, loss_scale, setup
 from jaxdl.parallel.data import (
     global_batches,
     local_batch_size,
@@ -9,7 +8,7 @@ from jaxdl.parallel.data import (
     process_share,
     replicate,
 )
-from jaxdl.parallel.distributed import initialize, initialize_from_config, is_main_process
+from jaxdl.parallel.distributed import initialize, is_main_process
 from jaxdl.parallel.mesh import (
     AXES,
     batch_axes,
@@ -30,9 +29,6 @@ from jaxdl.parallel.sharding import (
 )
 
 __all__ = [
-    "add_scale_fields",
-    "loss_scale",
-    "setup",
     "AXES",
     "PRECISIONS",
     "REMAT_POLICIES",
@@ -47,7 +43,6 @@ __all__ = [
     "fsdp_spec",
     "global_batches",
     "initialize",
-    "initialize_from_config",
     "is_main_process",
     "local_batch_size",
     "make_mesh",

@@ -16,7 +16,6 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxdl.errors import ConfigError
 from jaxdl.parallel.mesh import batch_axes
 from jaxdl.parallel.sharding import batch_sharding, replicated
 
@@ -33,10 +32,14 @@ def process_share(n: int) -> slice:
 
 
 def local_batch_size(batch_size: int) -> int:
-    """This process's part of a global batch of ``batch_size`` examples."""
+    """This process's part of a global batch of ``batch_size`` examples.
+
+    Raises:
+      ValueError: when ``batch_size`` does not split evenly over the processes.
+    """
     count = jax.process_count()
     if batch_size % count:
-        raise ConfigError(
+        raise ValueError(
             f"batch_size is {batch_size}, which does not split over the {count} processes; "
             f"use a multiple of {count}."
         )

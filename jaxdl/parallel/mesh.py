@@ -13,8 +13,6 @@ import re
 import jax
 from jax.sharding import AxisType, Mesh
 
-from jaxdl.errors import ConfigError
-
 #: The axes :mod:`jaxdl.parallel` knows; the batch is split over all of them.
 AXES = ("data", "fsdp")
 _ITEM = re.compile(r"^\s*([a-z_]+)\s*=\s*(-?\d+)\s*$")
@@ -22,6 +20,17 @@ _ITEM = re.compile(r"^\s*([a-z_]+)\s*=\s*(-?\d+)\s*$")
 
 def parse_mesh(spec: str) -> dict[str, int]:
     """``"data=4,fsdp=2"`` to ``{"data": 4, "fsdp": 2}`` (in the order given).
+
+    Args:
+      spec: comma-separated ``axis=size`` items; the axes are :data:`AXES`, a size is
+        at least 1, or -1 (at most once) for the devices the other axes leave.
+
+    Returns:
+      The axis sizes by name; ``{}`` for an empty ``spec``.
+
+    Raises:
+      ValueError: when an item is not ``axis=size``, names an unknown axis or one twice,
+        or has a size below 1 other than -1.
 
     Example:
       >>> parse_mesh("data=4, fsdp=2")
@@ -31,19 +40,19 @@ def parse_mesh(spec: str) -> dict[str, int]:
     for item in filter(None, (s.strip() for s in spec.split(","))):
         match = _ITEM.match(item)
         if match is None:
-            raise ConfigError(
+            raise ValueError(
                 f"mesh has {item!r}, expected axis=size items such as 'data=4,fsdp=2'."
             )
         name, size = match.group(1), int(match.group(2))
         if name not in AXES:
-            raise ConfigError(f"mesh has axis {name!r}, expected one of {', '.join(AXES)}.")
+            raise ValueError(f"mesh has axis {name!r}, expected one of {', '.join(AXES)}.")
         if name in axes:
-            raise ConfigError(f"mesh names axis {name!r} twice in {spec!r}.")
+            raise ValueError(f"mesh names axis {name!r} twice in {spec!r}.")
         if size == 0 or size < -1:
-            raise ConfigError(f"mesh axis {name!r} has size {size}, expected >= 1 or -1.")
+            raise ValueError(f"mesh axis {name!r} has size {size}, expected >= 1 or -1.")
         axes[name] = size
     if list(axes.values()).count(-1) > 1:
-        raise ConfigError(f"mesh {spec!r} has more than one axis of size -1.")
+        raise ValueError(f"mesh {spec!r} has more than one axis of size -1.")
     return axes
 
 
@@ -53,22 +62,31 @@ def make_mesh(spec: str, devices: list | None = None) -> Mesh:
     ``Auto`` axes let XLA place the collectives (the gradient all-reduce of data
     parallelism, the all-gathers of FSDP) from the shardings of inputs and outputs.
 
+    Args:
+      spec: the axes as :func:`parse_mesh` reads them, e.g. ``"data=8"`` or
+        ``"data=4,fsdp=-1"``; ``""`` is a one-axis ``data`` mesh of one device.
+      devices: the devices to lay out; default ``jax.devices()``.
+
+    Returns:
+      A :class:`jax.sharding.Mesh` whose axis sizes multiply to ``len(devices)``.
+
     Raises:
-      ConfigError: when the axis sizes do not multiply to the number of devices.
+      ValueError: when ``spec`` is malformed (see :func:`parse_mesh`) or its axis sizes
+        do not multiply to the number of devices.
     """
     devices = jax.devices() if devices is None else list(devices)
     axes = parse_mesh(spec) or {"data": 1}
     known = math.prod(s for s in axes.values() if s != -1)
     if -1 in axes.values():
         if len(devices) % known:
-            raise ConfigError(
+            raise ValueError(
                 f"mesh {spec!r} cannot fill {len(devices)} devices: the fixed axes take "
                 f"{known}, which does not divide {len(devices)}."
             )
         axes = {k: (len(devices) // known if s == -1 else s) for k, s in axes.items()}
     total = math.prod(axes.values())
     if total != len(devices):
-        raise ConfigError(
+        raise ValueError(
             f"mesh {spec!r} asks for {total} devices, but there are {len(devices)}; make the "
             f"axis sizes multiply to {len(devices)} (or give one axis size -1)."
         )
@@ -90,11 +108,20 @@ def batch_divisor(mesh: Mesh) -> int:
 
 
 def check_batch_size(batch_size: int, mesh: Mesh, *, name: str = "batch_size") -> None:
-    """``ConfigError`` unless ``batch_size`` splits evenly over the mesh's batch axes."""
+    """Checks that ``batch_size`` splits evenly over the mesh's batch axes.
+
+    Args:
+      batch_size: the global batch size.
+      mesh: the mesh the batch is split over (its :func:`batch_axes`).
+      name: what the error message calls ``batch_size`` (e.g. ``"eval_batch_size"``).
+
+    Raises:
+      ValueError: when ``batch_size`` is not a multiple of :func:`batch_divisor`.
+    """
     parts = batch_divisor(mesh)
     if batch_size % parts:
         axes = " x ".join(f"{a}={mesh.shape[a]}" for a in batch_axes(mesh))
-        raise ConfigError(
+        raise ValueError(
             f"{name} is {batch_size}, which does not split evenly over the {parts} batch "
             f"shards of the mesh ({axes}); use a multiple of {parts}."
         )

@@ -17,20 +17,37 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxdl.errors import ConfigError
-
 PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
 def compute_dtype(precision: str) -> Any:
-    """The layers' compute dtype for a config's ``precision`` name."""
+    """The layers' compute dtype for a ``precision`` name.
+
+    Args:
+      precision: ``"float32"``, ``"bfloat16"`` or ``"float16"`` (:data:`PRECISIONS`).
+
+    Returns:
+      The matching ``jnp`` dtype.
+
+    Raises:
+      ValueError: when ``precision`` is not one of :data:`PRECISIONS`.
+
+    Example:
+      >>> compute_dtype("bfloat16")
+      <class 'jax.numpy.bfloat16'>
+    """
     if precision not in PRECISIONS:
-        raise ConfigError(f"precision is {precision!r}, expected one of {', '.join(PRECISIONS)}.")
+        raise ValueError(f"precision is {precision!r}, expected one of {', '.join(PRECISIONS)}.")
     return PRECISIONS[precision]
 
 
 def needs_loss_scale(precision: str) -> bool:
-    """Only float16 needs loss scaling; bfloat16 keeps float32's range."""
+    """Whether ``precision`` needs a :class:`DynamicLossScale`: only float16 does
+    (bfloat16 keeps float32's exponent range).
+
+    Raises:
+      ValueError: when ``precision`` is not one of :data:`PRECISIONS`.
+    """
     return compute_dtype(precision) == jnp.float16
 
 
@@ -60,12 +77,34 @@ class DynamicLossScale(struct.PyTreeNode):
     min_scale: float = struct.field(pytree_node=False, default=1.0)
 
     @classmethod
-    def create(cls, initial: float = 2.0**15, *, growth_interval: int = 2000, **kw):
+    def create(
+        cls,
+        initial: float = 2.0**15,
+        *,
+        growth_interval: int = 2000,
+        growth: float = 2.0,
+        backoff: float = 0.5,
+        min_scale: float = 1.0,
+    ) -> DynamicLossScale:
+        """A loss scale starting at ``initial`` with no good steps counted yet.
+
+        Args:
+          initial: the first scale; 2**15 is PyTorch's ``GradScaler`` default.
+          growth_interval: finite steps in a row before the scale grows.
+          growth: the factor it grows by.
+          backoff: the factor it shrinks by after a non-finite step.
+          min_scale: the scale never shrinks below this.
+
+        Returns:
+          The scale as a pytree (float32 ``loss_scale``, int32 ``good_steps``).
+        """
         return cls(
             loss_scale=jnp.asarray(initial, jnp.float32),
             good_steps=jnp.zeros((), jnp.int32),
             growth_interval=growth_interval,
-            **kw,
+            growth=growth,
+            backoff=backoff,
+            min_scale=min_scale,
         )
 
     def scale(self, loss: jax.Array) -> jax.Array:

@@ -16,8 +16,6 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxdl.errors import ConfigError
-
 REMAT_POLICIES: dict[str, Callable | None] = {
     "off": None,
     "nothing": jax.checkpoint_policies.nothing_saveable,
@@ -27,9 +25,13 @@ REMAT_POLICIES: dict[str, Callable | None] = {
 
 
 def check_remat(policy: str) -> str:
-    """``policy`` if it is known, else a ``ConfigError`` that lists the known ones."""
+    """Returns ``policy`` if it is a key of :data:`REMAT_POLICIES`.
+
+    Raises:
+      ValueError: when it is not; the message lists the known policies.
+    """
     if policy not in REMAT_POLICIES:
-        raise ConfigError(f"remat is {policy!r}, expected one of {', '.join(REMAT_POLICIES)}.")
+        raise ValueError(f"remat is {policy!r}, expected one of {', '.join(REMAT_POLICIES)}.")
     return policy
 
 

@@ -12,7 +12,6 @@ import pytest
 from flax import nnx
 
 from jaxdl import parallel
-from jaxdl.errors import ConfigError
 from jaxdl.nn import CNNClassifier
 from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, classifier_loss, fit
@@ -30,7 +29,7 @@ from jaxdl.training.step import train_step
     ],
 )
 def test_wrong_mesh_is_one_sentence(spec, message):
-    with pytest.raises(ConfigError, match=message) as info:
+    with pytest.raises(ValueError, match=message) as info:
         parallel.make_mesh(spec)
     assert str(info.value).count(". ") == 0 and "\n" not in str(info.value)
 
@@ -42,7 +41,7 @@ def test_mesh_axes_and_batch_split():
     fake = np.asarray(jax.devices() * 8, dtype=object)[:8]  # shape checks only
     mesh8 = jax.sharding.Mesh(fake.reshape(4, 2), ("data", "fsdp"))
     assert parallel.batch_divisor(mesh8) == 8
-    with pytest.raises(ConfigError, match="batch_size is 100, which does not split evenly"):
+    with pytest.raises(ValueError, match="batch_size is 100, which does not split evenly"):
         parallel.check_batch_size(100, mesh8)
     parallel.check_batch_size(128, mesh8)
 
@@ -50,7 +49,7 @@ def test_mesh_axes_and_batch_split():
 def test_fit_rejects_batch_that_does_not_split_over_micro_batches():
     state = _classifier_state("float32")
     data = {"image": np.zeros((64, 16, 16, 1), np.float32), "label": np.zeros(64, np.int32)}
-    with pytest.raises(ConfigError, match="accum_steps=3"):
+    with pytest.raises(ValueError, match="accum_steps=3"):
         fit(
             state,
             data,
@@ -196,9 +195,9 @@ def test_remat_scan_returns_every_layers_attention():
 
 
 def test_unknown_remat_and_precision_are_one_sentence():
-    with pytest.raises(ConfigError, match="remat is 'some', expected one of off, nothing"):
+    with pytest.raises(ValueError, match="remat is 'some', expected one of off, nothing"):
         parallel.check_remat("some")
-    with pytest.raises(ConfigError, match="precision is 'fp8', expected one of float32"):
+    with pytest.raises(ValueError, match="precision is 'fp8', expected one of float32"):
         parallel.compute_dtype("fp8")
 
 

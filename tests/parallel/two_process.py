@@ -21,7 +21,9 @@ def main() -> None:
         from jaxdl import parallel
 
         pid, port, workdir, out = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-        parallel.initialize(f"127.0.0.1:{port}", 2, pid)
+        parallel.initialize(
+            coordinator_address=f"127.0.0.1:{port}", num_processes=2, process_id=pid
+        )
     import jax
 
     from jaxdl import parallel

@@ -155,3 +155,26 @@ def test_bad_config_values_are_one_sentence(tiny_fmnist, tmp_path, capsys, overr
     assert main([*quick(tiny_fmnist, tmp_path), override]) == 1
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("--config.precision=fp8", "precision is 'fp8', expected one of float32, bfloat16"),
+        ("--config.remat=some", "remat is 'some', expected one of off, nothing, dots"),
+        ("--config.mesh=data=1,data=1", "mesh names axis 'data' twice"),
+    ],
+)
+def test_library_value_errors_are_one_sentence(
+    tiny_fmnist, tmp_path, capsys, monkeypatch, override, expected
+):
+    # These come from jaxdl.parallel as plain ValueError, not from the recipe.
+    monkeypatch.delenv("JAXDL_DEBUG", raising=False)
+    assert main([*quick(tiny_fmnist, tmp_path), override]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    # With JAXDL_DEBUG the error propagates with its traceback.
+    monkeypatch.setenv("JAXDL_DEBUG", "1")
+    with pytest.raises(ValueError, match=expected.split(",")[0]):
+        main([*quick(tiny_fmnist, tmp_path), override])

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from jaxdl.errors import ConfigError
 from train.__main__ import main, recipes
+from train.cli_config import ConfigError
 from train.gcn_karate import train as karate
 from train.gcn_karate.configs import default as karate_default
 from train.gnn_lrp import train as lrp

@@ -8,8 +8,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl.errors import ConfigError
 from train.__main__ import main
+from train.cli_config import ConfigError
 from train.simclr.configs import quick
 from train.simclr.train import build_encoder
 

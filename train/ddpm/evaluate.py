@@ -34,9 +34,9 @@ import ml_collections
 import numpy as np
 
 from jaxdl.diffusion import make_schedule
-from jaxdl.errors import ConfigError
 from jaxdl.metrics import feature_statistics, frechet_distance
 from jaxdl.training import Checkpointer, TrainState, environment
+from train.cli_config import ConfigError
 from train.ddpm.train import NUM_CLASSES, Sampler, build_state, to_unit
 from train.fashion_mnist import train as fmnist
 from train.generative.train import save_grid

@@ -35,10 +35,11 @@ from jaxdl.diffusion import (
     make_schedule,
     q_sample,
 )
-from jaxdl.errors import ConfigError
 from jaxdl.losses import epsilon_loss
 from jaxdl.nn.unet import UNet
 from jaxdl.training import TrainState, ema_params, fit, fit_options, track_ema, write_summary
+from train import _common
+from train.cli_config import ConfigError
 from train.fashion_mnist.train import load_split
 from train.generative.train import save_grid
 
@@ -89,7 +90,7 @@ def build_state(config: ml_collections.ConfigDict, steps_per_epoch: int) -> Trai
     model_key, state_key = jax.random.split(jax.random.key(config.seed))
     model = build_model(config, key=model_key)
     tx = build_optimizer(config, config.num_epochs * steps_per_epoch)
-    return TrainState.create(model, tx, key=state_key, loss_scale=parallel.loss_scale(config))
+    return TrainState.create(model, tx, key=state_key, loss_scale=_common.loss_scale(config))
 
 
 def diffusion_loss(model, batch, *, train, key, schedule: Schedule, p_uncond: float):
@@ -224,7 +225,7 @@ def grid_labels(per_class: int = 8) -> np.ndarray:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, writes a sample grid per epoch and the final one, returns the summary."""
     tic = time.perf_counter()
-    mesh = parallel.setup(config)
+    mesh = _common.setup(config)
     if config.schedule not in SCHEDULES:
         raise ConfigError(f"config.schedule is {config.schedule!r}, expected one of {SCHEDULES}.")
     workdir = Path(workdir)

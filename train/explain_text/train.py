@@ -19,7 +19,6 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from jaxdl.errors import ConfigError
 from jaxdl.nn.transformer import SentenceEncoder
 from jaxdl.pretrained import encode, from_pretrained, load_tokenizer
 from jaxdl.training import MetricsWriter, write_summary
@@ -34,6 +33,7 @@ from jaxdl.xai import (
     perturbation_curve,
     save_heatmap_png,
 )
+from train.cli_config import ConfigError
 from train.explain_text.texts import PAIRS, REVIEWS
 
 BASELINES = ("attention", "random")

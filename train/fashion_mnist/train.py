@@ -16,7 +16,6 @@ from flax import nnx
 
 from jaxdl import parallel
 from jaxdl.data import load_fashion_mnist
-from jaxdl.errors import ConfigError
 from jaxdl.nn import NORMS, CNNClassifier, MLPClassifier, conv_impl
 from jaxdl.nn.conv import CONV_IMPLS
 from jaxdl.parallel import compute_dtype, process_share
@@ -28,6 +27,8 @@ from jaxdl.training import (
     fit_options,
     write_summary,
 )
+from train import _common
+from train.cli_config import ConfigError
 
 # Training-set statistics of Fashion-MNIST pixels scaled to [0, 1].
 MEAN, STD = 0.2860, 0.3530
@@ -106,7 +107,7 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.A
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
     tic = time.perf_counter()
-    mesh = parallel.setup(config)
+    mesh = _common.setup(config)
     if config.model == "cnn" and config.norm not in NORMS:
         raise ConfigError(f"config.norm is {config.norm!r}, expected one of {', '.join(NORMS)}.")
     if config.conv_impl not in CONV_IMPLS:
@@ -122,7 +123,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
     model = build_model(config, key=model_key)
     tx = build_optimizer(config, n_train // config.batch_size)
-    state = TrainState.create(model, tx, key=state_key, loss_scale=parallel.loss_scale(config))
+    state = TrainState.create(model, tx, key=state_key, loss_scale=_common.loss_scale(config))
     # The convolution is chosen when the step is traced, which happens inside fit.
     with conv_impl(config.conv_impl):
         result = _fit(config, workdir, state, train_data, test_data, data_key, mesh)

@@ -13,7 +13,6 @@ import ml_collections
 import numpy as np
 
 from jaxdl.data import load_fashion_mnist
-from jaxdl.errors import ConfigError
 from jaxdl.fewshot import (
     center_and_normalise,
     class_table,
@@ -24,6 +23,7 @@ from jaxdl.fewshot import (
 )
 from jaxdl.fewshot.siamese import LAYERS
 from jaxdl.training.logging import MetricsWriter, plot_curves, write_summary
+from train.cli_config import ConfigError
 
 FEATURE_TRANSFORMS = ("l2", "cl2n")
 

@@ -14,9 +14,9 @@ import optax
 from flax import nnx
 
 from jaxdl.data.graphs import GraphsTuple, karate_club
-from jaxdl.errors import ConfigError
 from jaxdl.graph import GCN
 from jaxdl.training import FullBatch, Run, TrainState, train
+from train.cli_config import ConfigError
 
 
 def build_model(

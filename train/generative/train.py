@@ -16,7 +16,6 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from jaxdl.data.masks import random_patch_mask
-from jaxdl.errors import ConfigError
 from jaxdl.losses import (
     bernoulli_nll,
     gan_discriminator_loss,
@@ -42,6 +41,7 @@ from jaxdl.training import (
     take,
     write_summary,
 )
+from train.cli_config import ConfigError
 from train.fashion_mnist.train import load_split
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")

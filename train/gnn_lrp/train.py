@@ -21,10 +21,10 @@ from jaxdl.data.graphs import (
     graphs_tuple,
     pad_graphs,
 )
-from jaxdl.errors import ConfigError
 from jaxdl.graph import GraphNet, gcn_norm
 from jaxdl.training import Run, TrainState, train
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
+from train.cli_config import ConfigError
 
 ADJACENCIES = ("sum", "gcn")
 FEATURES = ("identity", "degree")

@@ -25,7 +25,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxdl.errors import ConfigError
 from jaxdl.ode import (
     TABLEAUS,
     LotkaVolterra,
@@ -35,6 +34,7 @@ from jaxdl.ode import (
     solve,
 )
 from jaxdl.training import write_summary
+from train.cli_config import ConfigError
 
 
 def _system(config: ml_collections.ConfigDict) -> LotkaVolterra:

@@ -13,7 +13,6 @@ import ml_collections
 import numpy as np
 
 from jaxdl.data.names import load_splits
-from jaxdl.errors import ConfigError
 from jaxdl.lm import (
     decode_samples,
     expand_grid,
@@ -33,6 +32,7 @@ from jaxdl.lm.plots import plot_embedding, plot_losses, plot_lr_find
 from jaxdl.lm.run import RUN_FIELDS
 from jaxdl.lm.train import as_device_data
 from jaxdl.training import MetricsWriter, write_summary
+from train.cli_config import ConfigError
 
 
 def _splits_fn(config: ml_collections.ConfigDict):

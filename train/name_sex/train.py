@@ -19,6 +19,7 @@ from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
 from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, fit, fit_options, write_summary
+from train import _common
 
 CLS = 27  # after '.' (0, padding) and 'a'..'z' (1..26)
 VOCAB = 32  # 28 rounded up to a multiple of 8, so FSDP can split the embedding
@@ -86,7 +87,7 @@ def eval_fn(model, batch, where):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains on the train split, evaluates on the test split every epoch."""
     tic = time.perf_counter()
-    mesh = parallel.setup(config)
+    mesh = _common.setup(config)
     splits = make_splits(config)
     train = splits["train"]
     if jax.process_count() > 1:
@@ -104,7 +105,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         build_model(config, key=model_key),
         tx,
         key=state_key,
-        loss_scale=parallel.loss_scale(config),
+        loss_scale=_common.loss_scale(config),
     )
     result = fit(
         state,

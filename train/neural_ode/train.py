@@ -25,10 +25,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxdl.errors import ConfigError
 from jaxdl.ode import LotkaVolterra, SolveOptions, reference_solution, solve_errors
 from jaxdl.ode.neural import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
 from jaxdl.training import FullBatch, Run, TrainState, train
+from train.cli_config import ConfigError
 from train.neural_ode import plots
 
 

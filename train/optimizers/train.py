@@ -10,7 +10,6 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxdl.errors import ConfigError
 from jaxdl.toys.surfaces import (
     SURFACES,
     default_optimizers,
@@ -19,6 +18,7 @@ from jaxdl.toys.surfaces import (
     trajectories,
 )
 from jaxdl.training import write_summary
+from train.cli_config import ConfigError
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:

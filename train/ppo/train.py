@@ -11,10 +11,10 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxdl.errors import ConfigError
 from jaxdl.rl import make_train, random_policy_return
 from jaxdl.rl.ppo import CONFIG_FIELDS, num_params
 from jaxdl.training import Checkpointer, MetricsWriter, write_summary
+from train.cli_config import ConfigError
 
 LAST = 10  # updates averaged for the final return, as in the criterion
 

@@ -27,12 +27,12 @@ from jaxdl.data.augment import (
     random_resized_crop,
     two_views,
 )
-from jaxdl.errors import ConfigError
 from jaxdl.losses import ntxent
 from jaxdl.nn import ReluMLP
 from jaxdl.nn.cnn import ConvBlock
 from jaxdl.training import TrainState, fit, write_summary
 from jaxdl.training.probe import fit_linear_probe, per_class_subset, probe_accuracy
+from train.cli_config import ConfigError
 from train.fashion_mnist.train import MEAN, STD, load_split, normalize
 
 READOUTS = ("avg", "avg_max")

@@ -10,7 +10,7 @@ Scale:    --config.mesh=data=8 (data parallel), --config.mesh=fsdp=8 (sharded st
 
 import ml_collections
 
-from jaxdl.parallel import add_scale_fields
+from train._common import add_data_fields, add_run_fields, add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -32,16 +32,6 @@ def get_config() -> ml_collections.ConfigDict:
     c.weight_decay = 1e-4
     c.warmup_epochs = 1
     c.label_smoothing = 0.0
-    c.num_epochs = 12
-    c.batch_size = 128
-    c.eval_batch_size = 1000
-    c.steps_per_dispatch = 100
-    c.seed = 0
-    # Limits for quick runs and tests; 0 means the whole split.
-    c.train_examples = 0
-    c.test_examples = 0
-    c.data_dir = ""
-    c.resume = False
-    c.max_to_keep = 3
-    c.progress = True
+    add_run_fields(c, num_epochs=12, batch_size=128, steps_per_dispatch=100, max_to_keep=3)
+    add_data_fields(c)
     return add_scale_fields(c)

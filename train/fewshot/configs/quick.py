@@ -7,21 +7,12 @@ Time:     about 10 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
+from train._common import override
 from train.fewshot.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.num_steps = 6
-    c.chunk_steps = 3
-    c.examples_per_class = 4
-    c.channels = (4, 8)
-    c.hidden = (8,)
-    c.train_per_class = 50
-    c.test_per_class = 20
-    c.shots = (1,)
-    c.queries = 3
-    c.num_episodes = 20
-    c.support_shift = 0  # the shifted views are tested in tests/test_fewshot_episodes.py
-    c.progress = False
-    return c
+    c = override(default.get_config(), num_steps=6, chunk_steps=3, examples_per_class=4)
+    c = override(c, channels=(4, 8), hidden=(8,), train_per_class=50, test_per_class=20)
+    c = override(c, shots=(1,), queries=3, num_episodes=20, progress=False)
+    return override(c, support_shift=0)  # shifted views: tests/test_fewshot_episodes.py

@@ -7,16 +7,9 @@ Time:     about 15 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
+from train._common import quick_run
 from train.generative.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.num_epochs = 1
-    c.batch_size = 32
-    c.eval_batch_size = 64
-    c.steps_per_dispatch = 4
-    c.train_examples = 256
-    c.test_examples = 100
-    c.progress = False
-    return c
+    return quick_run(default.get_config())

@@ -7,17 +7,10 @@ Time:     about 10 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
+from train._common import override
 from train.gnn_lrp.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.num_train = 80
-    c.num_test = 40
-    c.min_nodes = 6
-    c.max_nodes = 10
-    c.hidden = 8
-    c.num_epochs = 3
-    c.batch_size = 20
-    c.progress = False
-    return c
+    c = override(default.get_config(), num_train=80, num_test=40, min_nodes=6, max_nodes=10)
+    return override(c, hidden=8, num_epochs=3, batch_size=20, progress=False)

@@ -7,15 +7,10 @@ Time:     about 10 seconds on a 2-core CPU, mostly loading names and compiling.
 
 import ml_collections
 
+from train._common import override
 from train.makemore.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.n_hidden = 32
-    c.num_steps = 600
-    c.chunk_steps = 200
-    c.lr_find_steps = 50
-    c.num_samples = 5
-    c.progress = False
-    return c
+    c = override(default.get_config(), n_hidden=32, num_steps=600, chunk_steps=200)
+    return override(c, lr_find_steps=50, num_samples=5, progress=False)

@@ -7,15 +7,11 @@ Time:     a few minutes on a 2-core CPU (200,000 steps of batch 32 with BatchNor
 
 import ml_collections
 
+from train._common import override
 from train.makemore.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.model = "wavenet"
-    c.block_size = 8
-    c.n_embd = 24
-    c.n_hidden = 128
-    c.init = "scaled"  # the WaveNet model always uses fan-in scaling; recorded for clarity
-    c.lr_decay_at = 0.75
-    return c
+    c = override(default.get_config(), model="wavenet", block_size=8, n_embd=24, n_hidden=128)
+    # The WaveNet model always uses fan-in scaling; init="scaled" records it for clarity.
+    return override(c, init="scaled", lr_decay_at=0.75)

@@ -15,7 +15,7 @@ Time:     11 minutes measured on a 2-core CPU shared with a load of 12-17 other
 
 import ml_collections
 
-from jaxdl.parallel import add_scale_fields
+from train._common import add_run_fields, add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -30,13 +30,6 @@ def get_config() -> ml_collections.ConfigDict:
     c.learning_rate = 1e-3
     c.weight_decay = 1e-2
     c.warmup_epochs = 1
-    c.num_epochs = 8
-    c.batch_size = 128
-    c.eval_batch_size = 1000
-    c.steps_per_dispatch = 0
-    c.seed = 0
     c.train_examples = 0  # 0: all
-    c.resume = False
-    c.max_to_keep = 2
-    c.progress = True
+    add_run_fields(c, num_epochs=8, batch_size=128)
     return add_scale_fields(c)

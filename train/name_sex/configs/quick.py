@@ -7,18 +7,12 @@ Time:     about 15 seconds on a 2-core CPU, mostly loading the names and compili
 
 import ml_collections
 
+from train._common import override
 from train.name_sex.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.dim = 16
-    c.n_layers = 2
-    c.n_heads = 2
-    c.hidden_dim = 32
-    c.num_epochs = 2
-    c.batch_size = 64
-    c.warmup_epochs = 0
-    c.train_examples = 512
-    c.progress = False
-    return c
+    c = override(default.get_config(), dim=16, n_layers=2, n_heads=2, hidden_dim=32)
+    return override(
+        c, num_epochs=2, batch_size=64, warmup_epochs=0, train_examples=512, progress=False
+    )

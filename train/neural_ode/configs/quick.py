@@ -7,17 +7,11 @@ Time:     about 20 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
+from train._common import override
 from train.neural_ode.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.num_points = 101
-    c.hidden = (16,)
-    c.window_lengths = (11, 101)
-    c.window_batches = (4, 1)
-    c.stage_iters = (20, 20)
-    c.warmup_iters = 5
-    c.log_every = 10
-    c.progress = False
-    return c
+    c = override(default.get_config(), num_points=101, hidden=(16,), warmup_iters=5)
+    c = override(c, window_lengths=(11, 101), window_batches=(4, 1), stage_iters=(20, 20))
+    return override(c, log_every=10, progress=False)

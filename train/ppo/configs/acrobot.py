@@ -8,16 +8,11 @@ Time:     about 2 minutes on a 2-core CPU (4 seeds x 1,000,000 steps; 110 s meas
 
 import ml_collections
 
+from train._common import override
 from train.ppo.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.env_name = "Acrobot-v1"
-    c.num_seeds = 4
-    c.num_envs = 16
-    c.total_timesteps = 1_000_000
-    c.num_minibatches = 8
-    c.normalize_obs = True
-    c.solved_return = -100.0
-    return c
+    c = override(default.get_config(), env_name="Acrobot-v1", num_seeds=4, num_envs=16)
+    c = override(c, total_timesteps=1_000_000, num_minibatches=8, normalize_obs=True)
+    return override(c, solved_return=-100.0)

@@ -8,17 +8,11 @@ Time:     about 9 minutes on a busy 2-core CPU (2 seeds x 2,000,000 steps, 538 s
 
 import ml_collections
 
+from train._common import override
 from train.ppo.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.env_name = "Breakout-MinAtar"
-    c.num_seeds = 2
-    c.num_envs = 64
-    c.total_timesteps = 2_000_000
-    c.num_minibatches = 8
-    c.learning_rate = 5e-4
-    c.hidden = (256, 256)
-    c.solved_return = 10.0
-    return c
+    c = override(default.get_config(), env_name="Breakout-MinAtar", num_seeds=2, num_envs=64)
+    c = override(c, total_timesteps=2_000_000, num_minibatches=8, learning_rate=5e-4)
+    return override(c, hidden=(256, 256), solved_return=10.0)

@@ -7,13 +7,10 @@ Time:     about 15 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
+from train._common import override
 from train.ppo.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
     c = default.get_config()
-    c.num_seeds = 2
-    c.total_timesteps = 8 * 4 * 128
-    c.hidden = (16, 16)
-    c.progress = False
-    return c
+    return override(c, num_seeds=2, total_timesteps=8 * 4 * 128, hidden=(16, 16), progress=False)

@@ -16,6 +16,8 @@ Time:     training 36 min (32 epochs, about 3.9 steps/s), 37 min in all with the
 
 import ml_collections
 
+from train._common import add_data_fields, add_run_fields
+
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -32,18 +34,17 @@ def get_config() -> ml_collections.ConfigDict:
     c.learning_rate = 2e-3
     c.weight_decay = 1e-4
     c.warmup_epochs = 1
-    c.num_epochs = 32
-    c.batch_size = 256
-    c.steps_per_dispatch = 50
     c.probe_steps = 1000
     # What the probes see: "avg" (h, 128-d) or "avg_max" (h and the global max, 256-d).
     c.readout = "avg_max"
     c.probe_labels_per_class = 100
     c.gallery_images = 4  # rows of augmentations.png
-    c.seed = 0
-    c.train_examples = 0
-    c.test_examples = 0
-    c.data_dir = ""
-    c.resume = False
-    c.progress = True
-    return c
+    add_run_fields(
+        c,
+        num_epochs=32,
+        batch_size=256,
+        eval_batch_size=None,
+        steps_per_dispatch=50,
+        max_to_keep=None,
+    )
+    return add_data_fields(c)

@@ -7,22 +7,18 @@ Time:     about 20 seconds on a 2-core CPU.
 
 import ml_collections
 
+from train._common import quick_run
 from train.simclr.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.channels = (8, 8, 16)
-    c.projection_hidden = 32
-    c.projection_dim = 16
-    c.warmup_epochs = 0
-    c.num_epochs = 1
-    c.batch_size = 32
-    c.steps_per_dispatch = 4
-    c.probe_steps = 50
-    c.probe_labels_per_class = 5
-    c.gallery_images = 0  # the figure's compilation would double the time
-    c.train_examples = 256
-    c.test_examples = 100
-    c.progress = False
-    return c
+    return quick_run(
+        default.get_config(),
+        channels=(8, 8, 16),
+        projection_hidden=32,
+        projection_dim=16,
+        warmup_epochs=0,
+        probe_steps=50,
+        probe_labels_per_class=5,
+        gallery_images=0,  # the figure's compilation would double the time
+    )

@@ -1,0 +1,195 @@
+"""What the recipes share on the config side: the run, data and scaling fields of their
+configs, quick-config overrides, and turning the scaling fields into ``jaxdl.parallel``
+objects.
+
+Recipes import only this module and :mod:`train.cli_config` from outside their own
+folder; the library (``jaxdl``) never sees a config, only the typed values read here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+from jax.sharding import Mesh
+
+from jaxdl import parallel
+from train.cli_config import ConfigError
+
+__all__ = [
+    "QUICK_RUN",
+    "add_data_fields",
+    "add_run_fields",
+    "add_scale_fields",
+    "initialize_from_config",
+    "loss_scale",
+    "override",
+    "quick_run",
+    "setup",
+]
+
+
+def _add(c: ml_collections.ConfigDict, fields: dict[str, Any]) -> ml_collections.ConfigDict:
+    for name, value in fields.items():
+        if value is not None:  # None: the recipe has no such field
+            c[name] = value
+    return c
+
+
+def add_run_fields(
+    c: ml_collections.ConfigDict,
+    *,
+    num_epochs: int,
+    batch_size: int,
+    eval_batch_size: int | None = 1000,
+    steps_per_dispatch: int | None = 0,
+    seed: int | None = 0,
+    resume: bool | None = False,
+    max_to_keep: int | None = 2,
+    progress: bool | None = True,
+) -> ml_collections.ConfigDict:
+    """Adds the fields of an epoch-based run; returns ``c``. ``None``: leave the field out.
+
+    Args:
+      c: the config to extend.
+      num_epochs: passes over the training set.
+      batch_size: the training batch size.
+      eval_batch_size: the batch size of evaluations.
+      steps_per_dispatch: steps compiled into one call; 0: a whole epoch per call.
+      seed: the run's one seed (model, data order, dropout).
+      resume: continue from the newest checkpoint in the workdir.
+      max_to_keep: how many checkpoints stay on disk.
+      progress: show the progress bar.
+
+    Returns:
+      ``c``, with the fields added in the order above.
+    """
+    return _add(
+        c,
+        dict(
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            steps_per_dispatch=steps_per_dispatch,
+            seed=seed,
+            resume=resume,
+            max_to_keep=max_to_keep,
+            progress=progress,
+        ),
+    )
+
+
+def add_data_fields(
+    c: ml_collections.ConfigDict,
+    *,
+    train_examples: int | None = 0,
+    test_examples: int | None = 0,
+    data_dir: str | None = "",
+) -> ml_collections.ConfigDict:
+    """Adds the fields that say where the data is and how much of it to use; returns ``c``.
+
+    Args:
+      c: the config to extend.
+      train_examples: use only the first ones of the training split (quick runs,
+        tests); 0: the whole split. ``None``: leave the field out.
+      test_examples: the same for the test split.
+      data_dir: a folder holding the data; ``""``: the loader's own search order.
+
+    Returns:
+      ``c``, with the fields added in the order above.
+    """
+    return _add(
+        c, dict(train_examples=train_examples, test_examples=test_examples, data_dir=data_dir)
+    )
+
+
+def add_scale_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Adds the scaling fields with single-device defaults; returns ``c``.
+
+    With them and :func:`setup` the same recipe runs on one CPU, on a mesh of devices and
+    on many hosts through ``--config.mesh=...``, ``--config.precision=...``,
+    ``--config.remat=...`` and ``--config.accum_steps=...`` only (docs/scale.md).
+    """
+    # "" trains on the default device as before; "data=8" is data parallel (DDP),
+    # "fsdp=8" shards parameters and optimiser state (ZeRO-3), "data=4,fsdp=2" both.
+    c.mesh = ""
+    c.accum_steps = 1  # micro-batches per step, gradients averaged
+    c.precision = "float32"  # or bfloat16 (float32 master weights), float16 (+ loss scaling)
+    c.loss_scale = 2.0**15  # float16's initial dynamic loss scale
+    c.remat = "off"  # off, nothing, dots or everything (checkpointing per block)
+    # Multi-host: distributed=True lets JAX find the cluster (TPU pods, SLURM, Open MPI);
+    # or give the coordinator and ids (or JAXDL_COORDINATOR / _NUM_PROCESSES / _PROCESS_ID).
+    c.distributed = False
+    c.coordinator_address = ""
+    c.num_processes = 0
+    c.process_id = -1
+    return c
+
+
+#: What :func:`quick_run` sets, where the config has the field: a tiny slice of the data
+#: in small batches, a few steps per compiled call, one epoch, no progress bar.
+QUICK_RUN: dict[str, Any] = dict(
+    num_epochs=1,
+    batch_size=32,
+    eval_batch_size=64,
+    steps_per_dispatch=4,
+    train_examples=256,
+    test_examples=100,
+    progress=False,
+)
+
+
+def override(c: ml_collections.ConfigDict, **fields: Any) -> ml_collections.ConfigDict:
+    """Sets existing fields of ``c`` (a quick or variant config); returns ``c``.
+
+    Raises:
+      ConfigError: when a field is not in ``c`` (a misspelt override would add a new one).
+    """
+    unknown = sorted(set(fields) - set(c.keys()))
+    if unknown:
+        raise ConfigError(f"The config has no field {', '.join(unknown)} to override.")
+    c.update(fields)
+    return c
+
+
+def quick_run(c: ml_collections.ConfigDict, **fields: Any) -> ml_collections.ConfigDict:
+    """Shrinks a default config to a quick run for tests; returns ``c``.
+
+    Sets the :data:`QUICK_RUN` values of the fields ``c`` has (a recipe without, say,
+    ``eval_batch_size`` does not get one), then ``fields``, which win.
+
+    Raises:
+      ConfigError: when one of ``fields`` is not in ``c``.
+    """
+    return override(c, **{k: v for k, v in QUICK_RUN.items() if k in c} | fields)
+
+
+def initialize_from_config(config: ml_collections.ConfigDict) -> bool:
+    """:func:`jaxdl.parallel.initialize` with the config's ``distributed`` fields, if any."""
+    return parallel.initialize(
+        coordinator_address=config.get("coordinator_address", ""),
+        num_processes=config.get("num_processes", 0),
+        process_id=config.get("process_id", -1),
+        auto=config.get("distributed", False),
+    )
+
+
+def setup(config: ml_collections.ConfigDict) -> Mesh | None:
+    """Joins a multi-process run if configured, checks the scaling fields, returns the mesh.
+
+    Call it before any other JAX work of the process.
+
+    Raises:
+      ValueError: when ``mesh``, ``precision`` or ``remat`` is not valid.
+    """
+    initialize_from_config(config)
+    parallel.compute_dtype(config.precision)
+    parallel.check_remat(config.remat)
+    return parallel.make_mesh(config.mesh) if config.mesh else None
+
+
+def loss_scale(config: ml_collections.ConfigDict) -> parallel.DynamicLossScale | None:
+    """A dynamic loss scale starting at ``config.loss_scale`` for float16, else ``None``."""
+    if parallel.needs_loss_scale(config.precision):
+        return parallel.DynamicLossScale.create(config.loss_scale)
+    return None
