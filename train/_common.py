@@ -14,6 +14,7 @@ import ml_collections
 from jax.sharding import Mesh
 
 from jaxdl import parallel
+from jaxdl.training import Run
 from train.cli_config import ConfigError
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "add_data_fields",
     "add_run_fields",
     "add_scale_fields",
+    "fit_options",
+    "open_run",
     "initialize_from_config",
     "loss_scale",
     "override",
@@ -193,3 +196,32 @@ def loss_scale(config: ml_collections.ConfigDict) -> parallel.DynamicLossScale |
     if parallel.needs_loss_scale(config.precision):
         return parallel.DynamicLossScale.create(config.loss_scale)
     return None
+
+
+def open_run(config: ml_collections.ConfigDict, workdir: Any, recipe: str, **kwargs: Any) -> Run:
+    """The recipe's :class:`jaxdl.training.Run` in ``workdir``: resume and checkpoints kept
+    as the config says (configs without those fields start over and keep 3)."""
+    return Run(
+        workdir,
+        recipe=recipe,
+        config=config.to_dict(),
+        resume=config.get("resume", False),
+        max_to_keep=config.get("max_to_keep", 3),
+        **kwargs,
+    )
+
+
+def fit_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The :func:`jaxdl.training.fit` arguments every epoch-based config names alike.
+
+    ``fit(state, train, test, loss_fn=..., data_key=..., run=run, mesh=...,
+    **fit_options(config))``; configs without ``accum_steps`` train on whole batches.
+    """
+    return {
+        "num_epochs": config.num_epochs,
+        "batch_size": config.batch_size,
+        "eval_batch_size": config.eval_batch_size,
+        "steps_per_dispatch": config.steps_per_dispatch,
+        "progress": config.progress,
+        "accum_steps": config.get("accum_steps", 1),
+    }

@@ -6,7 +6,7 @@ from jaxdl.training.ema import EmaState, ema_params, track_ema
 from jaxdl.training.engine import TrainResult, epoch_line, make_chunk, train
 from jaxdl.training.evaluation import make_evaluator
 from jaxdl.training.logging import MetricsWriter, environment, plot_curves, write_summary
-from jaxdl.training.loop import FitResult, fit, fit_options
+from jaxdl.training.loop import FitResult, fit
 from jaxdl.training.run import Run, clear_run
 from jaxdl.training.sources import (
     BatchSource,
@@ -52,7 +52,6 @@ __all__ = [
     "epoch_order",
     "eval_step",
     "fit",
-    "fit_options",
     "make_chunk",
     "make_evaluator",
     "make_train_step",

@@ -117,6 +117,11 @@ class TrainResult:
     steady_seconds: float = 0.0
 
     @property
+    def final(self) -> dict[str, Any]:
+        """The last record's ``train_*`` and ``test_*`` metrics: what a summary reports."""
+        return {k: v for k, v in self.metrics.items() if k.startswith(("train_", "test_"))}
+
+    @property
     def steps_per_s(self) -> float | None:
         """Steady-state steps per second, or ``None`` when there was a single chunk."""
         return self.steady_steps / self.steady_seconds if self.steady_seconds > 0 else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import jax
 from jax.sharding import Mesh
@@ -143,24 +142,6 @@ def _report_memory(state: TrainState, mesh: Mesh) -> None:
         f"mesh {dict(mesh.shape)}: the train state takes {per_device / 2**20:.2f} MiB "
         f"per device of {total_bytes(state) / 2**20:.2f} MiB in all"
     )
-
-
-def fit_options(config: Any) -> dict[str, Any]:
-    """The :func:`fit` arguments a recipe config names the same way in every recipe.
-
-    ``fit(state, train, test, loss_fn=..., data_key=..., workdir=..., mesh=...,
-    **fit_options(config))``; configs without ``accum_steps`` train on whole batches.
-    """
-    return {
-        "num_epochs": config.num_epochs,
-        "batch_size": config.batch_size,
-        "eval_batch_size": config.eval_batch_size,
-        "steps_per_dispatch": config.steps_per_dispatch,
-        "resume": config.resume,
-        "max_to_keep": config.max_to_keep,
-        "progress": config.progress,
-        "accum_steps": config.get("accum_steps", 1),
-    }
 
 
 def _check_mesh(mesh: Mesh, batch_size: int, accum_steps: int) -> int:

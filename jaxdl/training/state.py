@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -57,6 +58,11 @@ class TrainState(struct.PyTreeNode):
     def model(self) -> Any:
         """A fresh NNX module holding this state's variables (cheap inside ``jit``)."""
         return nnx.merge(self.graphdef, self.params, self.model_state, copy=True)
+
+    @property
+    def num_params(self) -> int:
+        """The number of trainable parameters (of all runs, for a stack of states)."""
+        return sum(math.prod(x.shape) for x in jax.tree.leaves(self.params))
 
     def step_key(self) -> jax.Array:
         """The PRNG key of the current step."""

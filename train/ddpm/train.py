@@ -37,7 +37,7 @@ from jaxdl.diffusion import (
 )
 from jaxdl.losses import epsilon_loss
 from jaxdl.nn.unet import UNet
-from jaxdl.training import TrainState, ema_params, fit, fit_options, track_ema, write_summary
+from jaxdl.training import TrainState, ema_params, fit, track_ema
 from train import _common
 from train.cli_config import ConfigError
 from train.fashion_mnist.train import load_split
@@ -224,68 +224,58 @@ def grid_labels(per_class: int = 8) -> np.ndarray:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, writes a sample grid per epoch and the final one, returns the summary."""
-    tic = time.perf_counter()
     mesh = _common.setup(config)
     if config.schedule not in SCHEDULES:
         raise ConfigError(f"config.schedule is {config.schedule!r}, expected one of {SCHEDULES}.")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    # Written first, so a run stopped early can still be sampled from and scored.
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=list))
-    train, test = load_split(config, "train"), load_split(config, "test")
-    n_train = int(train["label"].shape[0])
-    if n_train < config.batch_size:
-        raise ConfigError(
-            f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
-            "training examples."
-        )
-    schedule = make_schedule(config.schedule, config.num_timesteps)
-    state = build_state(config, n_train // config.batch_size)
-    sample_key = jax.random.key(config.seed + 1)
+    with _common.open_run(config, workdir, "ddpm") as run:
+        if run.path("config.json") is not None:
+            # Written first, so a run stopped early can still be sampled from and scored.
+            run.path("config.json").write_text(json.dumps(config.to_dict(), indent=2, default=list))
+        train, test = load_split(config, "train"), load_split(config, "test")
+        n_train = int(train["label"].shape[0])
+        if n_train < config.batch_size:
+            raise ConfigError(
+                f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
+                "training examples."
+            )
+        schedule = make_schedule(config.schedule, config.num_timesteps)
+        state = build_state(config, n_train // config.batch_size)
+        sample_key = jax.random.key(config.seed + 1)
 
-    def draw_grid(epoch: int, state: TrainState) -> dict[str, float]:
-        t0 = time.perf_counter()
-        sampler = Sampler.from_state(state, schedule)
-        x = sampler(
-            grid_labels(config.grid_rows),
-            key=sample_key,
-            num_steps=config.grid_ddim_steps,
-            guidance_scale=config.guidance_scale,
-            progress=config.progress,
-            desc=f"sampling (epoch {epoch})",
-        )
-        if parallel.is_main_process():
-            path = workdir / f"samples_epoch{epoch:02d}.png"
-            save_grid(np.asarray(to_unit(x)), path, NUM_CLASSES)
-        return {"grid_sampling_s": time.perf_counter() - t0}
+        def draw_grid(epoch: int, state: TrainState) -> dict[str, float]:
+            t0 = time.perf_counter()
+            sampler = Sampler.from_state(state, schedule)
+            x = sampler(
+                grid_labels(config.grid_rows),
+                key=sample_key,
+                num_steps=config.grid_ddim_steps,
+                guidance_scale=config.guidance_scale,
+                progress=config.progress,
+                desc=f"sampling (epoch {epoch})",
+            )
+            path = run.path(f"samples_epoch{epoch:02d}.png")
+            if path is not None:
+                save_grid(np.asarray(to_unit(x)), path, NUM_CLASSES)
+            return {"grid_sampling_s": time.perf_counter() - t0}
 
-    result = fit(
-        state,
-        train,
-        test,
-        loss_fn=functools.partial(diffusion_loss, schedule=schedule, p_uncond=config.p_uncond),
-        eval_fn=functools.partial(diffusion_eval, schedule=schedule),
-        data_key=jax.random.key(config.seed + 2),
-        workdir=workdir,
-        mesh=mesh,
-        **fit_options(config),
-        hooks=[draw_grid],
-    )
-    if not parallel.is_main_process():
-        return {"wall_time_s": time.perf_counter() - tic}
-    final = workdir / f"samples_epoch{config.num_epochs:02d}.png"
-    if final.exists():
-        (workdir / "samples.png").write_bytes(final.read_bytes())
-    metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
-    num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(result.state.params))
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - tic,
-        recipe="ddpm",
-        epochs=result.metrics.get("epoch", 0),
-        steps=int(result.state.step),
-        num_params=num_params,
-    )
-    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic, "num_params": num_params}
+        result = fit(
+            state,
+            train,
+            test,
+            loss_fn=functools.partial(diffusion_loss, schedule=schedule, p_uncond=config.p_uncond),
+            eval_fn=functools.partial(diffusion_eval, schedule=schedule),
+            data_key=jax.random.key(config.seed + 2),
+            run=run,
+            mesh=mesh,
+            **_common.fit_options(config),
+            hooks=[draw_grid],
+        )
+        final = run.path(f"samples_epoch{config.num_epochs:02d}.png")
+        if final is not None and final.exists():
+            run.path("samples.png").write_bytes(final.read_bytes())
+        return run.finish(
+            result.final,
+            epochs=result.metrics.get("epoch", 0),
+            steps=int(result.state.step),
+            num_params=result.state.num_params,
+        )

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import functools
-import time
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 from flax import nnx
 
-from jaxdl import parallel
 from jaxdl.data import load_fashion_mnist
 from jaxdl.nn import NORMS, CNNClassifier, MLPClassifier, conv_impl
 from jaxdl.nn.conv import CONV_IMPLS
@@ -24,8 +21,6 @@ from jaxdl.training import (
     classifier_eval,
     classifier_loss,
     fit,
-    fit_options,
-    write_summary,
 )
 from train import _common
 from train.cli_config import ConfigError
@@ -106,54 +101,40 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.A
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
-    tic = time.perf_counter()
     mesh = _common.setup(config)
     if config.model == "cnn" and config.norm not in NORMS:
         raise ConfigError(f"config.norm is {config.norm!r}, expected one of {', '.join(NORMS)}.")
     if config.conv_impl not in CONV_IMPLS:
         expected = ", ".join(CONV_IMPLS[:-1]) + f" or {CONV_IMPLS[-1]}"
         raise ConfigError(f"config.conv_impl is {config.conv_impl!r}, expected {expected}.")
-    train_data, test_data = load_split(config, "train"), load_split(config, "test")
-    n_train = int(train_data["label"].shape[0])
-    if n_train < config.batch_size:
-        raise ConfigError(
-            f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
-            "training examples."
+    with _common.open_run(config, workdir, "fashion_mnist") as run:
+        train_data, test_data = load_split(config, "train"), load_split(config, "test")
+        n_train = int(train_data["label"].shape[0])
+        if n_train < config.batch_size:
+            raise ConfigError(
+                f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
+                "training examples."
+            )
+        model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
+        model = build_model(config, key=model_key)
+        tx = build_optimizer(config, n_train // config.batch_size)
+        state = TrainState.create(model, tx, key=state_key, loss_scale=_common.loss_scale(config))
+        loss_fn = functools.partial(classifier_loss, label_smoothing=config.label_smoothing)
+        # The convolution is chosen when the step is traced, which happens inside fit.
+        with conv_impl(config.conv_impl):
+            result = fit(
+                state,
+                train_data,
+                test_data,
+                loss_fn=_on_images(loss_fn),
+                eval_fn=_on_images(classifier_eval),
+                data_key=data_key,
+                run=run,
+                mesh=mesh,
+                **_common.fit_options(config),
+            )
+        return run.finish(
+            result.final,
+            epochs=result.metrics.get("epoch", 0),
+            num_params=result.state.num_params,
         )
-    model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
-    model = build_model(config, key=model_key)
-    tx = build_optimizer(config, n_train // config.batch_size)
-    state = TrainState.create(model, tx, key=state_key, loss_scale=_common.loss_scale(config))
-    # The convolution is chosen when the step is traced, which happens inside fit.
-    with conv_impl(config.conv_impl):
-        result = _fit(config, workdir, state, train_data, test_data, data_key, mesh)
-    metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
-    num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(result.state.params))
-    if not parallel.is_main_process():
-        return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic}
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - tic,
-        recipe="fashion_mnist",
-        epochs=result.metrics.get("epoch", 0),
-        num_params=num_params,
-    )
-    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic, "num_params": num_params}
-
-
-def _fit(config, workdir, state, train_data, test_data, data_key, mesh):
-    """:func:`jaxdl.training.fit` with the recipe's loss, metrics and config fields."""
-    loss_fn = functools.partial(classifier_loss, label_smoothing=config.label_smoothing)
-    return fit(
-        state,
-        train_data,
-        test_data,
-        loss_fn=_on_images(loss_fn),
-        eval_fn=_on_images(classifier_eval),
-        data_key=data_key,
-        workdir=workdir,
-        mesh=mesh,
-        **fit_options(config),
-    )

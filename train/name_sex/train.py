@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from jaxdl.data.names import encode, load_names_with_sex
 from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
 from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
-from jaxdl.training import TrainState, fit, fit_options, write_summary
+from jaxdl.training import TrainState, fit
 from train import _common
 
 CLS = 27  # after '.' (0, padding) and 'a'..'z' (1..26)
@@ -86,49 +85,38 @@ def eval_fn(model, batch, where):
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains on the train split, evaluates on the test split every epoch."""
-    tic = time.perf_counter()
     mesh = _common.setup(config)
-    splits = make_splits(config)
-    train = splits["train"]
-    if jax.process_count() > 1:
-        share = parallel.process_share(len(train["label"]))
-        train = {k: v[share] for k, v in train.items()}
-    steps = len(train["label"]) * jax.process_count() // config.batch_size
-    model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
-    total = config.num_epochs * steps
-    warmup = min(config.warmup_epochs * steps, total - 1)
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0 if warmup else config.learning_rate, config.learning_rate, warmup, total
-    )
-    tx = optax.adamw(schedule, weight_decay=config.weight_decay)
-    state = TrainState.create(
-        build_model(config, key=model_key),
-        tx,
-        key=state_key,
-        loss_scale=_common.loss_scale(config),
-    )
-    result = fit(
-        state,
-        {k: jnp.asarray(v) for k, v in train.items()} if mesh is None else train,
-        {k: jnp.asarray(v) for k, v in splits["test"].items()},
-        loss_fn=loss_fn,
-        eval_fn=eval_fn,
-        data_key=data_key,
-        workdir=workdir,
-        mesh=mesh,
-        **fit_options(config),
-    )
-    metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
-    metrics["majority_baseline"] = float(
-        max(splits["test"]["label"].mean(), 1 - splits["test"]["label"].mean())
-    )
-    if parallel.is_main_process():
-        write_summary(
-            workdir,
-            metrics=metrics,
-            config=config.to_dict(),
-            wall_time_s=time.perf_counter() - tic,
-            recipe="name_sex",
-            epochs=result.metrics.get("epoch", 0),
+    with _common.open_run(config, workdir, "name_sex") as run:
+        splits = make_splits(config)
+        train = splits["train"]
+        if jax.process_count() > 1:
+            share = parallel.process_share(len(train["label"]))
+            train = {k: v[share] for k, v in train.items()}
+        steps = len(train["label"]) * jax.process_count() // config.batch_size
+        model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
+        total = config.num_epochs * steps
+        warmup = min(config.warmup_epochs * steps, total - 1)
+        schedule = optax.warmup_cosine_decay_schedule(
+            0.0 if warmup else config.learning_rate, config.learning_rate, warmup, total
         )
-    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic}
+        tx = optax.adamw(schedule, weight_decay=config.weight_decay)
+        state = TrainState.create(
+            build_model(config, key=model_key),
+            tx,
+            key=state_key,
+            loss_scale=_common.loss_scale(config),
+        )
+        result = fit(
+            state,
+            {k: jnp.asarray(v) for k, v in train.items()} if mesh is None else train,
+            {k: jnp.asarray(v) for k, v in splits["test"].items()},
+            loss_fn=loss_fn,
+            eval_fn=eval_fn,
+            data_key=data_key,
+            run=run,
+            mesh=mesh,
+            **_common.fit_options(config),
+        )
+        majority = max(splits["test"]["label"].mean(), 1 - splits["test"]["label"].mean())
+        metrics = {**result.final, "majority_baseline": float(majority)}
+        return run.finish(metrics, epochs=result.metrics.get("epoch", 0))
