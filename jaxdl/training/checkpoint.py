@@ -1,4 +1,5 @@
-"""Orbax checkpoints of a :class:`TrainState` plus the epoch it ended."""
+"""Orbax checkpoints of a :class:`~jaxdl.training.TrainState` (or any pytree of arrays)
+by epoch."""
 
 from __future__ import annotations
 
@@ -10,34 +11,25 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxdl.errors import CheckpointMismatchError
-from jaxdl.training.state import TrainState
 
 
-def _flat(state: TrainState) -> dict[str, Any]:
-    """``{path: array}``; typed PRNG keys become their raw ``uint32`` data."""
-    tree = {
-        "params": state.params,
-        "model_state": state.model_state,
-        "opt_state": state.opt_state,
-        "step": state.step,
-        "key": jax.random.key_data(state.key),
-        "loss_scale": state.loss_scale,
+def _is_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _flat(state: Any) -> dict[str, Any]:
+    """``{path: array}`` of every leaf of ``state`` (a :class:`~jaxdl.training.TrainState`
+    or any pytree of arrays); typed PRNG keys become their raw ``uint32`` data."""
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    return {
+        jax.tree_util.keystr(path): jax.random.key_data(x) if _is_key(x) else x
+        for path, x in leaves
     }
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {jax.tree_util.keystr(path): leaf for path, leaf in leaves}
 
 
-def _unflat(template: TrainState, flat: dict[str, Any]) -> TrainState:
+def _unflat(template: Any, flat: dict[str, Any]) -> Any:
     """Inverse of :func:`_flat`, shaped like ``template`` (a freshly built state)."""
-    tree = {
-        "params": template.params,
-        "model_state": template.model_state,
-        "opt_state": template.opt_state,
-        "step": template.step,
-        "key": jax.random.key_data(template.key),
-        "loss_scale": template.loss_scale,
-    }
-    paths, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    paths, treedef = jax.tree_util.tree_flatten_with_path(template)
     missing = [jax.tree_util.keystr(p) for p, _ in paths if jax.tree_util.keystr(p) not in flat]
     if missing:
         raise CheckpointMismatchError(
@@ -46,26 +38,24 @@ def _unflat(template: TrainState, flat: dict[str, Any]) -> TrainState:
         )
     leaves = []
     for path, like in paths:
-        value = np.asarray(flat[jax.tree_util.keystr(path)])
-        if value.shape != like.shape:
+        name = jax.tree_util.keystr(path)
+        value = np.asarray(flat[name])
+        raw = jax.random.key_data(like) if _is_key(like) else like
+        if value.shape != raw.shape:
             raise CheckpointMismatchError(
-                f"The checkpoint's {jax.tree_util.keystr(path)} has shape {value.shape}, expected "
-                f"{like.shape}; it was written with another config. Use a fresh --workdir."
+                f"The checkpoint's {name} has shape {value.shape}, expected {raw.shape}; it "
+                "was written with another config. Use a fresh --workdir."
             )
-        leaves.append(jax.numpy.asarray(value, like.dtype))
-    tree = jax.tree_util.tree_unflatten(treedef, leaves)
-    return template.replace(
-        params=tree["params"],
-        model_state=tree["model_state"],
-        opt_state=tree["opt_state"],
-        step=tree["step"],
-        key=jax.random.wrap_key_data(tree["key"], impl=jax.random.key_impl(template.key)),
-        loss_scale=tree["loss_scale"],
-    )
+        value = jax.numpy.asarray(value, raw.dtype)
+        if _is_key(like):
+            value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
+        leaves.append(value)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 class Checkpointer:
-    """Saves a :class:`TrainState` each epoch, keeping the newest ``max_to_keep``.
+    """Saves a :class:`~jaxdl.training.TrainState` (or any pytree of arrays) each epoch,
+    keeping the newest ``max_to_keep``.
 
     Orbax writes into a temporary folder and renames it when complete, so a run killed
     mid-save leaves the previous checkpoint intact; the half-written folder is removed
@@ -87,11 +77,11 @@ class Checkpointer:
         """The newest complete epoch on disk, or ``None``."""
         return self.manager.latest_step()
 
-    def save(self, epoch: int, state: TrainState) -> None:
+    def save(self, epoch: int, state: Any) -> None:
         """Starts writing ``state`` as ``epoch`` (asynchronously; see :meth:`wait`)."""
         self.manager.save(epoch, args=ocp.args.StandardSave(_flat(state)))
 
-    def restore(self, template: TrainState, epoch: int | None = None) -> tuple[int, TrainState]:
+    def restore(self, template: Any, epoch: int | None = None) -> tuple[int, Any]:
         """Restores ``epoch`` (default: the newest) into the structure of ``template``.
 
         Args:

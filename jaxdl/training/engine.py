@@ -36,15 +36,17 @@ from jaxdl.training.step import LossFn, Metrics, guarded_train_step
 
 ChunkFn = Callable[[TrainState, Any, Any, int], tuple[TrainState, Metrics, Metrics, jax.Array]]
 Hook = Callable[[int, TrainState], Mapping[str, Any] | None]
+StepFn = Callable[[Any, Any, jax.Array], tuple[Any, jax.Array, Metrics]]
 
 
 def make_chunk(
-    loss_fn: LossFn,
+    loss_fn: LossFn | None,
     source: BatchSource,
     *,
     accum_steps: int = 1,
     vmapped: bool = False,
     unroll: int = 1,
+    step_fn: StepFn | None = None,
 ) -> ChunkFn:
     """A jitted ``chunk(state, data, inputs, length) -> (state, metrics, sums, bad_step)``.
 
@@ -58,6 +60,10 @@ def make_chunk(
       vmapped: ``state`` is a stack of states (leading axis) that share ``data`` and
         ``inputs``: a sweep over seeds or hyperparameters in one program.
       unroll: steps per loop iteration of the scan (helps tiny models).
+      step_fn: ``step_fn(state, batch, bad_step) -> (state, bad_step, metrics)``
+        instead of :func:`~jaxdl.training.step.guarded_train_step` over ``loss_fn``:
+        for algorithms whose step is not one optimiser update of one loss (a GAN's
+        discriminator and generator updates). It must keep the NaN guard's contract.
 
     Returns:
       The jitted function. ``metrics`` holds each metric per step, ``(length,)``
@@ -65,6 +71,15 @@ def make_chunk(
       ``bad_step`` is ``-1`` or the first step whose loss or parameters were not
       finite, after which updates were skipped.
     """
+
+    if step_fn is None:
+        if loss_fn is None:
+            raise ValueError("make_chunk needs loss_fn or step_fn, got neither.")
+
+        def step_fn(state, batch, bad_step):
+            return guarded_train_step(
+                state, batch, bad_step, loss_fn=loss_fn, accum_steps=accum_steps
+            )
 
     def run(state: TrainState, data: Any, inputs: Any, length: int):
         xs = source.scan_inputs(state, data, inputs, length)
@@ -74,9 +89,7 @@ def make_chunk(
             batch = source.batch(state, data, x)
             if source.batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, source.batch_sharding)
-            state, bad_step, metrics = guarded_train_step(
-                state, batch, bad_step, loss_fn=loss_fn, accum_steps=accum_steps
-            )
+            state, bad_step, metrics = step_fn(state, batch, bad_step)
             return (state, bad_step), metrics
 
         (state, bad_step), metrics = jax.lax.scan(
@@ -131,7 +144,7 @@ def train(
     state: TrainState,
     source: BatchSource,
     *,
-    loss_fn: LossFn,
+    loss_fn: LossFn | None,
     num_epochs: int,
     num_steps: int | None = None,
     run: Run | None = None,
@@ -150,6 +163,7 @@ def train(
     examples_per_step: int | None = None,
     epoch_offset: int = 0,
     checkpoint_every: int = 1,
+    step_fn: StepFn | None = None,
 ) -> TrainResult:
     """Trains ``state`` on ``source`` for ``num_epochs`` epochs; the one training loop.
 
@@ -191,6 +205,8 @@ def train(
         loss): this call trains epochs ``epoch_offset + 1 .. epoch_offset +
         num_epochs`` and its steps continue from ``state.step``.
       checkpoint_every: checkpoint every this many epochs, and after the last.
+      step_fn: a custom step instead of ``loss_fn``'s (see :func:`make_chunk`); the
+        state may then be any pytree with a ``step`` counter.
 
     Returns:
       A :class:`TrainResult`.
@@ -205,7 +221,7 @@ def train(
     total = num_epochs * per_epoch if num_steps is None else num_steps
     chunk_size = per_epoch if steps_per_dispatch <= 0 else min(steps_per_dispatch, per_epoch)
     chunk = chunk_fn or make_chunk(
-        loss_fn, source, accum_steps=accum_steps, vmapped=vmapped, unroll=unroll
+        loss_fn, source, accum_steps=accum_steps, vmapped=vmapped, unroll=unroll, step_fn=step_fn
     )
     shardings = None
     if mesh is not None:
