@@ -67,6 +67,8 @@ class Run:
       x: the record field the curves are drawn against.
       curves_every_s: the least time between two drawings during training (drawing
         takes a fraction of a second, too much after every short epoch).
+      checkpoints: keep checkpoints; ``False`` for runs that train nothing (solver
+        comparisons, explanations of a pretrained model).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Run:
         curves: bool = True,
         x: str = "epoch",
         curves_every_s: float = 30.0,
+        checkpoints: bool = True,
     ):
         self.tic = time.perf_counter()
         self.workdir = None if workdir is None else Path(workdir)
@@ -106,7 +109,8 @@ class Run:
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices("jaxdl.Run.workdir")
-        self.checkpointer = Checkpointer(self.workdir / "checkpoints", max_to_keep=max_to_keep)
+        if checkpoints:
+            self.checkpointer = Checkpointer(self.workdir / "checkpoints", max_to_keep=max_to_keep)
         if self.is_main:
             self.writer = MetricsWriter(self.workdir, tensorboard=tensorboard)
 

@@ -9,7 +9,6 @@ perturbation curve (most relevant tokens replaced first) and its area (AOPC).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from tqdm import tqdm
 
 from jaxdl.nn.transformer import SentenceEncoder
 from jaxdl.pretrained import encode, from_pretrained, load_tokenizer
-from jaxdl.training import MetricsWriter, write_summary
+from jaxdl.training import Run
 from jaxdl.xai import (
     METHODS,
     attention_relevance,
@@ -88,10 +87,20 @@ def _relevances(model, method, batch, other, key) -> tuple[jax.Array, jax.Array 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Explains the texts, writes heatmaps, curves and the summary to ``workdir``."""
-    tic = time.perf_counter()
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     _check_methods(config.methods)
+    run = Run(
+        workdir,
+        recipe="explain_text",
+        config=config.to_dict(),
+        tensorboard=False,
+        checkpoints=False,
+    )
+    with run:
+        return _explain(config, run)
+
+
+def _explain(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
+    """Explains with every method of ``config.methods`` and writes the outputs."""
     model = from_pretrained(config.model)
     tokenizer = load_tokenizer(config.model)
     if config.replacement not in tokenizer.get_vocab():
@@ -132,7 +141,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     key = jax.random.key(config.seed)
     metrics: dict[str, Any] = {}
     curves, relevances = {}, {}
-    writer = MetricsWriter(workdir, tensorboard=False)
     for i, method in enumerate(tqdm(config.methods, desc="explain", unit="method")):
         rel, value = _relevances(model, method, batch, other, jax.random.fold_in(key, i))
         if method == "lrp":
@@ -152,24 +160,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         curves[method] = np.asarray(curve.values).mean(0)
         metrics[f"aopc_{method}"] = float(curve.aopc)
         for s, (f, v) in enumerate(zip(curve.fractions, curves[method], strict=True)):
-            writer.write({"method": method, "fraction": float(f), "mean_value": float(v)}, step=s)
-    writer.close()
+            run.log({"method": method, "fraction": float(f), "mean_value": float(v)}, step=s)
     metrics["mean_cosine" if pairs else "mean_confidence"] = float(
         np.mean(predictions if pairs else predictions.max(-1))
     )
     if "aopc_lrp" in metrics and "aopc_random" in metrics:
         metrics["lrp_beats_random"] = bool(metrics["aopc_lrp"] > metrics["aopc_random"])
-    _write_outputs(workdir, config, texts, tokens, relevances, curves, predictions, pairs)
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - tic,
-        recipe="explain_text",
+    if run.workdir is not None:
+        _write_outputs(run.workdir, config, texts, tokens, relevances, curves, predictions, pairs)
+    return run.finish(
+        metrics,
         explained="cosine similarity of sentence pairs" if pairs else "predicted-class logit",
         num_texts=len(texts),
     )
-    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic}
 
 
 def _write_outputs(workdir, config, texts, tokens, relevances, curves, predictions, pairs):

@@ -33,7 +33,7 @@ from jaxdl.ode import (
     reference_solution,
     solve,
 )
-from jaxdl.training import write_summary
+from jaxdl.training import Run
 from train.cli_config import ConfigError
 
 
@@ -108,7 +108,6 @@ def convergence(config) -> dict[str, Any]:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Runs every solver, writes the table and plots; returns the summary."""
-    tic = time.perf_counter()
     unknown = [m for m in config.fixed_methods if m not in TABLEAUS]
     if unknown:
         raise ConfigError(
@@ -117,8 +116,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     missing = [m for m in config.fixed_methods if m not in config.substeps]
     if missing:
         raise ConfigError(f"config.substeps lacks {missing}; give the step counts per method.")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    with Run(
+        workdir,
+        recipe="lotka_volterra",
+        config=config.to_dict(),
+        tensorboard=False,
+        checkpoints=False,
+    ) as run:
+        return _compare(config, run)
+
+
+def _compare(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
+    """Solves with every method, writes ``solvers.json`` and the plots through ``run``."""
+    workdir = run.workdir
     ts = np.linspace(0.0, config.t1, config.num_points)
     reference = reference_solution(_system(config), np.asarray(config.u0, float), ts)
 
@@ -157,11 +167,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         "tsit5_max_error": table["diffrax_tsit5"]["max_error"],
         **{f"{m}_order": v["order"] for m, v in orders.items()},
     }
-    wall = time.perf_counter() - tic
-    write_summary(
-        workdir, metrics=metrics, config=config.to_dict(), wall_time_s=wall, recipe="lotka_volterra"
-    )
-    return {"metrics": metrics, "wall_time_s": wall}
+    return run.finish(metrics)
 
 
 def _plots(workdir: Path, ts, reference, ys_default, orders) -> None:
