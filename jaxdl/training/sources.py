@@ -234,8 +234,18 @@ def minibatch_indices(key: jax.Array, step: jax.Array, num: int, batch_size: int
     )
 
 
+class _NothingToScan:
+    """For sources whose steps need no per-step input: the scan runs ``length`` times."""
+
+    def inputs(self, epoch: int, start: int, stop: int) -> None:
+        return None
+
+    def scan_inputs(self, state: TrainState, data: Any, inputs: Any, length: int) -> None:
+        return None
+
+
 @dataclasses.dataclass
-class Generated:
+class Generated(_NothingToScan):
     """Batches made on the device from the step's key: ``batch_fn(state.step_key())``.
 
     Args:
@@ -250,30 +260,18 @@ class Generated:
     data: Any = None
     batch_sharding: Sharding | None = None
 
-    def inputs(self, epoch, start, stop):
-        return None
-
-    def scan_inputs(self, state, data, inputs, length):
-        return None
-
     def batch(self, state, data, x):
         key = state.step_key()
         return self.batch_fn(key) if data is None else self.batch_fn(key, data)
 
 
 @dataclasses.dataclass
-class FullBatch:
+class FullBatch(_NothingToScan):
     """The whole of ``data`` as every step's batch (full-batch gradient descent)."""
 
     data: Any
     steps_per_epoch: int
     batch_sharding: Sharding | None = None
-
-    def inputs(self, epoch, start, stop):
-        return None
-
-    def scan_inputs(self, state, data, inputs, length):
-        return None
 
     def batch(self, state, data, x):
         return data
