@@ -20,7 +20,7 @@ import optax
 from flax import nnx
 
 from benchmarks import _harness
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
+from jaxdl.nn import DistilBertClassifier, TransformerConfig
 from jaxdl.parallel import REMAT_POLICIES
 from jaxdl.training import TrainState
 from jaxdl.training.step import train_step

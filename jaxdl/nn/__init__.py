@@ -1,6 +1,7 @@
 """Flax NNX modules. Every model takes ``(x, *, train=False, key=None)``."""
 
 from jaxdl.nn._dropout import Dropout
+from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
 from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
 from jaxdl.nn.gnn import GCN, GCNConv, GraphNet, gcn_norm
@@ -8,14 +9,7 @@ from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.neural_ode import NeuralODE
 from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
-from jaxdl.nn.transformer import (
-    LRP,
-    Detach,
-    DistilBertClassifier,
-    SentenceEncoder,
-    TransformerConfig,
-    TransformerEncoder,
-)
+from jaxdl.nn.transformer import LRP, Detach, TransformerConfig, TransformerEncoder
 
 __all__ = [
     "LRP",

@@ -18,8 +18,7 @@ import optax
 from flax import nnx
 
 from jaxdl import parallel
-from jaxdl.nn import CNNClassifier
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
+from jaxdl.nn import CNNClassifier, DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, classifier_loss, fit
 
 # 20 steps in all: 4 epochs of 5 steps, so each run has a 4-point loss curve.

@@ -13,8 +13,7 @@ from flax import nnx
 
 from jaxdl import parallel
 from jaxdl.errors import ConfigError
-from jaxdl.nn import CNNClassifier
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
+from jaxdl.nn import CNNClassifier, DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, classifier_loss, fit
 from jaxdl.training.step import train_step
 

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxdl.errors import ConfigError
-from jaxdl.nn.transformer import SentenceEncoder
+from jaxdl.nn import SentenceEncoder
 from jaxdl.pretrained import encode, from_pretrained, load_tokenizer
 from jaxdl.training import MetricsWriter, write_summary
 from jaxdl.xai import (

@@ -17,7 +17,7 @@ from jaxdl import parallel
 from jaxdl.data.names import encode, load_names_with_sex
 from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
+from jaxdl.nn import DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, fit, fit_options, write_summary
 
 CLS = 27  # after '.' (0, padding) and 'a'..'z' (1..26)
