@@ -3,7 +3,7 @@
 from jaxdl.nn._dropout import Dropout
 from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
-from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
+from jaxdl.nn.conv import Conv
 from jaxdl.nn.gnn import GCN, GCNConv, GraphNet, gcn_norm
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.neural_ode import NeuralODE
@@ -30,9 +30,6 @@ __all__ = [
     "SentenceEncoder",
     "TransformerConfig",
     "TransformerEncoder",
-    "conv_general_dilated",
-    "conv_impl",
     "gcn_norm",
     "max_pool",
-    "set_conv_impl",
 ]
