@@ -27,7 +27,7 @@ from jaxtyping import Array, Float, Int
 
 from jaxdl._checks import check_rank, check_same_shape, check_trailing_shape
 from jaxdl.nn._dropout import Dropout, split_key
-from jaxdl.parallel.remat import scan_blocks
+from jaxdl.parallel.remat import Policy, check_policy, scan_blocks
 
 # BERT-family initialisation (truncation aside): N(0, 0.02) weights, zero biases.
 _INIT = nnx.initializers.normal(0.02)
@@ -59,13 +59,14 @@ class TransformerConfig:
     # Compute dtype of the layers (None: the parameters' float32); the parameters stay
     # float32 either way (see jaxdl.parallel.precision).
     dtype: Any = None
-    # Activation checkpointing of each block: off, nothing, dots or everything
-    # (see jaxdl.parallel.remat).
-    remat: str = "off"
+    # Activation checkpointing of the blocks: None (off) or a jax.checkpoint policy, e.g.
+    # jaxdl.parallel.remat_policy("nothing") (see jaxdl.parallel.remat).
+    remat: Policy | None = None
 
     def __post_init__(self):
         if self.dim % self.n_heads:
             raise ValueError(f"dim is {self.dim}, expected a multiple of n_heads={self.n_heads}.")
+        check_policy(self.remat, name="remat")
 
     @property
     def head_dim(self) -> int:
@@ -317,7 +318,7 @@ class TransformerEncoder(nnx.Module):
             raise ValueError(
                 f"attention_mask has shape {attention_mask.shape}, expected {x.shape[:2]}."
             )
-        if self.config.remat == "off":
+        if self.config.remat is None:
             all_probs = []
             for layer, k in zip(self.layers, keys[1:], strict=True):
                 x, probs = layer(x, attention_mask, detach=detach, train=train, key=k)

@@ -14,7 +14,6 @@ from jax.sharding import Mesh
 from jaxdl.parallel.distributed import initialize_from_config
 from jaxdl.parallel.mesh import make_mesh
 from jaxdl.parallel.precision import DynamicLossScale, compute_dtype, needs_loss_scale
-from jaxdl.parallel.remat import check_remat
 
 
 def add_scale_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -38,11 +37,11 @@ def add_scale_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def setup(config: ml_collections.ConfigDict) -> Mesh | None:
     """Joins a multi-process run if configured, checks the fields, returns the mesh.
 
-    Call it before any other JAX work of the process.
+    Call it before any other JAX work of the process. ``config.remat`` is for the recipes
+    whose models checkpoint blocks: they map it with :func:`jaxdl.parallel.remat_policy`.
     """
     initialize_from_config(config)
     compute_dtype(config.precision)
-    check_remat(config.remat)
     return make_mesh(config.mesh) if config.mesh else None
 
 

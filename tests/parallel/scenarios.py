@@ -67,7 +67,7 @@ def text_state(
         dropout=dropout,
         attention_dropout=dropout,
         classifier_dropout=dropout,
-        remat=remat,
+        remat=parallel.remat_policy(remat),
     )
     model = DistilBertClassifier(cfg, rngs=nnx.Rngs(0))
     return TrainState.create(model, optax.adam(1e-3), key=jax.random.key(1))

@@ -59,7 +59,7 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> DistilB
         classifier_dropout=config.dropout,
         num_labels=2,
         dtype=parallel.compute_dtype(config.precision),
-        remat=config.remat,
+        remat=parallel.remat_policy(config.remat),
     )
     return DistilBertClassifier(cfg, rngs=nnx.Rngs(params=key))
 
