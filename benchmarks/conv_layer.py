@@ -9,12 +9,12 @@ alone, at the recipe's shapes: ``(B, 28, 28, 1) -> 32`` and ``(B, 14, 14, 32) ->
 - ``forward+backward``: the convolution and the gradients of ``sum(out * g)`` with respect
   to input and weight, for a fixed random cotangent ``g`` (what ``out.backward(g)`` does).
 
-jaxdl side: :func:`jaxdl.nn.conv.conv_general_dilated` under ``conv_impl("fast")``, jitted,
+jaxdl side: :func:`jaxdl.ops.conv_general_dilated` with ``impl="fast"``, jitted,
 and timed inside a ``lax.scan`` of ``S`` steps, because that is how training runs it (and
 where XLA's own weight gradient is slow on CPU). Each step's operands depend on the
 previous step (``x + 1e-6 * dx`` and ``w + 1e-6 * dw``; the forward moves only ``w``), so
 XLA cannot hoist the work out of the loop; the extra elementwise pass is charged to jaxdl.
-XLA's own convolution (``conv_impl("xla")``) is timed in the same scan for reference only:
+XLA's own convolution (``impl="xla"``) is timed in the same scan for reference only:
 a 2-step probe first, then, if its warm-up and repeats fit in ``XLA_BUDGET_S``, the same
 interleaved protocol as the two sides; where it is slow (about 11 s per step for the
 weight gradient at batch 1024) the probe, a 2-step scan timed once (or, when a call takes
@@ -54,7 +54,7 @@ import numpy as np
 from jax import lax
 
 from benchmarks import _harness
-from jaxdl.nn.conv import conv_general_dilated, conv_impl
+from jaxdl.ops import conv_general_dilated
 
 NAME = "conv_layer"
 METRIC = "3x3 conv forward+backward time per step (geometric mean of the recipe shapes)"
@@ -151,15 +151,17 @@ class Operands:
         return nchw(self.x), w, nchw(self.g)
 
 
-def _conv(shape: Shape) -> Callable[[jax.Array, jax.Array], jax.Array]:
+def _conv(shape: Shape, impl: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
     def conv(x: jax.Array, w: jax.Array) -> jax.Array:
-        return conv_general_dilated(x, w, (shape.stride,) * 2, "SAME", dimension_numbers=_DNUMS)
+        strides = (shape.stride,) * 2
+        return conv_general_dilated(x, w, strides, "SAME", dimension_numbers=_DNUMS, impl=impl)
 
     return conv
 
 
-def jax_scan(shape: Shape, metric: str, steps: int) -> Callable[..., Any]:
-    """``f(x, w, g)`` running ``steps`` steps of ``metric`` in one ``lax.scan`` (not jitted).
+def jax_scan(shape: Shape, metric: str, steps: int, impl: str) -> Callable[..., Any]:
+    """``f(x, w, g)`` running ``steps`` steps of ``metric`` in one ``lax.scan`` (not jitted),
+    with the convolution ``impl`` (``"fast"`` or ``"xla"``).
 
     Every step depends on the previous one, or XLA would compute the loop-invariant work
     once. Forward: the weight moves by ``1e-6`` times an output element of the previous
@@ -171,7 +173,7 @@ def jax_scan(shape: Shape, metric: str, steps: int) -> Callable[..., Any]:
     from being dead code (the fast path's backward does not read the output); slicing one
     element does not shrink the convolution, XLA keeps the full-size op in the loop.
     """
-    conv = _conv(shape)
+    conv = _conv(shape, impl)
 
     def forward(x: jax.Array, w: jax.Array, g: jax.Array) -> jax.Array:
         del g
@@ -197,14 +199,12 @@ def jax_scan(shape: Shape, metric: str, steps: int) -> Callable[..., Any]:
 def compile_jax(
     shape: Shape, metric: str, steps: int, impl: str, ops: Operands
 ) -> Callable[[], Any]:
-    """The compiled scan under convolution policy ``impl``, as a no-argument call.
+    """The compiled scan with convolution ``impl``, as a no-argument call.
 
-    Compiled ahead of time (the policy is read at trace time), so even a call timed
-    without warm-up excludes compilation.
+    Compiled ahead of time, so even a call timed without warm-up excludes compilation.
     """
     args = [jnp.asarray(a) for a in (ops.x, ops.w, ops.g)]
-    with conv_impl(impl):
-        compiled = jax.jit(jax_scan(shape, metric, steps)).lower(*args).compile()
+    compiled = jax.jit(jax_scan(shape, metric, steps, impl)).lower(*args).compile()
     return lambda: compiled(*args)
 
 
@@ -249,9 +249,8 @@ def check_against_torch(shape: Shape, batch: int = 2) -> dict[str, float]:
 
     ops = Operands.random(shape, batch, seed=1)
     args = [jnp.asarray(a) for a in (ops.x, ops.w, ops.g)]
-    with conv_impl("fast"):
-        out, vjp = jax.vjp(_conv(shape), *args[:2])
-        dx, dw = vjp(args[2])
+    out, vjp = jax.vjp(_conv(shape, "fast"), *args[:2])
+    dx, dw = vjp(args[2])
     tx, tw, tg = ops.torch()
     tx.requires_grad_(True)
     tw.requires_grad_(True)

@@ -1,6 +1,6 @@
 """DistilBERT-base sequence classification forward (batch 8 x 128 tokens): jaxdl vs PyTorch.
 
-jaxdl: :class:`jaxdl.nn.transformer.DistilBertClassifier` loaded with
+jaxdl: :class:`jaxdl.nn.DistilBertClassifier` loaded with
 :func:`jaxdl.pretrained.from_pretrained` from the folder the PyTorch model was saved to,
 split once and run through one jitted forward (what :func:`jaxdl.xai.jit_forward` does).
 Baseline: transformers' ``DistilBertForSequenceClassification`` (its default attention

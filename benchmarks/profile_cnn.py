@@ -55,7 +55,7 @@ from flax import nnx
 from jax import lax
 
 from benchmarks import _fashion_mnist, _harness, conv_layer, fashion_mnist_cnn
-from jaxdl.nn import conv_impl, max_pool
+from jaxdl.nn import max_pool
 from jaxdl.nn._dropout import split_key
 from jaxdl.training import TrainState
 from train.fashion_mnist.configs import default
@@ -230,7 +230,8 @@ def _torch_layers(config: ml_collections.ConfigDict) -> dict[str, Any]:
 def build_parts(config: ml_collections.ConfigDict, batch: int, *, seed: int = 0) -> list[Part]:
     """Every part of one CNN training step, both sides, ready to build and time.
 
-    Building a part traces the jaxdl side: do it under the convolution policy to profile.
+    The jaxdl convolutions are ``config.conv_impl``'s, fixed in the model ``build_model``
+    returns.
     """
     import torch
 
@@ -386,9 +387,7 @@ def profile(
     impl = config.get("conv_impl", "auto")
     load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     rows = []
-    # The policy is read when the jaxdl side is traced: at build time for the parts, at
-    # the warm-up call for the whole step.
-    with conv_impl(impl), _harness.OtherLoad() as other:
+    with _harness.OtherLoad() as other:
         for part in build_parts(config, batch):
             n, (jaxdl_fn, torch_fn) = calibrated(part, steps, min_call_s)
             times = _harness.time_interleaved(

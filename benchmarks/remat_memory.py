@@ -20,8 +20,8 @@ import optax
 from flax import nnx
 
 from benchmarks import _harness
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
-from jaxdl.parallel import REMAT_POLICIES
+from jaxdl.nn import DistilBertClassifier, TransformerConfig
+from jaxdl.parallel import REMAT_POLICIES, remat_policy
 from jaxdl.training import TrainState
 from jaxdl.training.step import train_step
 
@@ -51,7 +51,7 @@ def measure(*, n_layers: int, dim: int, seq: int, batch_size: int) -> dict[str, 
             dropout=0.0,
             attention_dropout=0.0,
             classifier_dropout=0.0,
-            remat=policy,
+            remat=remat_policy(policy),
         )
         state = TrainState.create(
             DistilBertClassifier(cfg, rngs=nnx.Rngs(0)), optax.sgd(0.1), key=jax.random.key(0)

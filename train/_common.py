@@ -187,7 +187,7 @@ def setup(config: ml_collections.ConfigDict) -> Mesh | None:
     """
     initialize_from_config(config)
     parallel.compute_dtype(config.precision)
-    parallel.check_remat(config.remat)
+    parallel.remat_policy(config.remat)  # checks the name before any work
     return parallel.make_mesh(config.mesh) if config.mesh else None
 
 

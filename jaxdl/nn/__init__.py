@@ -5,19 +5,13 @@ importing this package loads neither jraph nor diffrax.
 """
 
 from jaxdl.nn._dropout import Dropout
+from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
-from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
+from jaxdl.nn.conv import Conv
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
-from jaxdl.nn.transformer import (
-    LRP,
-    Detach,
-    DistilBertClassifier,
-    SentenceEncoder,
-    TransformerConfig,
-    TransformerEncoder,
-)
+from jaxdl.nn.transformer import LRP, Detach, TransformerConfig, TransformerEncoder
 
 __all__ = [
     "LRP",
@@ -34,8 +28,5 @@ __all__ = [
     "SentenceEncoder",
     "TransformerConfig",
     "TransformerEncoder",
-    "conv_general_dilated",
-    "conv_impl",
     "max_pool",
-    "set_conv_impl",
 ]

@@ -14,12 +14,18 @@ from jaxdl.nn._dropout import Dropout, split_key
 from jaxdl.nn.conv import Conv
 from jaxdl.nn.norm import Norm
 from jaxdl.nn.pooling import max_pool
+from jaxdl.ops.conv import check_conv_impl
 
 
 class ConvBlock(nnx.Module):
     """``Conv 3x3 -> norm -> ReLU`` repeated ``depth`` times, then 2x2 max-pool.
 
-    ``norm`` is one of :data:`jaxdl.nn.norm.NORMS` (batch norm by default)."""
+    ``norm`` is one of :data:`jaxdl.nn.norm.NORMS` (batch norm by default); ``conv_impl``
+    is the convolutions' ``impl`` (see :class:`jaxdl.nn.Conv`).
+
+    Raises:
+      ValueError: ``norm`` or ``conv_impl`` is not a known name.
+    """
 
     def __init__(
         self,
@@ -30,14 +36,16 @@ class ConvBlock(nnx.Module):
         dtype: Any = None,
         norm: str = "batch",
         norm_groups: int = 8,
+        conv_impl: str = "auto",
         rngs: nnx.Rngs,
     ):
+        conv_impl = check_conv_impl(conv_impl, name="conv_impl")
         chans = [in_channels] + [out_channels] * depth
         # A conv bias is redundant in front of a norm's shift. Conv is nnx.Conv with a
-        # weight gradient that stays fast inside lax.scan on CPU (see jaxdl.nn.conv).
+        # weight gradient that stays fast inside lax.scan on CPU (see jaxdl.ops.conv).
         self.convs = nnx.List(
             [
-                Conv(a, b, (3, 3), use_bias=norm == "none", dtype=dtype, rngs=rngs)
+                Conv(a, b, (3, 3), use_bias=norm == "none", dtype=dtype, impl=conv_impl, rngs=rngs)
                 for a, b in zip(chans[:-1], chans[1:], strict=True)
             ]
         )
@@ -60,7 +68,13 @@ class CNNClassifier(nnx.Module):
 
     Input is NHWC, e.g. ``(B, 28, 28, 1)`` for Fashion-MNIST. ``norm`` is ``"batch"``,
     ``"layer"``, ``"instance"``, ``"group"`` (``norm_groups`` channel groups) or ``"none"``;
-    see :mod:`jaxdl.nn.norm` for what each is invariant to.
+    see :mod:`jaxdl.nn.norm` for what each is invariant to. ``conv_impl`` fixes which
+    convolution the layers run (``"auto"``, ``"fast"`` or ``"xla"``; see
+    :class:`jaxdl.nn.Conv`).
+
+    Raises:
+      ValueError: ``norm`` or ``conv_impl`` is not a known name, or ``input_shape`` does not
+        survive the pooling stages.
 
     Example:
       >>> from flax import nnx
@@ -82,6 +96,7 @@ class CNNClassifier(nnx.Module):
         dtype: Any = None,
         norm: str = "batch",
         norm_groups: int = 8,
+        conv_impl: str = "auto",
         rngs: nnx.Rngs,
     ):
         # dtype is the compute dtype (bfloat16 for mixed precision); the parameters and
@@ -89,17 +104,10 @@ class CNNClassifier(nnx.Module):
         self.input_shape = tuple(input_shape)
         height, width, in_channels = self.input_shape
         chans = [in_channels, *channels]
+        shared = dict(depth=block_depth, norm=norm, norm_groups=norm_groups, conv_impl=conv_impl)
         self.blocks = nnx.List(
             [
-                ConvBlock(
-                    a,
-                    b,
-                    depth=block_depth,
-                    norm=norm,
-                    norm_groups=norm_groups,
-                    dtype=dtype,
-                    rngs=rngs,
-                )
+                ConvBlock(a, b, **shared, dtype=dtype, rngs=rngs)
                 for a, b in zip(chans[:-1], chans[1:], strict=True)
             ]
         )

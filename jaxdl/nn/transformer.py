@@ -1,4 +1,4 @@
-"""Post-LN transformer encoders (DistilBERT, BERT) built from small NNX blocks.
+"""Post-LN transformer encoder (DistilBERT, BERT) built from small NNX blocks.
 
 The seed's ``AttentionBlock`` hard-coded batch 1, 12 heads of 64 and had no padding mask;
 here every size comes from :class:`TransformerConfig` and padded keys are masked.
@@ -9,6 +9,9 @@ every layer, and takes a :class:`Detach` whose switches turn LayerNorm, the atte
 softmax and GELU into the "detachment" forms of Ali et al. (2022), "XAI for Transformers:
 Better Explanations through Conservative Propagation". The detached forms compute the
 same values; only their gradients differ, so gradient x input becomes LRP relevance.
+
+The task heads on top of the encoder (sequence classification, sentence embeddings) are in
+:mod:`jaxdl.nn.bert`; :func:`jaxdl.pretrained.from_hf_config` reads a Hugging Face config.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from jaxtyping import Array, Float, Int
 
 from jaxdl._checks import check_rank, check_same_shape, check_trailing_shape
 from jaxdl.nn._dropout import Dropout, split_key
-from jaxdl.parallel.remat import scan_blocks
+from jaxdl.parallel.remat import Policy, check_policy, scan_blocks
 
 # BERT-family initialisation (truncation aside): N(0, 0.02) weights, zero biases.
 _INIT = nnx.initializers.normal(0.02)
@@ -32,7 +35,7 @@ _INIT = nnx.initializers.normal(0.02)
 
 @dataclasses.dataclass(frozen=True)
 class TransformerConfig:
-    """Sizes and constants of a BERT-style encoder; see :func:`from_hf_config`.
+    """Sizes and constants of a BERT-style encoder; see :func:`jaxdl.pretrained.from_hf_config`.
 
     ``type_vocab_size=0`` means no token-type embeddings (DistilBERT); BERT has 2.
     """
@@ -56,76 +59,18 @@ class TransformerConfig:
     # Compute dtype of the layers (None: the parameters' float32); the parameters stay
     # float32 either way (see jaxdl.parallel.precision).
     dtype: Any = None
-    # Activation checkpointing of each block: off, nothing, dots or everything
-    # (see jaxdl.parallel.remat).
-    remat: str = "off"
+    # Activation checkpointing of the blocks: None (off) or a jax.checkpoint policy, e.g.
+    # jaxdl.parallel.remat_policy("nothing") (see jaxdl.parallel.remat).
+    remat: Policy | None = None
 
     def __post_init__(self):
         if self.dim % self.n_heads:
             raise ValueError(f"dim is {self.dim}, expected a multiple of n_heads={self.n_heads}.")
+        check_policy(self.remat, name="remat")
 
     @property
     def head_dim(self) -> int:
         return self.dim // self.n_heads
-
-
-def from_hf_config(hf: dict) -> TransformerConfig:
-    """A :class:`TransformerConfig` from a Hugging Face ``config.json`` (DistilBERT or BERT).
-
-    Raises:
-      ValueError: for other model types or settings this encoder does not implement
-        (sinusoidal positions, activations other than exact GELU, relative positions).
-    """
-    kind = hf.get("model_type")
-    if kind == "distilbert":
-        if hf.get("sinusoidal_pos_embds"):
-            raise ValueError("config has sinusoidal_pos_embds=true, which is not implemented.")
-        act = hf.get("activation", "gelu")
-        labels = hf.get("num_labels") or len(hf.get("id2label") or {}) or 2
-        config = TransformerConfig(
-            vocab_size=hf["vocab_size"],
-            dim=hf["dim"],
-            n_layers=hf["n_layers"],
-            n_heads=hf["n_heads"],
-            hidden_dim=hf["hidden_dim"],
-            max_position_embeddings=hf["max_position_embeddings"],
-            eps=1e-12,  # transformers hard-codes DistilBERT's LayerNorm eps
-            type_vocab_size=0,
-            pad_token_id=hf.get("pad_token_id", 0) or 0,
-            dropout=hf.get("dropout", 0.1),
-            attention_dropout=hf.get("attention_dropout", 0.1),
-            num_labels=labels,
-            classifier_dropout=hf.get("seq_classif_dropout", 0.2),
-        )
-    elif kind == "bert":
-        act = hf.get("hidden_act", "gelu")
-        if hf.get("position_embedding_type", "absolute") != "absolute":
-            raise ValueError(
-                f"config has position_embedding_type={hf['position_embedding_type']!r}, "
-                "expected 'absolute'."
-            )
-        labels = hf.get("num_labels") or len(hf.get("id2label") or {}) or 2
-        config = TransformerConfig(
-            vocab_size=hf["vocab_size"],
-            dim=hf["hidden_size"],
-            n_layers=hf["num_hidden_layers"],
-            n_heads=hf["num_attention_heads"],
-            hidden_dim=hf["intermediate_size"],
-            max_position_embeddings=hf["max_position_embeddings"],
-            eps=hf.get("layer_norm_eps", 1e-12),
-            type_vocab_size=hf.get("type_vocab_size", 2),
-            pad_token_id=hf.get("pad_token_id", 0) or 0,
-            dropout=hf.get("hidden_dropout_prob", 0.1),
-            attention_dropout=hf.get("attention_probs_dropout_prob", 0.1),
-            attention_output_dropout=True,
-            num_labels=labels,
-            classifier_dropout=hf.get("classifier_dropout") or hf.get("hidden_dropout_prob", 0.1),
-        )
-    else:
-        raise ValueError(f"config has model_type={kind!r}, expected 'distilbert' or 'bert'.")
-    if act != "gelu":
-        raise ValueError(f"config's activation is {act!r}, expected 'gelu' (exact, erf-based).")
-    return config
 
 
 class Detach(NamedTuple):
@@ -185,7 +130,8 @@ class LayerNorm(nnx.Module):
         return (centred / std * self.scale[...] + self.bias[...]).astype(dtype)
 
 
-def _linear(a: int, b: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.Linear:
+def linear(a: int, b: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.Linear:
+    """``nnx.Linear(a, b)`` with the BERT-family initialisation."""
     return nnx.Linear(a, b, kernel_init=_INIT, dtype=dtype, rngs=rngs)
 
 
@@ -250,8 +196,8 @@ class SelfAttention(nnx.Module):
         d = config.dim
         self.n_heads, self.head_dim = config.n_heads, config.head_dim
         dtype = config.dtype
-        self.q_lin, self.k_lin = _linear(d, d, rngs, dtype), _linear(d, d, rngs, dtype)
-        self.v_lin, self.out_lin = _linear(d, d, rngs, dtype), _linear(d, d, rngs, dtype)
+        self.q_lin, self.k_lin = linear(d, d, rngs, dtype), linear(d, d, rngs, dtype)
+        self.v_lin, self.out_lin = linear(d, d, rngs, dtype), linear(d, d, rngs, dtype)
         self.dropout = Dropout(config.attention_dropout)
 
     def __call__(
@@ -287,8 +233,8 @@ class FeedForward(nnx.Module):
     """``lin2(gelu(lin1(x)))`` with dropout on the output."""
 
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
-        self.lin1 = _linear(config.dim, config.hidden_dim, rngs, config.dtype)
-        self.lin2 = _linear(config.hidden_dim, config.dim, rngs, config.dtype)
+        self.lin1 = linear(config.dim, config.hidden_dim, rngs, config.dtype)
+        self.lin2 = linear(config.hidden_dim, config.dim, rngs, config.dtype)
         self.dropout = Dropout(config.dropout)
 
     def __call__(self, x, *, detach: bool = False, train: bool = False, key=None):
@@ -372,7 +318,7 @@ class TransformerEncoder(nnx.Module):
             raise ValueError(
                 f"attention_mask has shape {attention_mask.shape}, expected {x.shape[:2]}."
             )
-        if self.config.remat == "off":
+        if self.config.remat is None:
             all_probs = []
             for layer, k in zip(self.layers, keys[1:], strict=True):
                 x, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
@@ -388,120 +334,3 @@ class TransformerEncoder(nnx.Module):
             x, probs = scan_blocks(list(self.layers), block, x, per_block, policy=self.config.remat)
             all_probs = tuple(probs) if return_attention else ()
         return (x, tuple(all_probs)) if return_attention else x
-
-
-class DistilBertClassifier(nnx.Module):
-    """DistilBERT sequence classification: encoder, [CLS] -> pre_classifier -> ReLU -> logits.
-
-    Example:
-      >>> from flax import nnx
-      >>> import jax.numpy as jnp
-      >>> cfg = TransformerConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32,
-      ...                         num_labels=3)
-      >>> DistilBertClassifier(cfg, rngs=nnx.Rngs(0))(jnp.ones((2, 5), jnp.int32)).shape
-      (2, 3)
-    """
-
-    def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
-        self.config = config
-        self.encoder = TransformerEncoder(config, rngs=rngs)
-        self.pre_classifier = _linear(config.dim, config.dim, rngs, config.dtype)
-        self.classifier = _linear(config.dim, config.num_labels, rngs, config.dtype)
-        self.dropout = Dropout(config.classifier_dropout)
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        *,
-        token_type_ids=None,
-        embeddings=None,
-        detach: Detach = NO_DETACH,
-        return_attention: bool = False,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ):
-        """Logits ``(B, num_labels)`` (and the attention tuple); arguments as the encoder's."""
-        k_enc, k_head = split_key(key, 2)
-        out = self.encoder(
-            input_ids,
-            attention_mask,
-            token_type_ids=token_type_ids,
-            embeddings=embeddings,
-            detach=detach,
-            return_attention=return_attention,
-            train=train,
-            key=k_enc,
-        )
-        h, probs = out if return_attention else (out, None)
-        pooled = jax.nn.relu(self.pre_classifier(h[:, 0]))
-        logits = self.classifier(self.dropout(pooled, train=train, key=k_head))
-        return (logits, probs) if return_attention else logits
-
-
-def mean_pool(
-    hidden: Float[Array, "batch seq dim"], attention_mask: Int[Array, " batch seq"]
-) -> Float[Array, "batch dim"]:
-    """Mean of the hidden states of the real (mask 1) tokens, as sentence-transformers."""
-    check_rank("hidden", hidden, rank=3)
-    if attention_mask.shape != hidden.shape[:2]:
-        raise ValueError(
-            f"attention_mask has shape {attention_mask.shape}, expected {hidden.shape[:2]}."
-        )
-    m = attention_mask.astype(hidden.dtype)[..., None]
-    # sentence-transformers clamps the token count at 1e-9 so an all-padding row gives 0.
-    return (hidden * m).sum(1) / jnp.maximum(m.sum(1), 1e-9)
-
-
-def l2_normalize(x: Float[Array, "*batch dim"], *, eps: float = 1e-12) -> jax.Array:
-    """``x / max(||x||, eps)`` along the last axis (``torch.nn.functional.normalize``)."""
-    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), eps)
-
-
-class SentenceEncoder(nnx.Module):
-    """BERT with mean pooling and L2 normalisation: sentence embeddings (all-MiniLM-L6-v2).
-
-    Example:
-      >>> from flax import nnx
-      >>> import jax.numpy as jnp
-      >>> cfg = TransformerConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32,
-      ...                         type_vocab_size=2)
-      >>> e = SentenceEncoder(cfg, rngs=nnx.Rngs(0))(jnp.ones((2, 5), jnp.int32))
-      >>> e.shape, bool(jnp.allclose(jnp.linalg.norm(e, axis=-1), 1.0))
-      ((2, 16), True)
-    """
-
-    def __init__(self, config: TransformerConfig, *, normalize: bool = True, rngs: nnx.Rngs):
-        self.config = config
-        self.normalize = normalize
-        self.encoder = TransformerEncoder(config, rngs=rngs)
-
-    def __call__(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        *,
-        token_type_ids=None,
-        embeddings=None,
-        detach: Detach = NO_DETACH,
-        return_attention: bool = False,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ):
-        """Sentence embeddings ``(B, D)`` (and the attention tuple)."""
-        h, probs = self.encoder(
-            input_ids,
-            attention_mask,
-            token_type_ids=token_type_ids,
-            embeddings=embeddings,
-            detach=detach,
-            return_attention=True,
-            train=train,
-            key=key,
-        )
-        if attention_mask is None:
-            attention_mask = jnp.ones(h.shape[:2], jnp.int32)
-        out = mean_pool(h, attention_mask)
-        if self.normalize:
-            out = l2_normalize(out)
-        return (out, probs) if return_attention else out

@@ -20,7 +20,7 @@ from jaxtyping import Array, Float, Int
 from jaxdl._checks import check_rank
 from jaxdl.nn._dropout import Dropout, split_key
 from jaxdl.nn.conv import Conv
-from jaxdl.parallel.remat import check_remat, remat_call
+from jaxdl.parallel.remat import Policy, check_policy, remat_call
 
 
 def timestep_embedding(t: Int[Array, " batch"], dim: int, max_period: float = 10_000.0):
@@ -92,7 +92,8 @@ class UNet(nnx.Module):
         where ``num_classes`` is the null label of classifier-free guidance.
       dtype: compute dtype (e.g. bfloat16); parameters stay float32 and the output has
         the input's dtype (see :mod:`jaxdl.parallel.precision`).
-      remat: activation checkpointing of each residual block (see
+      remat: activation checkpointing of each residual block: None (off) or a
+        ``jax.checkpoint`` policy, e.g. ``jaxdl.parallel.remat_policy("nothing")`` (see
         :mod:`jaxdl.parallel.remat`).
 
     Example:
@@ -112,11 +113,11 @@ class UNet(nnx.Module):
         num_classes: int = 0,
         dropout: float = 0.1,
         dtype: Any = None,
-        remat: str = "off",
+        remat: Policy | None = None,
         rngs: nnx.Rngs,
     ):
         self.image_shape = tuple(image_shape)
-        self.remat = check_remat(remat)
+        self.remat = check_policy(remat, name="remat")
         kw = {"dtype": dtype, "rngs": rngs}
         h, w, c_img = self.image_shape
         scale = 2 ** (len(channels) - 1)

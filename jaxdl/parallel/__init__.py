@@ -18,7 +18,7 @@ from jaxdl.parallel.mesh import (
     parse_mesh,
 )
 from jaxdl.parallel.precision import PRECISIONS, DynamicLossScale, compute_dtype, needs_loss_scale
-from jaxdl.parallel.remat import REMAT_POLICIES, check_remat, remat_call
+from jaxdl.parallel.remat import REMAT_POLICIES, remat_call, remat_policy
 from jaxdl.parallel.sharding import (
     batch_sharding,
     bytes_per_device,
@@ -38,7 +38,6 @@ __all__ = [
     "batch_sharding",
     "bytes_per_device",
     "check_batch_size",
-    "check_remat",
     "compute_dtype",
     "fsdp_spec",
     "global_batches",
@@ -51,6 +50,7 @@ __all__ = [
     "place",
     "process_share",
     "remat_call",
+    "remat_policy",
     "replicate",
     "replicated",
     "state_shardings",

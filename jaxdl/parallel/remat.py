@@ -1,5 +1,9 @@
 """Activation checkpointing per block: what the backward pass keeps and what it recomputes.
 
+Models take the policy as an object: ``None`` (no checkpointing) or a
+``jax.checkpoint`` policy such as ``jax.checkpoint_policies.nothing_saveable``.
+:func:`remat_policy` turns the names a config uses into those objects:
+
 ``"off"``: no checkpointing, every activation is kept. ``"nothing"``: a block keeps only
 its input and recomputes the rest in the backward pass (the least memory, one extra
 forward). ``"dots"``: keeps the results of matmuls and convolutions without batch
@@ -16,7 +20,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-REMAT_POLICIES: dict[str, Callable | None] = {
+# A jax.checkpoint policy: ``policy(primitive, *avals, **params) -> bool`` (save or not).
+Policy = Callable[..., bool]
+
+REMAT_POLICIES: dict[str, Policy | None] = {
     "off": None,
     "nothing": jax.checkpoint_policies.nothing_saveable,
     "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
@@ -24,26 +31,51 @@ REMAT_POLICIES: dict[str, Callable | None] = {
 }
 
 
-def check_remat(policy: str) -> str:
-    """Returns ``policy`` if it is a key of :data:`REMAT_POLICIES`.
+def remat_policy(name: str) -> Policy | None:
+    """The checkpoint policy a config names: ``None`` for ``"off"``, else a ``jax.checkpoint``
+    policy.
+
+    Args:
+      name: ``"off"``, ``"nothing"``, ``"dots"`` or ``"everything"``.
+
+    Returns:
+      what the models' ``remat`` arguments take.
 
     Raises:
-      ValueError: when it is not; the message lists the known policies.
+      ValueError: ``name`` is not one of those.
+
+    Example:
+      >>> remat_policy("off") is None, remat_policy("nothing").__name__
+      (True, 'nothing_saveable')
     """
-    if policy not in REMAT_POLICIES:
-        raise ValueError(f"remat is {policy!r}, expected one of {', '.join(REMAT_POLICIES)}.")
+    if not isinstance(name, str) or name not in REMAT_POLICIES:
+        raise ValueError(f"remat is {name!r}, expected one of {', '.join(REMAT_POLICIES)}.")
+    return REMAT_POLICIES[name]
+
+
+def check_policy(policy: Policy | None, *, name: str = "remat") -> Policy | None:
+    """``policy`` if it is ``None`` or callable.
+
+    Raises:
+      TypeError: anything else, e.g. a policy's name (map it with :func:`remat_policy`).
+    """
+    if policy is not None and not callable(policy):
+        raise TypeError(
+            f"{name} is {policy!r}, expected None or a jax.checkpoint policy "
+            "(e.g. jaxdl.parallel.remat_policy('nothing'))."
+        )
     return policy
 
 
-def remat_call(policy: str, fn: Callable) -> Callable:
-    """``fn(module, *args)`` with ``jax.checkpoint`` and ``policy`` (``"off"``: as is).
+def remat_call(policy: Policy | None, fn: Callable) -> Callable:
+    """``fn(module, *args)`` with ``jax.checkpoint`` and ``policy`` (``None``: as is).
 
     The module goes in as its graph and state arrays and is rebuilt inside the
     checkpoint, so this works for any NNX module whose call changes no variables
     (BatchNorm in training mode does; GroupNorm, LayerNorm and dropout with explicit
     keys do not).
     """
-    if check_remat(policy) == "off":
+    if policy is None:
         return fn
 
     def call(module, *args):
@@ -52,7 +84,7 @@ def remat_call(policy: str, fn: Callable) -> Callable:
         def pure(state, *args):
             return fn(nnx.merge(graphdef, state), *args)
 
-        return jax.checkpoint(pure, policy=REMAT_POLICIES[policy])(state, *args)
+        return jax.checkpoint(pure, policy=policy)(state, *args)
 
     return call
 
@@ -63,10 +95,11 @@ def scan_blocks(
     carry: Any,
     per_block: Any = None,
     *,
-    policy: str = "nothing",
+    policy: Policy | None = jax.checkpoint_policies.nothing_saveable,
 ) -> tuple[Any, Any]:
     """``carry, y_i = call(block_i, carry, per_block[i])`` over structurally identical
-    blocks, as one ``lax.scan`` whose step is checkpointed with ``policy``.
+    blocks, as one ``lax.scan`` whose step is checkpointed with ``policy`` (``None``: not
+    checkpointed).
 
     The blocks keep their own parameters (a pretrained checkpoint still loads block by
     block); they are stacked for the scan and the gradient flows back to each. Why a
@@ -79,7 +112,6 @@ def scan_blocks(
 
     Returns the final carry and the stacked ``y``.
     """
-    check_remat(policy)
     graphdef = nnx.graphdef(blocks[0])
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *[nnx.state(b) for b in blocks])
 
@@ -87,6 +119,6 @@ def scan_blocks(
         state, x = xs
         return call(nnx.merge(graphdef, state), carry, x)
 
-    if REMAT_POLICIES[policy] is not None:
-        body = jax.checkpoint(body, policy=REMAT_POLICIES[policy])
+    if policy is not None:
+        body = jax.checkpoint(body, policy=policy)
     return jax.lax.scan(body, carry, (stacked, per_block))

@@ -20,12 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxdl.nn.transformer import (
-    DistilBertClassifier,
-    SentenceEncoder,
-    TransformerConfig,
-    from_hf_config,
-)
+from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
+from jaxdl.nn.transformer import TransformerConfig
+from jaxdl.pretrained._config import from_hf_config
 from jaxdl.pretrained._files import (
     MINILM,
     minilm_dir,
@@ -38,6 +35,7 @@ from jaxdl.pretrained._mapping import assign, bert_names, distilbert_names, norm
 __all__ = [
     "MINILM",
     "encode",
+    "from_hf_config",
     "from_pretrained",
     "load_tokenizer",
     "minilm_dir",
@@ -55,9 +53,9 @@ def from_pretrained(
 ) -> DistilBertClassifier | SentenceEncoder:
     """A jaxdl model holding the weights of a Hugging Face DistilBERT or BERT checkpoint.
 
-    ``model_type: distilbert`` gives a :class:`~jaxdl.nn.transformer.DistilBertClassifier`
+    ``model_type: distilbert`` gives a :class:`~jaxdl.nn.DistilBertClassifier`
     (the checkpoint must have the classification head); ``bert`` gives a
-    :class:`~jaxdl.nn.transformer.SentenceEncoder` (mean pooling, L2 normalised, the
+    :class:`~jaxdl.nn.SentenceEncoder` (mean pooling, L2 normalised, the
     sentence-transformers recipe of all-MiniLM-L6-v2).
 
     Args:

@@ -23,14 +23,8 @@ import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float, Int
 
-from jaxdl.nn.transformer import (
-    LRP,
-    NO_DETACH,
-    Detach,
-    DistilBertClassifier,
-    SentenceEncoder,
-    mean_pool,
-)
+from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder, mean_pool
+from jaxdl.nn.transformer import LRP, NO_DETACH, Detach
 
 METHODS = {"gradient_x_input": NO_DETACH, "lrp": LRP}
 

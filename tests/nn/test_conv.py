@@ -1,13 +1,17 @@
-"""Tests for the scan-friendly convolution in ``jaxdl.nn.conv``.
+"""Tests for the scan-friendly convolution in ``jaxdl.ops.conv`` and the layer ``jaxdl.nn.Conv``.
 
 Every comparison is against ``jax.lax.conv_general_dilated`` and its autodiff. Whether the fast
-path ran is read from the jaxpr: only the fast path emits a ``custom_vjp_call``.
+path ran is read from the jaxpr: only the fast path emits a ``custom_vjp_call``. The tests ask
+for ``impl="fast"``, so they check the fast path whatever the backend.
 
 XLA compiles are the cost here, so each group of configurations is computed in one ``jit``
 (shared by the group's parametrized tests through a module-scoped fixture).
 """
 
 from __future__ import annotations
+
+import functools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +20,8 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from jaxdl.nn import conv as conv_mod
-from jaxdl.nn.conv import Conv, conv_general_dilated, conv_impl, set_conv_impl
+from jaxdl.nn import CNNClassifier, Conv, ConvBlock
+from jaxdl.ops import conv_general_dilated as ops_conv
 
 NHWC = ("NHWC", "HWIO", "NHWC")
 F32_RTOL = 1e-5
@@ -29,12 +33,8 @@ F32_RTOL = 1e-5
 # for float32 accumulation, which other backends need.)
 BF16_RTOL = 2.0**-7
 
-
-@pytest.fixture(autouse=True)
-def _fast_policy():
-    """Each test starts with the fast path forced on, whatever the backend or environment."""
-    with conv_impl("fast"):
-        yield
+# The fast path wherever it applies, whatever the backend.
+conv_general_dilated = functools.partial(ops_conv, impl="fast")
 
 
 def rel_err(a, b) -> float:
@@ -44,8 +44,6 @@ def rel_err(a, b) -> float:
 
 
 def uses_fast_path(fn, *args) -> bool:
-    # A fresh lambda each time: JAX caches traces per function object and the policy is only
-    # read while tracing.
     return "custom_vjp_call" in str(jax.make_jaxpr(lambda *a: fn(*a))(*args))
 
 
@@ -95,8 +93,7 @@ def compare_all(cases):
             for name, (_, kwargs) in cases.items()
         }
 
-    with conv_impl("fast"):
-        return jax.jit(run)(inputs)
+    return jax.jit(run)(inputs)
 
 
 def conv_kwargs(strides=(1, 1), padding="SAME", **extra):
@@ -265,57 +262,57 @@ def test_invalid_calls_raise_lax_errors(x_shape, w_shape, dtypes):
     assert str(ours.value) == str(theirs.value)
 
 
-# --- policy ---------------------------------------------------------------------------------
+# --- impl -----------------------------------------------------------------------------------
 
 
-def _policy_probe():
+def _probe(impl):
     x, w = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
-    return lambda: uses_fast_path(lambda x, w: conv_general_dilated(x, w, **conv_kwargs()), x, w)
+    return uses_fast_path(lambda x, w: ops_conv(x, w, **conv_kwargs(), impl=impl), x, w)
 
 
-def test_policy_switch_is_read_at_trace_time():
-    fast = _policy_probe()
-    with conv_impl("xla"):
-        assert not fast()
-        with conv_impl("fast"):
-            assert fast()
-        assert not fast()
-    with conv_impl("auto"):
-        assert fast() == (jax.default_backend() == "cpu")
-    try:
-        set_conv_impl("xla")
-        assert not fast()
-        set_conv_impl("fast")
-        assert fast()
-    finally:
-        set_conv_impl("fast")  # the autouse fixture then restores what it found
-
-
-def test_conv_impl_restores_the_policy_after_an_error():
-    fast = _policy_probe()
-    with pytest.raises(RuntimeError, match="boom"), conv_impl("xla"):
-        raise RuntimeError("boom")
-    assert fast()
+def test_impl_chooses_the_convolution():
+    assert _probe("fast")
+    assert not _probe("xla")
+    assert _probe("auto") == (jax.default_backend() == "cpu")
+    x, w = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
+    default = uses_fast_path(lambda x, w: ops_conv(x, w, **conv_kwargs()), x, w)
+    assert default == _probe("auto")
 
 
 @pytest.mark.parametrize("bad", ["XLA", "gpu", "", None])
-def test_set_conv_impl_rejects_unknown_values(bad):
-    with pytest.raises(ValueError, match=r"impl is .*expected one of 'auto', 'fast', 'xla'"):
-        set_conv_impl(bad)
-    with pytest.raises(ValueError, match="impl is"), conv_impl(bad):
-        pass
-    assert _policy_probe()()  # unchanged
+def test_unknown_impl_is_refused_when_the_layer_is_built(bad):
+    expected = r"expected one of 'auto', 'fast', 'xla'"
+    with pytest.raises(ValueError, match=rf"^impl is {re.escape(repr(bad))}, {expected}\.$"):
+        Conv(2, 4, (3, 3), impl=bad, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=rf"^conv_impl is {re.escape(repr(bad))}, {expected}"):
+        ConvBlock(2, 4, conv_impl=bad, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=rf"^conv_impl is {re.escape(repr(bad))}, {expected}"):
+        CNNClassifier(channels=(4,), hidden=(8,), conv_impl=bad, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=rf"^impl is {re.escape(repr(bad))}, {expected}"):
+        ops_conv(jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 2, 2)), **conv_kwargs(), impl=bad)
 
 
-def test_environment_variable_sets_the_default(monkeypatch):
-    for value, expected in [(" XLA ", "xla"), ("fast", "fast"), ("", "auto")]:
-        monkeypatch.setenv("JAXDL_CONV_IMPL", value)
-        assert conv_mod._impl_from_env() == expected
-    monkeypatch.delenv("JAXDL_CONV_IMPL")
-    assert conv_mod._impl_from_env() == "auto"
-    monkeypatch.setenv("JAXDL_CONV_IMPL", "cuda")
-    with pytest.raises(ValueError, match="JAXDL_CONV_IMPL is 'cuda', expected one of"):
-        conv_mod._impl_from_env()
+def test_the_layer_keeps_its_impl():
+    x = jnp.ones((2, 8, 8, 3))
+    for impl, fast in (("fast", True), ("xla", False), ("auto", jax.default_backend() == "cpu")):
+        layer = Conv(3, 4, (3, 3), impl=impl, rngs=nnx.Rngs(0))
+        assert layer.impl == impl and uses_fast_path(layer, x) == fast
+    # The choice is a static field: same impl, same graph definition (one jit cache entry);
+    # another impl, another graph definition (another compilation, never a stale one).
+    same = [nnx.graphdef(Conv(3, 4, (3, 3), impl="xla", rngs=nnx.Rngs(i))) for i in (0, 1)]
+    assert same[0] == same[1] and hash(same[0]) == hash(same[1])
+    assert nnx.graphdef(Conv(3, 4, (3, 3), impl="fast", rngs=nnx.Rngs(0))) != same[0]
+
+
+def test_cnn_classifier_passes_its_conv_impl_to_every_conv():
+    for impl in ("fast", "xla"):
+        model = CNNClassifier(
+            channels=(4, 8), hidden=(8,), block_depth=2, conv_impl=impl, rngs=nnx.Rngs(0)
+        )
+        convs = [conv for block in model.blocks for conv in block.convs]
+        assert len(convs) == 4 and {conv.impl for conv in convs} == {impl}
+        x = jnp.ones((2, 28, 28, 1))
+        assert uses_fast_path(model, x) == (impl == "fast")
 
 
 # --- transformations ------------------------------------------------------------------------
@@ -382,9 +379,9 @@ def test_under_vmap_matches_lax():
     ],
 )
 def test_conv_module_is_a_drop_in_for_nnx_conv(options):
-    ours = Conv(3, 6, rngs=nnx.Rngs(0), **options)
+    ours = Conv(3, 6, impl="fast", rngs=nnx.Rngs(0), **options)
     theirs = nnx.Conv(3, 6, rngs=nnx.Rngs(0), **options)
-    assert ours.conv_general_dilated is conv_general_dilated
+    assert ours.impl == "fast"
     params = [jax.tree.leaves(nnx.state(m)) for m in (ours, theirs)]
     for a, b in zip(*params, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -416,15 +413,14 @@ def test_nnx_conv_accepts_the_function_directly():
     assert layer(x).shape == (1, 6, 6, 4)
 
 
-def test_forward_mode_needs_the_xla_policy():
+def test_forward_mode_needs_impl_xla():
     kwargs = conv_kwargs()
     x, w, _ = make_case((1, 5, 5, 2), (3, 3, 2, 2), kwargs)
 
-    def jvp():
-        return jax.jvp(lambda x: conv_general_dilated(x, w, **kwargs), (x,), (x,))
+    def jvp(impl):
+        return jax.jvp(lambda x: ops_conv(x, w, **kwargs, impl=impl), (x,), (x,))
 
     with pytest.raises(TypeError, match="forward-mode"):
-        jvp()
-    with conv_impl("xla"):
-        y, dy = jvp()
+        jvp("fast")
+    y, dy = jvp("xla")
     np.testing.assert_array_equal(dy, lax.conv_general_dilated(x, w, **kwargs))

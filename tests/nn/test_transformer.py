@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jaxdl.nn.transformer import (
-    DistilBertClassifier,
-    TransformerConfig,
-    from_hf_config,
-    gelu,
-    l2_normalize,
-    mean_pool,
-)
+from jaxdl.nn.bert import DistilBertClassifier, l2_normalize, mean_pool
+from jaxdl.nn.transformer import TransformerConfig, gelu
 
 CFG = TransformerConfig(
     vocab_size=30, dim=8, n_layers=1, n_heads=2, hidden_dim=16, max_position_embeddings=12
@@ -56,43 +50,6 @@ def test_bad_inputs_are_one_sentence(model):
         model()
     with pytest.raises(ValueError, match="expected a multiple of n_heads=3"):
         TransformerConfig(dim=8, n_heads=3)
-
-
-def test_hf_configs():
-    bert = from_hf_config(
-        dict(
-            model_type="bert",
-            vocab_size=9,
-            hidden_size=8,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=16,
-            max_position_embeddings=10,
-            layer_norm_eps=1e-7,
-            type_vocab_size=2,
-        )
-    )
-    assert (bert.dim, bert.eps, bert.type_vocab_size, bert.attention_output_dropout) == (
-        8,
-        1e-7,
-        2,
-        True,
-    )
-    with pytest.raises(ValueError, match="sinusoidal_pos_embds=true"):
-        from_hf_config(dict(model_type="distilbert", sinusoidal_pos_embds=True))
-    with pytest.raises(ValueError, match="activation is 'relu', expected 'gelu'"):
-        from_hf_config(
-            dict(
-                model_type="distilbert",
-                activation="relu",
-                vocab_size=9,
-                dim=8,
-                n_layers=1,
-                n_heads=2,
-                hidden_dim=16,
-                max_position_embeddings=10,
-            )
-        )
 
 
 def test_functions():

@@ -18,8 +18,7 @@ import optax
 from flax import nnx
 
 from jaxdl import parallel
-from jaxdl.nn import CNNClassifier
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
+from jaxdl.nn import CNNClassifier, DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, classifier_loss, fit
 
 # 20 steps in all: 4 epochs of 5 steps, so each run has a 4-point loss curve.
@@ -68,7 +67,7 @@ def text_state(
         dropout=dropout,
         attention_dropout=dropout,
         classifier_dropout=dropout,
-        remat=remat,
+        remat=parallel.remat_policy(remat),
     )
     model = DistilBertClassifier(cfg, rngs=nnx.Rngs(0))
     return TrainState.create(model, optax.adam(1e-3), key=jax.random.key(1))

@@ -12,8 +12,7 @@ import pytest
 from flax import nnx
 
 from jaxdl import parallel
-from jaxdl.nn import CNNClassifier
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
+from jaxdl.nn import CNNClassifier, DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, classifier_loss, fit
 from jaxdl.training.step import train_step
 
@@ -160,7 +159,7 @@ def test_remat_cuts_deep_transformer_memory_at_equal_results():
             max_position_embeddings=32,
             dropout=0.1,
             attention_dropout=0.1,
-            remat=remat,
+            remat=parallel.remat_policy(remat),
         )
         model = DistilBertClassifier(cfg, rngs=nnx.Rngs(0))
         state = TrainState.create(model, optax.sgd(0.1), key=jax.random.key(0))
@@ -179,7 +178,12 @@ def test_remat_cuts_deep_transformer_memory_at_equal_results():
 
 def test_remat_scan_returns_every_layers_attention():
     cfg = TransformerConfig(
-        vocab_size=20, dim=16, n_layers=3, n_heads=2, hidden_dim=32, remat="nothing"
+        vocab_size=20,
+        dim=16,
+        n_layers=3,
+        n_heads=2,
+        hidden_dim=32,
+        remat=jax.checkpoint_policies.nothing_saveable,
     )
     enc = DistilBertClassifier(cfg, rngs=nnx.Rngs(0))
     plain = DistilBertClassifier(
@@ -195,8 +199,13 @@ def test_remat_scan_returns_every_layers_attention():
 
 
 def test_unknown_remat_and_precision_are_one_sentence():
-    with pytest.raises(ValueError, match="remat is 'some', expected one of off, nothing"):
-        parallel.check_remat("some")
+    with pytest.raises(ValueError, match=r"^remat is 'some', expected one of off, nothing, dots"):
+        parallel.remat_policy("some")
+    assert parallel.remat_policy("off") is None
+    assert parallel.remat_policy("dots") is jax.checkpoint_policies.dots_with_no_batch_dims_saveable
+    # Models take the policy itself; a name is refused when the model is built.
+    with pytest.raises(TypeError, match=r"^remat is 'nothing', expected None or a jax.checkp"):
+        TransformerConfig(remat="nothing")
     with pytest.raises(ValueError, match="precision is 'fp8', expected one of float32"):
         parallel.compute_dtype("fp8")
 
@@ -207,7 +216,8 @@ def test_unet_checkpointed_blocks_give_the_same_gradients():
     x, t = jnp.ones((2, 8, 8, 1)), jnp.array([3, 7])
 
     def grads(remat):
-        net = UNet((8, 8, 1), channels=(4, 8), attention=False, remat=remat, rngs=nnx.Rngs(0))
+        policy = parallel.remat_policy(remat)
+        net = UNet((8, 8, 1), channels=(4, 8), attention=False, remat=policy, rngs=nnx.Rngs(0))
         graphdef, params = nnx.split(net)
 
         def loss(params):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxdl.nn.transformer import DistilBertClassifier
+from jaxdl.nn import DistilBertClassifier
 from jaxdl.pretrained import from_pretrained
 from tests.pretrained.helpers import SMALL, padded_batch, save_distilbert
 

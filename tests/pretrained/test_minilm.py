@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxdl.nn.transformer import SentenceEncoder
+from jaxdl.nn import SentenceEncoder
 from jaxdl.pretrained import MINILM, encode, from_pretrained, load_tokenizer, minilm_dir
 
 torch = pytest.importorskip("torch")

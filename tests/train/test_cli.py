@@ -146,8 +146,12 @@ def test_console_script_is_the_same_entry_point():
     ("override", "expected"),
     [
         ("--config.model=rnn", "config.model is 'rnn', expected 'cnn' or 'mlp'."),
-        ("--config.conv_impl=cudnn", "config.conv_impl is 'cudnn', expected auto, fast or xla."),
-        ("--config.norm=weight", "config.norm is 'weight', expected one of batch, layer, instance"),
+        # ValueErrors of the library (CNNClassifier), named by their argument.
+        (
+            "--config.conv_impl=cudnn",
+            "conv_impl is 'cudnn', expected one of 'auto', 'fast', 'xla'.",
+        ),
+        ("--config.norm=weight", "norm is 'weight', expected one of batch, layer, instance"),
         ("--config.batch_size=100000", "config.batch_size is 100000, expected at most the 256"),
     ],
 )

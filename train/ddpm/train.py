@@ -66,7 +66,7 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> UNet:
         num_classes=NUM_CLASSES,
         dropout=config.dropout,
         dtype=parallel.compute_dtype(config.get("precision", "float32")),
-        remat=config.get("remat", "off"),
+        remat=parallel.remat_policy(config.get("remat", "off")),
         rngs=nnx.Rngs(params=key),
     )
 

@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from jaxdl.nn.transformer import SentenceEncoder
+from jaxdl.nn import SentenceEncoder
 from jaxdl.pretrained import encode, from_pretrained, load_tokenizer
 from jaxdl.training import Run
 from jaxdl.xai import (

@@ -16,7 +16,7 @@ from jaxdl import parallel
 from jaxdl.data.names import encode, load_names_with_sex
 from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
-from jaxdl.nn.transformer import DistilBertClassifier, TransformerConfig
+from jaxdl.nn import DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, fit
 from train import _common
 
@@ -59,7 +59,7 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> DistilB
         classifier_dropout=config.dropout,
         num_labels=2,
         dtype=parallel.compute_dtype(config.precision),
-        remat=config.remat,
+        remat=parallel.remat_policy(config.remat),
     )
     return DistilBertClassifier(cfg, rngs=nnx.Rngs(params=key))
 

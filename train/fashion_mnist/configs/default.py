@@ -24,7 +24,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.norm_groups = 8
     c.hidden = (128,)
     # "auto": jaxdl's scan-friendly convolution gradient on CPU, XLA's own on GPU/TPU;
-    # "fast" or "xla" force one (see jaxdl.nn.conv).
+    # "fast" or "xla" force one (see jaxdl.ops.conv).
     c.conv_impl = "auto"
     c.dropout = 0.3
     c.optimizer = "adamw"
