@@ -18,7 +18,7 @@ def test_quick_run_reports_unseen_seen_and_pixel_accuracy(tiny_fmnist, tmp_path)
     for prefix in ("test", "val", "seen", "pixels"):
         assert 0.0 <= summary["metrics"][f"{prefix}_5way_1shot"] <= 1.0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [3, 6]
+    assert [r["step"] for r in records] == [3, 6]  # one record per chunk of 3 steps
     assert (out / "curves.png").stat().st_size > 1000
 
 
@@ -36,3 +36,11 @@ def test_unknown_feature_transform_is_one_sentence(tiny_fmnist, tmp_path, capsys
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "feature_transform" in err and err.count("\n") == 1
+
+
+def test_unknown_loss_is_one_sentence(tiny_fmnist, tmp_path, capsys):
+    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
+            "--config.loss=hinge", f"--workdir={tmp_path}"]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "config.loss is 'hinge'" in err and err.count("\n") == 1
