@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from train.__main__ import main
 
 
@@ -22,25 +24,15 @@ def test_quick_run_reports_unseen_seen_and_pixel_accuracy(tiny_fmnist, tmp_path)
     assert (out / "curves.png").stat().st_size > 1000
 
 
-def test_overlapping_classes_are_one_sentence(tiny_fmnist, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "override, message",
+    [("test_classes=(4, 5, 6, 7, 8)", "overlap"),
+     ("feature_transform=zca", "config.feature_transform is 'zca'"),
+     ("loss=hinge", "config.loss is 'hinge'")],
+)  # fmt: skip
+def test_bad_settings_are_one_sentence(tiny_fmnist, tmp_path, capsys, override, message):
     args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
-            "--config.test_classes=(4, 5, 6, 7, 8)", f"--workdir={tmp_path}"]  # fmt: skip
+            f"--config.{override}", f"--workdir={tmp_path}"]  # fmt: skip
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "overlap" in err and err.count("\n") == 1
-
-
-def test_unknown_feature_transform_is_one_sentence(tiny_fmnist, tmp_path, capsys):
-    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
-            "--config.feature_transform=zca", f"--workdir={tmp_path}"]  # fmt: skip
-    assert main(args) == 1
-    err = capsys.readouterr().err
-    assert "feature_transform" in err and err.count("\n") == 1
-
-
-def test_unknown_loss_is_one_sentence(tiny_fmnist, tmp_path, capsys):
-    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
-            "--config.loss=hinge", f"--workdir={tmp_path}"]  # fmt: skip
-    assert main(args) == 1
-    err = capsys.readouterr().err
-    assert "config.loss is 'hinge'" in err and err.count("\n") == 1
+    assert message in err and err.count("\n") == 1

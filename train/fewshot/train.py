@@ -59,10 +59,14 @@ def _features(state, images, config, base_mean) -> jax.Array:
     return out if config.support_shift else out[0]
 
 
-def _train(by_class: jax.Array, config: ml_collections.ConfigDict, run: Run) -> TrainResult:
+def _train(
+    by_class: jax.Array, config: ml_collections.ConfigDict, run: Run
+) -> tuple[TrainResult, float]:
     """Trains the embedding on ``by_class`` (classes, per_class, 28, 28) uint8 with Adam
     (cosine decay); with cross-entropy and ``rotations`` > 1 the classes are (class,
-    quarter turn), the metric losses train a head of ``embed_dim``."""
+    quarter turn), the metric losses train a head of ``embed_dim``.
+
+    Returns the result and the seconds of the training itself."""
     num_classes = by_class.shape[0]
     turns = config.rotations if config.loss == "cross_entropy" else 1
     outputs = num_classes * turns if config.loss == "cross_entropy" else config.embed_dim
@@ -85,7 +89,8 @@ def _train(by_class: jax.Array, config: ml_collections.ConfigDict, run: Run) -> 
         temperature=config.temperature,
         num_classes=num_classes,
     )
-    return train(
+    tic = time.perf_counter()
+    result = train(
         state,
         Generated(batches, config.chunk_steps, data=by_class),
         loss_fn=loss_fn,
@@ -96,6 +101,7 @@ def _train(by_class: jax.Array, config: ml_collections.ConfigDict, run: Run) -> 
         desc="siamese",
         examples_per_step=num_classes * config.examples_per_class,
     )
+    return result, time.perf_counter() - tic
 
 
 def _check(config: ml_collections.ConfigDict) -> None:
@@ -130,9 +136,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         by_class = train_images[class_table(train_labels, config.train_classes)]
         if config.train_per_class:
             by_class = by_class[:, : config.train_per_class]
-        tic = time.perf_counter()
-        result = _train(jnp.asarray(by_class), config, run)
-        train_seconds = time.perf_counter() - tic
+        result, train_seconds = _train(jnp.asarray(by_class), config, run)
         base_mean = None
         if config.feature_transform == "cl2n":
             # The base classes' mean feature, from (at most) 1000 training images per class.

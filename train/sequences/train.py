@@ -23,6 +23,8 @@ from jaxdl.nn.ctc import CTCTagger, ctc_tagger_loss, ctc_tagger_metrics
 from jaxdl.nn.seq2seq import Seq2Seq, seq2seq_metrics, teacher_forced_loss
 from jaxdl.training import Generated, Run, TrainResult, TrainState, plot_curves, train
 
+_SPEECH_FIELDS = ("num_symbols", "features", "max_labels", "noise")  # speech_batch settings
+
 
 @functools.partial(jax.jit, static_argnums=0)
 def _evaluate(metrics_fn: Callable[..., dict], state: TrainState, batch: Any) -> dict:
@@ -50,12 +52,13 @@ def _train_task(
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
     state = TrainState.create(model_fn(k_model), tx, key=k_data)
     eval_batch = batch_fn(k_eval, batch_size=c.eval_size)
+    num_epochs = -(-c.num_steps // c.chunk_steps)
     tic = time.perf_counter()
     result = train(
         state,
         Generated(functools.partial(batch_fn, batch_size=c.batch_size), c.chunk_steps),
         loss_fn=loss_fn,
-        num_epochs=-(-c.num_steps // c.chunk_steps),
+        num_epochs=num_epochs,
         num_steps=c.num_steps,
         run=run,
         evaluate=lambda state: _evaluate(metrics_fn, state, eval_batch),
@@ -64,6 +67,7 @@ def _train_task(
         desc=name,
         examples_per_step=c.batch_size,
         epoch_offset=len(run.history),
+        checkpoint_every=num_epochs,  # each task's final model
     )
     seconds = time.perf_counter() - tic
     history = [r for r in run.history if r["task"] == name]
@@ -76,7 +80,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     """Trains both models; writes metrics.jsonl (records tagged by task), per-task curves
     and summary.json."""
     # TensorBoard off: both tasks log train_loss at the same steps. No resume: the two
-    # stages checkpoint different models into one folder.
+    # stages checkpoint different models into one folder (each task's final state).
     with Run(
         workdir, recipe="sequences", config=config.to_dict(), tensorboard=False, curves=False
     ) as run:
@@ -90,13 +94,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             model_fn=lambda k: CTCTagger(
                 c.features, c.num_symbols + 1, hidden=c.hidden, rngs=nnx.Rngs(k)
             ),
-            batch_fn=functools.partial(
-                speech_batch,
-                num_symbols=c.num_symbols,
-                features=c.features,
-                max_labels=c.max_labels,
-                noise=c.noise,
-            ),
+            batch_fn=functools.partial(speech_batch, **{f: c[f] for f in _SPEECH_FIELDS}),
             loss_fn=ctc_tagger_loss,
             metrics_fn=ctc_tagger_metrics,
             progress=config.progress,
