@@ -33,6 +33,7 @@ from jaxdl.fewshot import (
 )
 from jaxdl.nn import CNNClassifier
 from jaxdl.training import Generated, Run, TrainResult, TrainState, train
+from train._common import open_run
 from train.cli_config import ConfigError
 
 FEATURE_TRANSFORMS = ("l2", "cl2n")
@@ -130,7 +131,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     also never trained on: the split to choose evaluation settings on). Also reports raw
     pixels as the baseline to beat."""
     _check(config)
-    with Run(workdir, recipe="fewshot", config=config.to_dict(), x="step") as run:
+    with open_run(config, workdir, "fewshot", x="step") as run:
         train_images, train_labels = load_fashion_mnist("train", data_dir=config.data_dir or None)
         test_images, test_labels = load_fashion_mnist("test", data_dir=config.data_dir or None)
         by_class = train_images[class_table(train_labels, config.train_classes)]

@@ -21,7 +21,7 @@ from jaxdl.surfaces import (
     plot_trajectories,
     trajectories,
 )
-from jaxdl.training import Run
+from train._common import open_run
 from train.cli_config import ConfigError
 
 
@@ -31,9 +31,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     unknown = [s for s in config.surfaces if s not in SURFACES]
     if unknown:
         raise ConfigError(f"config.surfaces has {unknown}; the surfaces are {', '.join(SURFACES)}.")
-    with Run(
-        workdir, recipe="optimizers", config=config.to_dict(), tensorboard=False, curves=False
-    ) as run:
+    with open_run(config, workdir, "optimizers", tensorboard=False, curves=False) as run:
         surfaces = {s: SURFACES[s] for s in config.surfaces}
         paths = trajectories(
             surfaces,
