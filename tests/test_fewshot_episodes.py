@@ -4,16 +4,20 @@ the pieces of the few-shot trainer."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxdl.fewshot import (
+    LOSSES,
     center_and_normalise,
+    class_batch,
     class_table,
     few_shot_accuracy,
+    metric_loss_fn,
+    rotate,
     shifted_images,
 )
-from jaxdl.fewshot.siamese import LOSSES, metric_loss_fn, rotate
 
 
 def test_separated_classes_are_always_right_and_noise_is_at_chance():
@@ -116,3 +120,45 @@ def test_support_views_match_each_shot_at_its_best_view():
     assert 0.4 < float(one_view) < 0.8  # right when the offsets agree (half), else chance
     with pytest.raises(ValueError, match="expected \\(n, d\\) or \\(views, n, d\\)"):
         few_shot_accuracy(views[None], table, **kw)
+
+
+def _images_by_class(classes: int = 3, per_class: int = 5) -> jnp.ndarray:
+    """uint8 images whose every pixel holds 50 * class + index, so rows can be traced."""
+    values = 50 * np.arange(classes)[:, None] + np.arange(per_class)[None]
+    return jnp.asarray(np.broadcast_to(values[:, :, None, None], (classes, per_class, 28, 28)),
+                       jnp.uint8)  # fmt: skip
+
+
+def test_class_batch_is_class_major_balanced_and_normalised():
+    images = _images_by_class()
+    b = class_batch(jax.random.key(0), images, examples_per_class=4, augment=False)
+    assert b["image"].shape == (12, 28, 28, 1) and b["image"].dtype == jnp.float32
+    assert b["label"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    pixel = np.rint((np.asarray(b["image"][:, 0, 0, 0]) * 0.3530 + 0.2860) * 255)
+    assert (pixel // 50).tolist() == b["label"].tolist()  # each image from its own class
+    again = class_batch(jax.random.key(0), images, examples_per_class=4, augment=False)
+    np.testing.assert_array_equal(again["image"], b["image"])  # a function of the key
+
+
+@pytest.mark.parametrize("rotations", [2, 4])
+def test_class_batch_rotation_labels_are_class_times_turns_plus_turn(rotations):
+    images = _images_by_class()
+    b = class_batch(jax.random.key(1), images, examples_per_class=8, augment=False,
+                    rotations=rotations)  # fmt: skip
+    label = np.asarray(b["label"])
+    assert (label // rotations).tolist() == np.repeat(np.arange(3), 8).tolist()
+    assert set(label % rotations) <= set(range(rotations))
+    plain = class_batch(jax.random.key(1), images, examples_per_class=8, augment=False)
+    turns = (label % rotations) * (4 // rotations)
+    np.testing.assert_array_equal(b["image"], rotate(plain["image"], jnp.asarray(turns)))
+
+
+def test_class_batch_and_loss_reject_bad_settings():
+    with pytest.raises(ValueError, match="rotations is 3, expected 1, 2 or 4"):
+        class_batch(jax.random.key(0), _images_by_class(), examples_per_class=2, rotations=3)
+    with pytest.raises(ValueError, match="images_by_class has shape"):
+        class_batch(jax.random.key(0), jnp.zeros((3, 28, 28), jnp.uint8), examples_per_class=2)
+    with pytest.raises(ValueError, match="loss is 'hinge', expected one of cross_entropy"):
+        metric_loss_fn(lambda x, **_: x, {"image": np.zeros((2, 3)), "label": np.zeros(2)},
+                       train=True, key=None, loss="hinge", margin=1.0, temperature=0.1,
+                       num_classes=2)  # fmt: skip

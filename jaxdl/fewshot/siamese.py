@@ -1,8 +1,10 @@
 """A CNN embedding for few-shot learning: one network for every image (a "siamese" network),
 trained on some classes and used to compare images of classes it never saw.
 
-Four training objectives share the network and the batches (P classes x K images, drawn on
-the device, with optional augmentation, trained in chunks of ``lax.scan``):
+Four training objectives (:func:`metric_loss_fn`) share the network and the batches
+(:func:`class_batch`: P classes x K images drawn on the device from a step's key, with
+optional augmentation; train them with :func:`jaxdl.training.train` and a
+:class:`~jaxdl.training.Generated` source, as ``train/fewshot`` does):
 
 - ``"cross_entropy"``: a plain classifier over the training classes, here jointly over
   (class, rotation by a multiple of 90 degrees) when ``rotations > 1``: more, and less
@@ -22,14 +24,11 @@ specialises in the training classes (see ``train/fewshot`` for the measured numb
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
-from flax import nnx
+from jaxtyping import Array, Float, Int, UInt8
 
 from jaxdl.data import augment as aug
 from jaxdl.losses import (
@@ -37,19 +36,11 @@ from jaxdl.losses import (
     pairwise_contrastive_loss,
     softmax_cross_entropy,
 )
-from jaxdl.nn import CNNClassifier
-from jaxdl.training.generated import train_generated
 from jaxdl.training.state import TrainState
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST pixel statistics, as the classifier recipe
 LOSSES = ("cross_entropy", "prototypical", "contrastive", "triplet")
 LAYERS = ("conv", "hidden", "head")
-
-
-class SiameseResult(NamedTuple):
-    state: TrainState
-    history: list[dict[str, float]]
-    seconds: float
 
 
 def _normalise(images: jax.Array) -> jax.Array:
@@ -68,15 +59,74 @@ augment_image = aug.compose(
 )
 
 
-def rotate(images: jax.Array, turns: jax.Array) -> jax.Array:
-    """Each of ``images`` (N, H, W, C), H == W, turned by ``turns[i]`` quarter turns."""
+def rotate(images: Float[Array, "n h w c"], turns: Int[Array, " n"]) -> Float[Array, "n h w c"]:
+    """Each of ``images`` turned by its own number of quarter turns.
+
+    Args:
+      images: ``(n, h, w, c)`` with ``h == w``.
+      turns: ``(n,)`` quarter turns (0-3, counter-clockwise) per image.
+
+    Returns:
+      The turned images, ``(n, h, w, c)``.
+    """
     every = jnp.stack([jnp.rot90(images, k, axes=(1, 2)) for k in range(4)])
     return every[turns, jnp.arange(images.shape[0])]
 
 
+def class_batch(
+    key: jax.Array,
+    images_by_class: UInt8[Array, "classes per_class 28 28"],
+    *,
+    examples_per_class: int,
+    augment: bool = True,
+    rotations: int = 1,
+) -> dict[str, jax.Array]:
+    """A class-balanced training batch drawn from ``key``, for :func:`metric_loss_fn`.
+
+    Each class gives ``examples_per_class`` images drawn with replacement (rows are
+    class-major: all of class 0 first), normalised and jittered by :data:`augment_image`
+    when ``augment``. With ``rotations`` > 1 each image is also turned by a random
+    multiple of ``360 / rotations`` degrees and labelled (class, turn): ``class *
+    rotations + turn``, so the classifier tells ``classes * rotations`` classes apart.
+
+    Args:
+      key: the step's PRNG key (:meth:`~jaxdl.training.TrainState.step_key`).
+      images_by_class: uint8 images, ``(classes, per_class, 28, 28)``.
+      examples_per_class: images per class in the batch.
+      augment: apply the geometric jitter.
+      rotations: 1 (labels are the classes), 2 or 4.
+
+    Returns:
+      ``{"image": (classes * examples_per_class, 28, 28, 1) float32, "label": (classes *
+      examples_per_class,) int}``.
+
+    Raises:
+      ValueError: if ``rotations`` is not 1, 2 or 4, or ``images_by_class`` is not 4-d.
+    """
+    if rotations not in (1, 2, 4):
+        raise ValueError(f"rotations is {rotations}, expected 1, 2 or 4.")
+    if images_by_class.ndim != 4:
+        raise ValueError(
+            f"images_by_class has shape {images_by_class.shape}, expected "
+            "(classes, per_class, height, width)."
+        )
+    num_classes, per_class = images_by_class.shape[:2]
+    labels = jnp.repeat(jnp.arange(num_classes), examples_per_class)
+    k_idx, k_aug, k_turn = jax.random.split(key, 3)
+    idx = jax.random.randint(k_idx, (num_classes, examples_per_class), 0, per_class)
+    images = jnp.take_along_axis(images_by_class, idx[:, :, None, None], axis=1)
+    x = _normalise(images.reshape(-1, *images.shape[2:]))
+    if augment:
+        x = aug.batch(augment_image, k_aug, x)
+    if rotations == 1:
+        return {"image": x, "label": labels}
+    turn = jax.random.randint(k_turn, labels.shape, 0, rotations) * (4 // rotations)
+    return {"image": rotate(x, turn), "label": labels * rotations + turn // (4 // rotations)}
+
+
 def metric_loss_fn(
     model: Any,
-    batch: Any,
+    batch: dict[str, jax.Array],
     *,
     train: bool,
     key: jax.Array | None,
@@ -84,8 +134,28 @@ def metric_loss_fn(
     margin: float,
     temperature: float,
     num_classes: int,
-):
-    """Mean training loss of ``model`` on ``batch`` (images already normalised)."""
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Mean training loss of ``model`` on a :func:`class_batch` (images normalised).
+
+    Args:
+      model: maps ``(images, *, train, key)`` to logits (``"cross_entropy"``) or
+        embeddings (the other losses), ``(batch, d)``.
+      batch: ``{"image", "label"}``, class-major for ``"prototypical"``.
+      train: training mode (passed to the model).
+      key: the step's PRNG key (passed to the model).
+      loss: one of :data:`LOSSES` (see the module docstring).
+      margin: the margin of the contrastive and triplet losses.
+      temperature: the prototypical loss's cosine temperature.
+      num_classes: classes in the batch (rows of the prototypical episode).
+
+    Returns:
+      ``(loss, {"loss": loss})``, the loss a scalar.
+
+    Raises:
+      ValueError: if ``loss`` is not one of :data:`LOSSES`.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss is {loss!r}, expected one of {', '.join(LOSSES)}.")
     out = model(batch["image"], train=train, key=key)
     labels = batch["label"]
     if loss == "cross_entropy":
@@ -114,14 +184,27 @@ def embed(
     pool: int = 2,
     batch_size: int = 1000,
 ) -> jax.Array:
-    """Features of uint8 ``images`` (N, 28, 28), ``batch_size`` at a time.
+    """Features of uint8 ``images`` under the trained network, ``batch_size`` at a time.
 
-    ``layer``: ``"conv"`` (the last convolutional block's maps, max-pooled over ``pool`` x
-    ``pool`` windows at stride 1 and flattened; the default: it carries over to unseen
-    classes best), ``"hidden"`` (the input of the head) or ``"head"``. The small max-pool
-    lets a part sit a pixel away from where the shot had it (5-way 1-shot on Fashion-MNIST
-    5-9: 64.9% without it, 67.0% with ``pool=2``, same network; see ``train/fewshot``).
+    The small max-pool of the ``"conv"`` features lets a part sit a pixel away from where
+    the shot had it (5-way 1-shot on Fashion-MNIST 5-9: 64.9% without it, 67.0% with
+    ``pool=2``, same network; see ``train/fewshot``).
     :func:`jaxdl.fewshot.few_shot_accuracy` normalises them to unit length.
+
+    Args:
+      state: the trained state of a :class:`~jaxdl.nn.CNNClassifier`.
+      images: uint8 images, ``(n, 28, 28)``.
+      layer: ``"conv"`` (the last convolutional block's maps, max-pooled over ``pool`` x
+        ``pool`` windows at stride 1 and flattened; the default: it carries over to
+        unseen classes best), ``"hidden"`` (the input of the head) or ``"head"``.
+      pool: the max-pool window of ``"conv"``; 1 is none.
+      batch_size: images per forward pass.
+
+    Returns:
+      ``(n, d)`` float32 features.
+
+    Raises:
+      ValueError: if ``layer`` is not one of :data:`LAYERS`.
     """
     if layer not in LAYERS:
         raise ValueError(f"layer is {layer!r}, expected one of {', '.join(LAYERS)}.")
@@ -145,75 +228,3 @@ def embed(
     x = jnp.pad(images, ((0, pad), (0, 0), (0, 0))).reshape(-1, batch_size, *images.shape[1:])
     out = jax.lax.map(features, x)
     return out.reshape(-1, out.shape[-1])[:n]
-
-
-def train_siamese(
-    images_by_class: jax.Array,
-    *,
-    key: jax.Array,
-    loss: str = "cross_entropy",
-    num_steps: int = 1500,
-    chunk_steps: int = 100,
-    examples_per_class: int = 16,
-    rotations: int = 4,
-    augment: bool = True,
-    embed_dim: int = 64,
-    channels: tuple[int, ...] = (64, 128),
-    hidden: tuple[int, ...] = (128,),
-    norm: str = "batch",
-    margin: float = 1.0,
-    temperature: float = 0.1,
-    learning_rate: float = 1e-3,
-    progress: bool = True,
-    on_chunk: Callable[[dict[str, float]], None] | None = None,
-) -> SiameseResult:
-    """Trains the embedding on ``images_by_class`` (classes, per_class, 28, 28) uint8.
-
-    Every batch holds ``examples_per_class`` images of each training class, jittered by
-    :data:`augment_image` when ``augment``. With ``loss="cross_entropy"`` and
-    ``rotations`` > 1, each image is also turned by a random multiple of 90 degrees
-    (``rotations`` of them) and the label is (class, turn). ``embed_dim`` is the head's
-    width for the metric losses. ``norm`` is the conv blocks' normalisation
-    (:mod:`jaxdl.nn.norm`). The batch-hard triplet loss can collapse every embedding onto
-    one point from a random start (its loss then sits at ``margin``).
-    """
-    if loss not in LOSSES:
-        raise ValueError(f"loss is {loss!r}, expected one of {', '.join(LOSSES)}.")
-    if rotations not in (1, 2, 4):
-        raise ValueError(f"rotations is {rotations}, expected 1, 2 or 4.")
-    num_classes, per_class = images_by_class.shape[:2]
-    turns = rotations if loss == "cross_entropy" else 1
-    outputs = num_classes * turns if loss == "cross_entropy" else embed_dim
-    k_model, k_data = jax.random.split(key)
-    model = CNNClassifier(channels=channels, hidden=hidden, num_classes=outputs, dropout=0.0,
-                          norm=norm, rngs=nnx.Rngs(params=k_model))  # fmt: skip
-    schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.05)
-    state = TrainState.create(model, optax.adam(schedule), key=k_data)
-    loss_fn = functools.partial(metric_loss_fn, loss=loss, margin=margin,
-                                temperature=temperature, num_classes=num_classes)  # fmt: skip
-    labels = jnp.repeat(jnp.arange(num_classes), examples_per_class)
-
-    def batch_fn(key):
-        k_idx, k_aug, k_turn = jax.random.split(key, 3)
-        idx = jax.random.randint(k_idx, (num_classes, examples_per_class), 0, per_class)
-        images = jnp.take_along_axis(images_by_class, idx[:, :, None, None], axis=1)
-        x = _normalise(images.reshape(-1, *images.shape[2:]))
-        if augment:
-            x = aug.batch(augment_image, k_aug, x)
-        if turns == 1:
-            return {"image": x, "label": labels}
-        turn = jax.random.randint(k_turn, labels.shape, 0, turns) * (4 // turns)
-        return {"image": rotate(x, turn), "label": labels * turns + turn // (4 // turns)}
-
-    tic = time.perf_counter()
-    state, history = train_generated(
-        state,
-        batch_fn,
-        loss_fn=loss_fn,
-        num_steps=num_steps,
-        chunk_steps=chunk_steps,
-        progress=progress,
-        desc="siamese",
-        on_chunk=on_chunk,
-    )
-    return SiameseResult(state, history, time.perf_counter() - tic)

@@ -1,14 +1,20 @@
-"""CTC: a bidirectional-GRU frame classifier, greedy decoding and the label error rate.
+"""CTC: a bidirectional-GRU frame classifier, greedy decoding, the label error rate, and
+the tagger's training loss and evaluation.
 
 The CTC note: a model that emits one distribution per frame (over the labels plus a
 blank) is trained on unsegmented targets by summing over alignments
 (:func:`jaxdl.losses.ctc_loss`); at test time the simplest decoder takes the most likely
 class of each frame, merges repeats and drops blanks.
+
+:func:`ctc_tagger_loss` is a loss function for :func:`jaxdl.training.train`, and
+:func:`ctc_tagger_metrics` the evaluation, both of a model on a
+:class:`~jaxdl.data.synthetic_speech.SpeechBatch` (or anything with its four fields).
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +22,7 @@ from flax import nnx
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from jaxdl._checks import check_rank, check_trailing_shape
+from jaxdl.losses import ctc_loss
 
 
 @functools.partial(jax.jit, static_argnames=("blank_id", "pad_id"))
@@ -125,3 +132,47 @@ class CTCTagger(nnx.Module):
         check_rank("frames", frames, rank=3)
         h = jax.nn.gelu(self.inp(frames))
         return self.out(self.rnn(h, seq_lengths=lengths))
+
+
+def ctc_tagger_loss(
+    model: Any, batch: Any, *, train: bool, key: jax.Array | None
+) -> tuple[Float[Array, ""], dict[str, Float[Array, ""]]]:
+    """Mean CTC loss per sequence of ``model`` on ``batch``: the training objective.
+
+    Args:
+      model: maps ``(frames, frame_lengths, *, train, key)`` to per-frame logits
+        ``(batch, time, classes)`` with the blank at class 0 (a :class:`CTCTagger`).
+      batch: has ``frames`` ``(batch, time, features)``, ``frame_lengths`` ``(batch,)``,
+        ``labels`` ``(batch, max_labels)`` and ``label_lengths`` ``(batch,)``.
+      train: training mode (passed to the model).
+      key: the step's PRNG key (passed to the model).
+
+    Returns:
+      ``(loss, {"loss": loss})``, the loss a scalar.
+
+    Raises:
+      ValueError: if the shapes disagree (see :func:`jaxdl.losses.ctc_loss`).
+    """
+    logits = model(batch.frames, batch.frame_lengths, train=train, key=key)
+    loss = ctc_loss(logits, batch.frame_lengths, batch.labels, batch.label_lengths).mean()
+    return loss, {"loss": loss}
+
+
+def ctc_tagger_metrics(model: Any, batch: Any) -> dict[str, Float[Array, ""]]:
+    """Greedy-decoded label error rate and mean CTC loss of ``model`` on ``batch``.
+
+    Args:
+      model: as for :func:`ctc_tagger_loss`, called in inference mode.
+      batch: as for :func:`ctc_tagger_loss`.
+
+    Returns:
+      ``{"label_error_rate": ..., "loss": ...}``, scalars.
+
+    Raises:
+      ValueError: if the shapes disagree.
+    """
+    logits = model(batch.frames, batch.frame_lengths)
+    decoded, lengths = greedy_decode(logits, batch.frame_lengths)
+    ler = label_error_rate(decoded, lengths, batch.labels, batch.label_lengths)
+    loss = ctc_loss(logits, batch.frame_lengths, batch.labels, batch.label_lengths).mean()
+    return {"label_error_rate": ler, "loss": loss}

@@ -1,4 +1,4 @@
-"""The seed's ``train_mlp``: mini-batch SGD on mean squared error, as one compiled run."""
+"""The seed's ``train_mlp``: mini-batch SGD on mean squared error, through the engine."""
 
 from __future__ import annotations
 
@@ -11,6 +11,23 @@ from flax import nnx
 from jaxtyping import Array, ArrayLike, Float
 
 from jaxdl.losses import mean_squared_error
+from jaxdl.training.engine import train
+from jaxdl.training.sources import Permuted
+from jaxdl.training.state import TrainState
+
+
+class _SeedEpochs(Permuted):
+    """:class:`Permuted` with the seed's epoch numbering: the engine's epoch ``e`` (from
+    1) takes the order of ``fold_in(key, e - 1)``, as the seed's epoch ``e - 1``."""
+
+    def order(self, epoch: int) -> jax.Array:
+        return super().order(epoch - 1)
+
+
+def _mse_loss(model: Any, batch: dict[str, jax.Array], *, train: bool, key: jax.Array | None):
+    del train, key  # the seed calls the model plainly
+    loss = mean_squared_error(model(batch["x"]), batch["y"]).mean()
+    return loss, {"loss": loss}
 
 
 def train_mlp(
@@ -25,9 +42,10 @@ def train_mlp(
 ) -> tuple[Any, Float[Array, " num_epochs"]]:
     """Fits ``model`` to ``(x, y)`` with plain SGD on the mean squared error.
 
-    Each epoch draws a permutation from ``fold_in(key, epoch)``, takes
+    Each epoch draws a permutation from ``fold_in(key, epoch)`` (epochs from 0), takes
     ``n // batch_size`` batches (the remainder is skipped, as in the seed) and records the
-    average batch loss. The whole run is one ``lax.scan`` over epochs inside one ``jit``.
+    average batch loss. Training goes through :func:`jaxdl.training.train` (one compiled
+    ``lax.scan`` per epoch over a device-resident :class:`Permuted` source).
     ``y`` of shape ``(n,)`` is treated as ``(n, 1)`` like the seed's ``reshape(-1, 1)``.
 
     Args:
@@ -35,13 +53,17 @@ def train_mlp(
       x: inputs, shape ``(n, features)``.
       y: targets, shape ``(n,)`` or ``(n, targets)``.
       key: PRNG key for the per-epoch permutations.
-      num_epochs, batch_size, learning_rate: as in the seed.
+      num_epochs: passes over the data.
+      batch_size: examples per SGD step.
+      learning_rate: the SGD step size.
 
     Returns:
       ``(trained_model, loss_log)`` with ``loss_log`` of shape ``(num_epochs,)``.
 
     Raises:
-      ValueError: if ``x`` and ``y`` disagree in length or ``batch_size > n``.
+      ValueError: if ``x`` is not 2-d, ``x`` and ``y`` disagree in length,
+        ``num_epochs < 1`` or ``batch_size > n``.
+      NonFiniteLossError: if the loss or the parameters become NaN or infinite.
     """
     x = jnp.asarray(x)
     y = jnp.asarray(y)
@@ -51,32 +73,20 @@ def train_mlp(
         raise ValueError(f"x has shape {x.shape}, expected (n, features).")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"y has {y.shape[0]} rows, expected x's {x.shape[0]}.")
+    if num_epochs < 1:
+        raise ValueError(f"num_epochs is {num_epochs}, expected a positive integer.")
     if not 0 < batch_size <= x.shape[0]:
         raise ValueError(f"batch_size is {batch_size}, expected 1 <= batch_size <= {x.shape[0]}.")
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    params, losses = _run(graphdef, params, rest, x, y, key, num_epochs, batch_size, learning_rate)
-    return nnx.merge(graphdef, params, rest), losses
-
-
-@jax.jit(static_argnums=(0, 6, 7))
-def _run(graphdef, params, rest, x, y, key, num_epochs, batch_size, learning_rate):
-    tx = optax.sgd(learning_rate)
-    steps = x.shape[0] // batch_size
-
-    def loss_fn(p, xb, yb):
-        return mean_squared_error(nnx.merge(graphdef, p, rest, copy=True)(xb), yb).mean()
-
-    def step(carry, idx):
-        p, opt = carry
-        loss, grads = jax.value_and_grad(loss_fn)(p, x[idx], y[idx])
-        updates, opt = tx.update(grads, opt, p)
-        return (optax.apply_updates(p, updates), opt), loss
-
-    def epoch(carry, e):
-        order = jax.random.permutation(jax.random.fold_in(key, e), x.shape[0])
-        order = order[: steps * batch_size].reshape(steps, batch_size)
-        carry, losses = jax.lax.scan(step, carry, order)
-        return carry, losses.mean()
-
-    (params, _), losses = jax.lax.scan(epoch, (params, tx.init(params)), jnp.arange(num_epochs))
-    return params, losses
+    # A copy: the engine donates the state, and the caller's model and key stay usable.
+    state = jax.tree.map(jnp.copy, TrainState.create(model, optax.sgd(learning_rate), key=key))
+    result = train(
+        state,
+        _SeedEpochs({"x": x, "y": y}, batch_size, key),
+        loss_fn=_mse_loss,
+        num_epochs=num_epochs,
+        keep_step_metrics=True,
+        progress=False,
+    )
+    # The epoch means in float32, as the seed's loss log (the history's are float64).
+    losses = jnp.asarray(result.step_metrics["loss"]).reshape(num_epochs, -1).mean(axis=1)
+    return result.state.model(), losses

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from train.__main__ import main
 
 
@@ -18,21 +20,19 @@ def test_quick_run_reports_unseen_seen_and_pixel_accuracy(tiny_fmnist, tmp_path)
     for prefix in ("test", "val", "seen", "pixels"):
         assert 0.0 <= summary["metrics"][f"{prefix}_5way_1shot"] <= 1.0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [3, 6]
+    assert [r["step"] for r in records] == [3, 6]  # one record per chunk of 3 steps
     assert (out / "curves.png").stat().st_size > 1000
 
 
-def test_overlapping_classes_are_one_sentence(tiny_fmnist, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "override, message",
+    [("test_classes=(4, 5, 6, 7, 8)", "overlap"),
+     ("feature_transform=zca", "config.feature_transform is 'zca'"),
+     ("loss=hinge", "config.loss is 'hinge'")],
+)  # fmt: skip
+def test_bad_settings_are_one_sentence(tiny_fmnist, tmp_path, capsys, override, message):
     args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
-            "--config.test_classes=(4, 5, 6, 7, 8)", f"--workdir={tmp_path}"]  # fmt: skip
+            f"--config.{override}", f"--workdir={tmp_path}"]  # fmt: skip
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "overlap" in err and err.count("\n") == 1
-
-
-def test_unknown_feature_transform_is_one_sentence(tiny_fmnist, tmp_path, capsys):
-    args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
-            "--config.feature_transform=zca", f"--workdir={tmp_path}"]  # fmt: skip
-    assert main(args) == 1
-    err = capsys.readouterr().err
-    assert "feature_transform" in err and err.count("\n") == 1
+    assert message in err and err.count("\n") == 1

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from jaxdl.losses import mean_squared_error
 from jaxdl.nn import ReluMLP
 from jaxdl.training.regression import train_mlp
 
@@ -34,3 +35,34 @@ def test_train_mlp_validates_shapes():
         train_mlp(model, jnp.zeros((4, 2)), jnp.zeros(3), key=jax.random.key(0))
     with pytest.raises(ValueError, match="batch_size is 10"):
         train_mlp(model, jnp.zeros((4, 2)), jnp.zeros(4), key=jax.random.key(0))
+    with pytest.raises(ValueError, match="num_epochs is 0"):
+        train_mlp(model, jnp.zeros((4, 2)), jnp.zeros(4), key=jax.random.key(0), num_epochs=0)
+
+
+def test_train_mlp_is_the_seed_loop():
+    """The seed's loop written out: epoch e (from 0) permutes with fold_in(key, e), drops
+    the remainder, steps plain SGD; the log is each epoch's mean batch loss."""
+    x = jax.random.normal(jax.random.key(3), (23, 3))
+    y = x @ jnp.array([1.0, -2.0, 0.5])
+    model = ReluMLP(3, (8,), 1, rngs=nnx.Rngs(1))
+    key, lr, batch = jax.random.key(7), 0.05, 5
+    fitted, losses = train_mlp(model, x, y, key=key, num_epochs=3, batch_size=batch,
+                               learning_rate=lr)  # fmt: skip
+
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    def loss(p, xb, yb):
+        return mean_squared_error(nnx.merge(graphdef, p, rest)(xb), yb[:, None]).mean()
+
+    want = []
+    for e in range(3):
+        order = jax.random.permutation(jax.random.fold_in(key, e), 23)[:20].reshape(4, batch)
+        epoch = []
+        for idx in order:
+            value, grads = jax.value_and_grad(loss)(params, x[idx], y[idx])
+            params = jax.tree.map(lambda p, g: p - lr * g, params, grads)
+            epoch.append(float(value))
+        want.append(np.mean(epoch))
+    np.testing.assert_allclose(losses, want, rtol=1e-5)
+    got = nnx.state(fitted, nnx.Param)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), got, params)

@@ -1,72 +1,120 @@
-"""Sequence recipe: CTC with greedy decoding, and teacher forcing vs open loop."""
+"""Sequence recipe: CTC with greedy decoding, and teacher forcing vs open loop.
+
+Both models train through the engine (:func:`jaxdl.training.train`) on batches made on
+the device from each step's key (:class:`~jaxdl.training.Generated`), as two stages of
+one :class:`~jaxdl.training.Run`: CTC first, then the adder.
+"""
 
 from __future__ import annotations
 
+import functools
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import ml_collections
+import optax
+from flax import nnx
 
-from jaxdl.sequence import train_ctc, train_seq2seq
-from jaxdl.training.logging import MetricsWriter, plot_curves, write_summary
+from jaxdl.data.addition import VOCAB_SIZE, addition_batch
+from jaxdl.data.synthetic_speech import speech_batch
+from jaxdl.nn.ctc import CTCTagger, ctc_tagger_loss, ctc_tagger_metrics
+from jaxdl.nn.seq2seq import Seq2Seq, seq2seq_metrics, teacher_forced_loss
+from jaxdl.training import Generated, Run, TrainResult, TrainState, plot_curves, train
 
-_TASK_FIELDS = ("num_symbols", "features", "max_labels", "noise")
+_SPEECH_FIELDS = ("num_symbols", "features", "max_labels", "noise")  # speech_batch settings
 
 
-def _log(workdir: Path, name: str, history: list[dict[str, float]]) -> None:
-    """Appends the task's records (tagged with its name) to metrics.jsonl; plots them."""
-    writer = MetricsWriter(workdir, tensorboard=False)
-    for record in history:
-        writer.write({"task": name, **record}, step=int(record["step"]))
-    writer.close()
-    plot_curves(history, workdir / f"{name}_curves.png", x="step")
+@functools.partial(jax.jit, static_argnums=0)
+def _evaluate(metrics_fn: Callable[..., dict], state: TrainState, batch: Any) -> dict:
+    return metrics_fn(state.model(), batch)
+
+
+def _train_task(
+    run: Run,
+    name: str,
+    c: ml_collections.ConfigDict,
+    *,
+    key: jax.Array,
+    model_fn: Callable[[jax.Array], nnx.Module],
+    batch_fn: Callable[..., Any],
+    loss_fn: Callable[..., Any],
+    metrics_fn: Callable[..., dict],
+    progress: bool,
+) -> tuple[TrainResult, float]:
+    """Trains one task as the next stage of ``run`` with Adam (cosine decay, clipped),
+    evaluating on a fixed batch from a key the training batches never use.
+
+    Returns the result and the training seconds."""
+    k_model, k_data, k_eval = jax.random.split(key, 3)
+    schedule = optax.cosine_decay_schedule(c.learning_rate, c.num_steps, alpha=0.05)
+    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+    state = TrainState.create(model_fn(k_model), tx, key=k_data)
+    eval_batch = batch_fn(k_eval, batch_size=c.eval_size)
+    num_epochs = -(-c.num_steps // c.chunk_steps)
+    tic = time.perf_counter()
+    result = train(
+        state,
+        Generated(functools.partial(batch_fn, batch_size=c.batch_size), c.chunk_steps),
+        loss_fn=loss_fn,
+        num_epochs=num_epochs,
+        num_steps=c.num_steps,
+        run=run,
+        evaluate=lambda state: _evaluate(metrics_fn, state, eval_batch),
+        hooks=(lambda epoch, state: {"task": name},),
+        progress=progress,
+        desc=name,
+        examples_per_step=c.batch_size,
+        epoch_offset=len(run.history),
+        checkpoint_every=num_epochs,  # each task's final model
+    )
+    seconds = time.perf_counter() - tic
+    history = [r for r in run.history if r["task"] == name]
+    if run.path(f"{name}_curves.png") is not None:
+        plot_curves(history, run.path(f"{name}_curves.png"), x="step")
+    return result, seconds
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains both models; writes metrics.jsonl per task, curves and summary.json."""
-    workdir_path = Path(workdir)
-    workdir_path.mkdir(parents=True, exist_ok=True)
-    (workdir_path / "metrics.jsonl").unlink(missing_ok=True)  # a rerun starts a fresh log
-    tic = time.perf_counter()
-    key_ctc, key_s2s = jax.random.split(jax.random.key(config.seed))
-    c = config.ctc
-    ctc = train_ctc(
-        key=key_ctc,
-        num_steps=c.num_steps,
-        chunk_steps=c.chunk_steps,
-        batch_size=c.batch_size,
-        hidden=c.hidden,
-        learning_rate=c.learning_rate,
-        eval_size=c.eval_size,
-        task={f: c[f] for f in _TASK_FIELDS},
-        progress=config.progress,
-    )
-    _log(workdir_path, "ctc", ctc.history)
-    s = config.seq2seq
-    s2s = train_seq2seq(
-        key=key_s2s,
-        num_steps=s.num_steps,
-        chunk_steps=s.chunk_steps,
-        batch_size=s.batch_size,
-        digits=s.digits,
-        reverse=s.reverse,
-        hidden=s.hidden,
-        learning_rate=s.learning_rate,
-        eval_size=s.eval_size,
-        progress=config.progress,
-    )
-    _log(workdir_path, "seq2seq", s2s.history)
-    metrics = {
-        "test_label_error_rate": ctc.metrics["label_error_rate"],
-        "test_ctc_loss": ctc.metrics["loss"],
-        **{k: v for k, v in s2s.metrics.items() if k.startswith("test_")},
-        "ctc_seconds": ctc.seconds,
-        "seq2seq_seconds": s2s.seconds,
-    }
-    wall = time.perf_counter() - tic
-    write_summary(
-        workdir_path, metrics=metrics, config=config.to_dict(), wall_time_s=wall, recipe="sequences"
-    )
-    return {"metrics": metrics, "wall_time_s": wall}
+    """Trains both models; writes metrics.jsonl (records tagged by task), per-task curves
+    and summary.json."""
+    # TensorBoard off: both tasks log train_loss at the same steps. No resume: the two
+    # stages checkpoint different models into one folder (each task's final state).
+    with Run(
+        workdir, recipe="sequences", config=config.to_dict(), tensorboard=False, curves=False
+    ) as run:
+        key_ctc, key_s2s = jax.random.split(jax.random.key(config.seed))
+        c, s = config.ctc, config.seq2seq
+        ctc, ctc_seconds = _train_task(
+            run,
+            "ctc",
+            c,
+            key=key_ctc,
+            model_fn=lambda k: CTCTagger(
+                c.features, c.num_symbols + 1, hidden=c.hidden, rngs=nnx.Rngs(k)
+            ),
+            batch_fn=functools.partial(speech_batch, **{f: c[f] for f in _SPEECH_FIELDS}),
+            loss_fn=ctc_tagger_loss,
+            metrics_fn=ctc_tagger_metrics,
+            progress=config.progress,
+        )
+        s2s, s2s_seconds = _train_task(
+            run,
+            "seq2seq",
+            s,
+            key=key_s2s,
+            model_fn=lambda k: Seq2Seq(VOCAB_SIZE, hidden=s.hidden, rngs=nnx.Rngs(k)),
+            batch_fn=functools.partial(addition_batch, digits=s.digits, reverse=s.reverse),
+            loss_fn=teacher_forced_loss,
+            metrics_fn=seq2seq_metrics,
+            progress=config.progress,
+        )
+        metrics = {
+            "test_label_error_rate": ctc.metrics["test_label_error_rate"],
+            "test_ctc_loss": ctc.metrics["test_loss"],
+            **{k: v for k, v in s2s.metrics.items() if k.startswith("test_")},
+            "ctc_seconds": ctc_seconds,
+            "seq2seq_seconds": s2s_seconds,
+        }
+        return run.finish(metrics)

@@ -68,7 +68,7 @@ def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.train_classes = (0, 1, 2, 3, 4)
     c.test_classes = (5, 6, 7, 8, 9)
-    # Training (jaxdl.fewshot.train_siamese): loss is cross_entropy, prototypical,
+    # Training (train.py, through the engine): loss is cross_entropy, prototypical,
     # contrastive or triplet; rotations is 1, 2 or 4 (cross_entropy only).
     c.loss = "cross_entropy"
     c.rotations = 4

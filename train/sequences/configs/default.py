@@ -5,7 +5,7 @@ Expect:   test_label_error_rate <= 0.05 (measured 0.019); the adder's open-loop 
           beside its teacher-forced ones. Per digit, open loop trails while the model is
           still learning (metrics.jsonl / seq2seq_curves.png: e.g. 0.68 vs 0.62 at step
           1000) and both reach about 1.0 at the end. Whole answers are equally often right
-          in both modes, by construction (see jaxdl.sequence.train_seq2seq).
+          in both modes, by construction (see jaxdl.nn.seq2seq.seq2seq_metrics).
 Time:     about 2 minutes on a busy 2-core CPU (CTC 1500 steps, adder 4000 steps).
 """
 

@@ -3,7 +3,14 @@
 The seed plots one optimiser at a time, stepping a PyTorch model in a Python loop. Here
 every optimiser (any ``optax.GradientTransformation``) runs from every start on every
 surface inside one ``jax.jit``: surfaces and optimisers are unrolled at trace time, starts
-are vmapped and steps are a ``lax.scan``.
+are vmapped and steps are a ``lax.scan``. There is no model and no data: a trajectory is
+an optimiser's path over a closed-form function of two parameters, which is why it does
+not go through the training engine (:func:`jaxdl.training.train`).
+
+>>> paths = trajectories({"bowl": SURFACES["bowl"]}, {"sgd": optax.sgd(0.1)},
+...                      default_starts(), num_steps=5)
+>>> paths["bowl"]["sgd"].shape  # (starts, steps + 1, 2)
+(3, 6, 2)
 """
 
 from __future__ import annotations
@@ -50,9 +57,22 @@ def trajectories(
     *,
     num_steps: int,
 ) -> dict[str, dict[str, jax.Array]]:
-    """``{surface: {optimizer: (num_starts, num_steps + 1, 2)}}`` parameter paths.
+    """Every optimiser's path from every start on every surface.
 
     One jitted call computes all of them (the names and functions are static).
+
+    Args:
+      surfaces: ``{name: f}`` with ``f`` mapping ``(2,)`` parameters to a scalar loss.
+      optimizers: ``{name: optax transformation}``.
+      starts: ``(num_starts, 2)`` starting points.
+      num_steps: optimiser steps per path.
+
+    Returns:
+      ``{surface: {optimizer: (num_starts, num_steps + 1, 2)}}``: the parameters before
+      each step and after the last.
+
+    Raises:
+      ValueError: if ``starts`` is not ``(num_starts, 2)``.
     """
     starts = jnp.asarray(starts, jnp.float32)
     if starts.ndim != 2 or starts.shape[1] != 2:
@@ -88,18 +108,29 @@ def plot_trajectories(
     *,
     extent: float = 4.0,
 ) -> str:
-    """One panel per surface: log-scaled contours and every optimiser's paths."""
-    import matplotlib
+    """One panel per surface: log-scaled contours and every optimiser's paths.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Draws on its own :class:`matplotlib.figure.Figure` (the global backend is left alone).
+
+    Args:
+      paths: :func:`trajectories`' result.
+      surfaces: the surfaces by name (for the contours).
+      path: the PNG to write.
+      extent: each panel shows ``[-extent, extent]^2``; paths are clipped to it.
+
+    Returns:
+      ``path`` as a string.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
 
     names = list(paths)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(names), 4.2))
+    axes = fig.subplots(1, len(names), squeeze=False)
     grid = np.linspace(-extent, extent, 200)
     xx, yy = np.meshgrid(grid, grid)
     pts = jnp.stack([xx.ravel(), yy.ravel()], -1)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, name in zip(axes[0], names, strict=True):
         z = np.asarray(jax.vmap(surfaces[name])(pts)).reshape(xx.shape)
         ax.contourf(xx, yy, np.log1p(z - z.min()), levels=30, cmap="viridis")
@@ -114,12 +145,19 @@ def plot_trajectories(
     axes[0][0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return os.fspath(path)
 
 
 def default_optimizers(learning_rate: float = 0.01) -> dict[str, optax.GradientTransformation]:
-    """SGD, momentum, Nesterov, RMSprop, Adam and AdamW at one learning rate."""
+    """SGD, momentum, Nesterov, RMSprop, Adam and AdamW.
+
+    Args:
+      learning_rate: SGD's (and momentum's, Nesterov's); the adaptive optimisers take 10x,
+        the scale at which each moves comparably on the surfaces here.
+
+    Returns:
+      ``{name: optax transformation}``.
+    """
     lr = learning_rate
     return {
         "sgd": optax.sgd(lr),
@@ -132,5 +170,12 @@ def default_optimizers(learning_rate: float = 0.01) -> dict[str, optax.GradientT
 
 
 def default_starts(names: Sequence[str] = ("a", "b", "c")) -> np.ndarray:
-    """A few fixed starting points away from the minima."""
+    """A few fixed starting points away from the minima.
+
+    Args:
+      names: one name per start wanted (at most 3); only their number matters.
+
+    Returns:
+      ``(len(names), 2)`` float32 starts.
+    """
     return np.array([[-3.0, 3.0], [3.5, -2.5], [-1.5, -3.5]][: len(names)], np.float32)
