@@ -164,6 +164,7 @@ def train(
     epoch_offset: int = 0,
     checkpoint_every: int = 1,
     step_fn: StepFn | None = None,
+    epoch_lines: bool = True,
 ) -> TrainResult:
     """Trains ``state`` on ``source`` for ``num_epochs`` epochs; the one training loop.
 
@@ -207,6 +208,8 @@ def train(
       checkpoint_every: checkpoint every this many epochs, and after the last.
       step_fn: a custom step instead of ``loss_fn``'s (see :func:`make_chunk`); the
         state may then be any pytree with a ``step`` counter.
+      epoch_lines: print one line per epoch (losses, accuracies, speed) on process 0,
+        whether or not the progress bar shows.
 
     Returns:
       A :class:`TrainResult`.
@@ -279,7 +282,7 @@ def train(
                 record |= dict(hook(epoch, state) or {})
             save = epoch % checkpoint_every == 0 or end == total
             run.end_epoch(epoch_offset + epoch, state, record, save=save)
-            if run.is_main:
+            if epoch_lines and run.is_main:
                 bar.write(epoch_line(record))
     finally:
         bar.close()

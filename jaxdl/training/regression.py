@@ -86,6 +86,7 @@ def train_mlp(
         num_epochs=num_epochs,
         keep_step_metrics=True,
         progress=False,
+        epoch_lines=False,
     )
     # The epoch means in float32, as the seed's loss log (the history's are float64).
     losses = jnp.asarray(result.step_metrics["loss"]).reshape(num_epochs, -1).mean(axis=1)

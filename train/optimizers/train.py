@@ -31,7 +31,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     unknown = [s for s in config.surfaces if s not in SURFACES]
     if unknown:
         raise ConfigError(f"config.surfaces has {unknown}; the surfaces are {', '.join(SURFACES)}.")
-    with open_run(config, workdir, "optimizers", tensorboard=False, curves=False) as run:
+    with open_run(
+        config, workdir, "optimizers", tensorboard=False, curves=False, checkpoints=False
+    ) as run:
         surfaces = {s: SURFACES[s] for s in config.surfaces}
         paths = trajectories(
             surfaces,
