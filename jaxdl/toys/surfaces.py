@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdl.viz import figure, save_figure
+
 Surface = Callable[[jax.Array], jax.Array]  # (2,) -> scalar
 
 
@@ -91,15 +93,12 @@ def plot_trajectories(
     """One panel per surface: log-scaled contours and every optimiser's paths."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = list(paths)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    fig, axes = figure(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
     grid = np.linspace(-extent, extent, 200)
     xx, yy = np.meshgrid(grid, grid)
     pts = jnp.stack([xx.ravel(), yy.ravel()], -1)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, name in zip(axes[0], names, strict=True):
         z = np.asarray(jax.vmap(surfaces[name])(pts)).reshape(xx.shape)
         ax.contourf(xx, yy, np.log1p(z - z.min()), levels=30, cmap="viridis")
@@ -112,10 +111,7 @@ def plot_trajectories(
         ax.set_xlim(-extent, extent)
         ax.set_ylim(-extent, extent)
     axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.fspath(path)
+    return os.fspath(save_figure(fig, path, dpi=90))
 
 
 def default_optimizers(learning_rate: float = 0.01) -> dict[str, optax.GradientTransformation]:
