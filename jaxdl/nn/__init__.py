@@ -8,6 +8,7 @@ from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.neural_ode import NeuralODE
 from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
+from jaxdl.nn.simclr import SimCLRNet
 from jaxdl.nn.transformer import (
     LRP,
     Detach,
@@ -34,6 +35,7 @@ __all__ = [
     "Norm",
     "ReluMLP",
     "SentenceEncoder",
+    "SimCLRNet",
     "TransformerConfig",
     "TransformerEncoder",
     "conv_general_dilated",
