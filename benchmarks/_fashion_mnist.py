@@ -16,9 +16,18 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
+from flax import nnx
 
 from benchmarks import _harness
-from jaxdl.data import load_fashion_mnist
+from jaxdl.data import (
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    load_fashion_mnist,
+    with_normalized_images,
+)
+from jaxdl.nn import CNNClassifier, MLPClassifier
+from jaxdl.parallel import compute_dtype
 from jaxdl.training import (
     Permuted,
     TrainState,
@@ -26,8 +35,8 @@ from jaxdl.training import (
     classifier_loss,
     make_chunk,
     make_evaluator,
+    warmup_cosine_optimizer,
 )
-from train.fashion_mnist.train import MEAN, STD, _on_images, build_model, build_optimizer
 
 METRIC = "training examples/s"
 UNIT = "examples/s"
@@ -36,6 +45,40 @@ EVAL_BATCH = 1000
 QUICK = {"train_examples": 2048, "test_examples": 1000, "batch_size": 256, "repeats": 1}
 
 TorchModelFn = Callable[[ml_collections.ConfigDict], Any]
+INPUT_SHAPE = (28, 28, 1)
+
+
+def jaxdl_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Module:
+    """The fashion_mnist recipe's model for one of its configs, from the same fields."""
+    common = dict(
+        hidden=config.hidden,
+        dropout=config.dropout,
+        dtype=compute_dtype(config.get("precision", "float32")),
+        rngs=nnx.Rngs(params=key),
+    )
+    if config.model == "mlp":
+        return MLPClassifier(INPUT_SHAPE, **common)
+    return CNNClassifier(
+        INPUT_SHAPE,
+        channels=config.channels,
+        block_depth=config.block_depth,
+        norm=config.norm,
+        norm_groups=config.norm_groups,
+        **common,
+    )
+
+
+def jaxdl_optimizer(
+    config: ml_collections.ConfigDict, steps_per_epoch: int
+) -> optax.GradientTransformation:
+    """The recipe's optimiser: warm-up and cosine decay over ``num_epochs``."""
+    return warmup_cosine_optimizer(
+        config.optimizer,
+        learning_rate=config.learning_rate,
+        num_steps=config.num_epochs * steps_per_epoch,
+        warmup_steps=config.warmup_epochs * steps_per_epoch,
+        weight_decay=config.weight_decay,
+    )
 
 
 def load(split: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,12 +96,12 @@ class JaxdlSide:
         model_key, state_key, self.data_key = jax.random.split(jax.random.key(config.seed), 3)
         self.n, self.batch_size = len(labels), config.batch_size
         self.steps = self.n // self.batch_size
-        # Built through the recipe so the benchmark follows whatever model it uses.
-        model = build_model(config, key=model_key)
-        tx = build_optimizer(config, self.steps)
+        # From the recipe's config fields; the parameter count is checked against torch.
+        model = jaxdl_model(config, key=model_key)
+        tx = jaxdl_optimizer(config, self.steps)
         self.state = TrainState.create(model, tx, key=state_key)
         self.num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(self.state.params))
-        loss_fn = _on_images(
+        loss_fn = with_normalized_images(
             functools.partial(classifier_loss, label_smoothing=config.label_smoothing)
         )
         self.data = {"image": jnp.asarray(images), "label": jnp.asarray(labels, jnp.int32)}
@@ -89,7 +132,7 @@ class JaxdlSide:
         return float(self.last_sums["loss"]) / self.steps
 
     def test_accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
-        evaluate = make_evaluator(_on_images(classifier_eval), EVAL_BATCH)
+        evaluate = make_evaluator(with_normalized_images(classifier_eval), EVAL_BATCH)
         data = {"image": jnp.asarray(images), "label": jnp.asarray(labels, jnp.int32)}
         return float(evaluate(self.state, data)["accuracy"])
 
@@ -110,7 +153,7 @@ def to_torch_images(images: np.ndarray):
     import torch
 
     x = torch.from_numpy(images.astype(np.float32) / 255.0)
-    return ((x - MEAN) / STD).unsqueeze(1)
+    return ((x - FASHION_MNIST_MEAN) / FASHION_MNIST_STD).unsqueeze(1)
 
 
 class TorchSide:

@@ -1,8 +1,9 @@
 """DDPM sampling of 64 Fashion-MNIST-sized images, jaxdl vs PyTorch: seconds per 1000 steps.
 
-jaxdl: the ``ddpm`` recipe's UNet (``build_model`` of ``train/ddpm/configs/default.py``,
-class-conditional, no guidance) inside :func:`jaxdl.diffusion.ddpm_sample`: every step in
-one compiled ``lax.scan``, compiled ahead of time.
+jaxdl: the ``ddpm`` recipe's UNet (:class:`jaxdl.nn.unet.UNet` built from the fields of
+``train/ddpm/configs/default.py``, class-conditional, no guidance) inside
+:func:`jaxdl.diffusion.ddpm_sample`: every step in one compiled ``lax.scan``, compiled
+ahead of time.
 Baseline: the seed's ``reverse_diffusion_ddpm`` approach: a Python ``for t in
 reversed(range(T))`` loop calling a PyTorch module once per step, with the seed's bugs
 fixed (a precomputed alpha-bar table instead of a per-example ``torch.prod``, Ho et
@@ -31,8 +32,8 @@ from flax import nnx
 
 from benchmarks import _harness
 from jaxdl.diffusion import ddpm_sample, make_schedule
+from jaxdl.nn.unet import UNet
 from train.ddpm.configs import default
-from train.ddpm.train import build_model
 
 NAME = "ddpm_sampling"
 NUM_IMAGES = 64
@@ -43,7 +44,15 @@ FULL_STEPS = 1000
 def randomized_model(config: Any, key: jax.Array):
     """The recipe's UNet with every parameter perturbed (its zero-initialised last convs
     would otherwise make the output trivially equal on both sides)."""
-    model = build_model(config, key=key)
+    model = UNet(
+        (28, 28, 1),
+        channels=tuple(config.channels),
+        attention=config.attention,
+        num_classes=10,
+        dropout=config.dropout,
+        dtype=jnp.float32,
+        rngs=nnx.Rngs(params=key),
+    )
     params = nnx.state(model, nnx.Param)
     leaves, treedef = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))

@@ -59,7 +59,6 @@ from jaxdl.nn import max_pool
 from jaxdl.nn._dropout import split_key
 from jaxdl.training import TrainState
 from train.fashion_mnist.configs import default
-from train.fashion_mnist.train import build_model, build_optimizer
 
 BATCHES = (128, 1024)
 STEPS = 10
@@ -243,7 +242,7 @@ def build_parts(config: ml_collections.ConfigDict, batch: int, *, seed: int = 0)
     def nchw(a: np.ndarray) -> Any:
         return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
 
-    model = build_model(config, key=jax.random.key(config.seed))
+    model = _fashion_mnist.jaxdl_model(config, key=jax.random.key(config.seed))
     (b1, b2), classifier = model.blocks, _Classifier(model)
     th = _torch_layers(config)
 
@@ -295,9 +294,11 @@ def _optimizer_part(config: ml_collections.ConfigDict, *, rng: np.random.Generat
     import torch
 
     # The schedule's length does not change the work per update.
-    tx = build_optimizer(config, 60_000 // config.batch_size)
+    tx = _fashion_mnist.jaxdl_optimizer(config, 60_000 // config.batch_size)
     state = TrainState.create(
-        build_model(config, key=jax.random.key(config.seed)), tx, key=jax.random.key(0)
+        _fashion_mnist.jaxdl_model(config, key=jax.random.key(config.seed)),
+        tx,
+        key=jax.random.key(0),
     )
     grads = jax.tree.map(
         lambda p: jnp.asarray(rng.standard_normal(p.shape).astype(p.dtype)), state.params

@@ -23,6 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdl.viz import figure, save_figure
+
 Surface = Callable[[jax.Array], jax.Array]  # (2,) -> scalar
 
 
@@ -110,7 +112,8 @@ def plot_trajectories(
 ) -> str:
     """One panel per surface: log-scaled contours and every optimiser's paths.
 
-    Draws on its own :class:`matplotlib.figure.Figure` (the global backend is left alone).
+    Draws on its own :class:`matplotlib.figure.Figure` (:mod:`jaxdl.viz`; the global
+    backend is left alone).
 
     Args:
       paths: :func:`trajectories`' result.
@@ -122,11 +125,9 @@ def plot_trajectories(
       ``path`` as a string.
     """
     import matplotlib
-    from matplotlib.figure import Figure
 
     names = list(paths)
-    fig = Figure(figsize=(4.2 * len(names), 4.2))
-    axes = fig.subplots(1, len(names), squeeze=False)
+    fig, axes = figure(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
     grid = np.linspace(-extent, extent, 200)
     xx, yy = np.meshgrid(grid, grid)
     pts = jnp.stack([xx.ravel(), yy.ravel()], -1)
@@ -143,9 +144,7 @@ def plot_trajectories(
         ax.set_xlim(-extent, extent)
         ax.set_ylim(-extent, extent)
     axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    return os.fspath(path)
+    return os.fspath(save_figure(fig, path, dpi=90))
 
 
 def default_optimizers(learning_rate: float = 0.01) -> dict[str, optax.GradientTransformation]:

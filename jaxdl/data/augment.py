@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -205,3 +206,86 @@ def batch(fn: Callable, key: jax.Array, images: jax.Array):
             f"images has shape {images.shape}, expected (batch, height, width, channels)."
         )
     return jax.vmap(fn)(jax.random.split(key, images.shape[0]), images)
+
+
+def simclr_augment(
+    *,
+    crop_scale: tuple[float, float] = (0.08, 1.0),
+    crop_method: str = "cubic",
+    flip: bool = True,
+    jitter: float = 0.4,
+    jitter_p: float = 0.8,
+) -> Augment:
+    """SimCLR's augmentation of a grey image (Chen et al. 2020), one view per call.
+
+    A random resized crop, a horizontal flip with probability 1/2, then with probability
+    ``jitter_p`` a brightness/contrast jitter: without it crops of one image can be matched
+    by their grey levels alone, the shortcut SimCLR's colour distortion removes.
+
+    Args:
+        crop_scale: The crop's area fraction range (:func:`random_resized_crop`).
+        crop_method: ``"linear"`` or ``"cubic"`` resizing of the crop.
+        flip: Include the random horizontal flip.
+        jitter: Brightness and contrast factors in ``[1 - jitter, 1 + jitter]``.
+        jitter_p: Probability of the jitter; 0 leaves it out.
+
+    Returns:
+        ``(key, image) -> image`` for ``(H, W, C)`` images in ``[0, 1]``; pair it with
+        :func:`two_views` and :func:`batch`.
+
+    Raises:
+        ValueError: If ``crop_method`` is not ``"linear"`` or ``"cubic"``.
+    """
+    if crop_method not in ("linear", "cubic"):
+        raise ValueError(f"crop_method is {crop_method!r}, expected 'linear' or 'cubic'.")
+    fns = [partial(random_resized_crop, scale=tuple(crop_scale), method=crop_method)]
+    if flip:
+        fns.append(horizontal_flip)
+    if jitter_p:
+        fns.append(
+            random_apply(partial(brightness_contrast, brightness=jitter, contrast=jitter), jitter_p)
+        )
+    return compose(*fns)
+
+
+def gallery(
+    *,
+    crop_scale: tuple[float, float] = (0.08, 1.0),
+    crop_method: str = "cubic",
+    jitter: float = 0.4,
+    mean: float = 0.0,
+    std: float = 1.0,
+    pipeline: Augment | None = None,
+    pipeline_name: str = "SimCLR",
+) -> dict[str, Callable]:
+    """Every augmentation of this module under a title, for pictures and checks.
+
+    Titles hold line breaks so they fit above narrow figure columns.
+
+    Args:
+        crop_scale, crop_method: :func:`random_resized_crop`'s settings.
+        jitter: :func:`brightness_contrast`'s factors.
+        mean, std: :func:`normalize`'s statistics.
+        pipeline: A composed augmentation to show as well, with :func:`two_views` of it.
+        pipeline_name: Its title.
+
+    Returns:
+        Title -> ``(key, image) -> image`` (``two_views`` returns a pair).
+    """
+    out: dict[str, Callable] = {
+        "random_affine": random_affine,
+        "elastic_transform": elastic_transform,
+        f"random_resized_crop\nscale {tuple(crop_scale)}": partial(
+            random_resized_crop, scale=tuple(crop_scale), method=crop_method
+        ),
+        "horizontal_flip\n(p=1)": partial(horizontal_flip, p=1.0),
+        f"brightness_contrast\n({jitter})": partial(
+            brightness_contrast, brightness=jitter, contrast=jitter
+        ),
+        "normalize\n(own colour scale)": partial(normalize, mean=mean, std=std),
+        "random_apply(\nelastic, p=0.5)": random_apply(elastic_transform, 0.5),
+    }
+    if pipeline is not None:
+        out[f"compose: {pipeline_name}\npipeline"] = pipeline
+        out["two_views"] = two_views(pipeline)
+    return out

@@ -1,4 +1,5 @@
-"""Fashion-MNIST loader that finds the IDX files locally, falling back to TensorFlow Datasets.
+"""Fashion-MNIST: a loader that finds the IDX files locally, falling back to TensorFlow
+Datasets; the standardisation every Fashion-MNIST model here uses; splits as device arrays.
 
 Run ``python -m jaxdl.data.fashion_mnist --check`` to see which folder would be used.
 """
@@ -6,12 +7,17 @@ Run ``python -m jaxdl.data.fashion_mnist --check`` to see which folder would be 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import pathlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 
 from jaxdl.data.idx import IDXFormatError, read_idx
 from jaxdl.errors import JaxdlError
@@ -20,9 +26,14 @@ __all__ = [
     "CLASS_NAMES",
     "DEBIAN_DIR",
     "ENV_VAR",
+    "FASHION_MNIST_MEAN",
+    "FASHION_MNIST_STD",
     "DataNotFoundError",
     "load_fashion_mnist",
+    "load_fashion_mnist_split",
+    "normalize_fashion_mnist",
     "resolve_data_dir",
+    "with_normalized_images",
 ]
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -37,6 +48,9 @@ CLASS_NAMES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+# Mean and standard deviation of the training-set pixels scaled to [0, 1].
+FASHION_MNIST_MEAN = 0.2860
+FASHION_MNIST_STD = 0.3530
 # Read at call time (not import time), so tests can monkeypatch it.
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 ENV_VAR = "JAXDL_DATA_DIR"
@@ -208,6 +222,100 @@ def load_fashion_mnist(
         else:
             return _validate(images, labels, "TensorFlow Datasets 'fashion_mnist'")
     raise _not_found(f"Fashion-MNIST {split!r} split", tried)
+
+
+def normalize_fashion_mnist(images: jax.Array) -> Float[Array, "batch 28 28 1"]:
+    """Standardises uint8 pixels with the training-set statistics and adds a channel axis.
+
+    Computes ``(images / 255 - FASHION_MNIST_MEAN) / FASHION_MNIST_STD`` in float32, the
+    input every Fashion-MNIST classifier here is trained on.
+
+    Args:
+        images: ``(..., 28, 28)`` pixels in 0..255 (uint8, or any real dtype), e.g. a
+            batch ``(B, 28, 28)``.
+
+    Returns:
+        ``(..., 28, 28, 1)`` float32 array.
+
+    Raises:
+        ValueError: If the last two axes of ``images`` are not ``(28, 28)``.
+
+    Example:
+      >>> x = normalize_fashion_mnist(np.zeros((2, 28, 28), np.uint8))
+      >>> x.shape, round(float(x[0, 0, 0, 0]), 4)
+      ((2, 28, 28, 1), -0.8102)
+    """
+    if images.ndim < 2 or tuple(images.shape[-2:]) != IMAGE_SHAPE:
+        raise ValueError(f"images has shape {tuple(images.shape)}, expected (..., 28, 28).")
+    scaled = jnp.asarray(images).astype(jnp.float32) / 255.0
+    return ((scaled - FASHION_MNIST_MEAN) / FASHION_MNIST_STD)[..., None]
+
+
+def with_normalized_images(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps a loss or evaluation function so it sees standardised images.
+
+    ``with_normalized_images(fn)(model, batch, *args, **kwargs)`` calls ``fn`` with
+    ``batch["image"]`` replaced by :func:`normalize_fashion_mnist` of it: the device keeps
+    the uint8 images (a quarter of the memory) and each step standardises its batch.
+
+    Args:
+        fn: ``fn(model, batch, *args, **kwargs)`` whose ``batch["image"]`` should be
+            ``(B, 28, 28, 1)`` float32, e.g. :func:`jaxdl.training.classifier_loss`.
+
+    Returns:
+        The same function taking a batch whose ``"image"`` is uint8 ``(B, 28, 28)``.
+    """
+
+    @functools.wraps(fn)
+    def wrapped(model: Any, batch: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        return fn(
+            model, {**batch, "image": normalize_fashion_mnist(batch["image"])}, *args, **kwargs
+        )
+
+    return wrapped
+
+
+def load_fashion_mnist_split(
+    split: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    limit: int = 0,
+    process_share: bool | None = None,
+) -> dict[str, jax.Array]:
+    """One split as device arrays, optionally cut to its first ``limit`` examples.
+
+    In a multi-process run with ``process_share`` each process keeps only its share of
+    the rows (:func:`jaxdl.parallel.process_share`), taken after the ``limit`` cut.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        data_dir: Folder holding the IDX files (see :func:`load_fashion_mnist`); ``None``
+            searches the usual places.
+        limit: Keep only the first ``limit`` examples; 0 keeps the whole split.
+        process_share: Split the rows across processes; ``None`` does so for the training
+            split only (every process evaluates on the whole test split).
+
+    Returns:
+        ``{"image": uint8 (N, 28, 28), "label": int32 (N,)}`` on the default device.
+
+    Raises:
+        ValueError: If ``split`` is unknown or ``limit`` is negative.
+        DataNotFoundError: If no source has the split.
+        IDXFormatError: If the files found are corrupt.
+    """
+    if limit < 0:
+        raise ValueError(f"limit is {limit}, expected 0 (the whole split) or a positive count.")
+    images, labels = load_fashion_mnist(split, data_dir=data_dir)
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    if process_share is None:
+        process_share = split == "train"
+    if process_share and jax.process_count() > 1:
+        from jaxdl.parallel.data import process_share as share_of
+
+        share = share_of(len(labels))
+        images, labels = images[share], labels[share]
+    return {"image": jnp.asarray(images), "label": jnp.asarray(labels, jnp.int32)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

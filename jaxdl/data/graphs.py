@@ -214,6 +214,43 @@ def graphs_tuple(
     )
 
 
+NODE_FEATURES = ("identity", "degree")
+
+
+def one_hot_node_features(graph: GraphsTuple, *, kind: str, width: int) -> np.ndarray:
+    """``(N, width)`` one-hot input features of one graph's nodes.
+
+    ``"identity"``: node ``i`` gets ``e_i`` (GNN-LRP's ``X = eye(N)``, padded to ``width``
+    columns; in a Barabási–Albert graph ``i`` is the node's arrival order). ``"degree"``:
+    the one-hot in-degree, capped at ``width - 1``. Constant features cannot separate
+    graphs for a bias-free ReLU network: every node's state would be a positive multiple
+    of one vector, so the argmax would be the same for every graph.
+
+    Args:
+      graph: one graph (``n_node`` of shape ``(1,)``).
+      kind: ``"identity"`` or ``"degree"``.
+      width: feature columns; at least the node count for ``"identity"``.
+
+    Returns:
+      ``(N, width)`` float32 array.
+
+    Raises:
+      ValueError: if ``kind`` is unknown.
+
+    Example:
+      >>> g = barabasi_albert(4, 1, seed=0)
+      >>> one_hot_node_features(g, kind="identity", width=5).shape
+      (4, 5)
+    """
+    if kind not in NODE_FEATURES:
+        raise ValueError(f"kind is {kind!r}, expected one of {', '.join(NODE_FEATURES)}.")
+    n = int(graph.n_node[0])
+    if kind == "identity":
+        return np.eye(n, width, dtype=np.float32)
+    degree = np.bincount(graph.receivers, minlength=n)
+    return np.eye(width, dtype=np.float32)[np.minimum(degree, width - 1)]
+
+
 def batch_graphs(graphs: Sequence[GraphsTuple]) -> GraphsTuple:
     """Concatenates graphs into one ``GraphsTuple`` (node indices offset), on the host."""
     return jraph.batch_np(list(graphs))

@@ -1,5 +1,8 @@
-"""Denoising diffusion: schedules, the forward process, DDPM and DDIM samplers, guidance."""
+"""Denoising diffusion: schedules, the forward process, the training loss, DDPM and DDIM
+samplers, guidance, and a compiled class-conditional :class:`Sampler`."""
 
+from jaxdl.diffusion.objective import diffusion_eval, diffusion_loss, to_model_space, to_unit
+from jaxdl.diffusion.sampler import SAMPLE_METHODS, Sampler, grid_labels
 from jaxdl.diffusion.sampling import (
     classifier_free_guidance,
     ddim_sample,
@@ -12,7 +15,9 @@ from jaxdl.diffusion.sampling import (
 from jaxdl.diffusion.schedule import SCHEDULES, Schedule, make_schedule, q_sample
 
 __all__ = [
+    "SAMPLE_METHODS",
     "SCHEDULES",
+    "Sampler",
     "Schedule",
     "classifier_free_guidance",
     "ddim_sample",
@@ -20,7 +25,12 @@ __all__ = [
     "ddim_timesteps",
     "ddpm_sample",
     "ddpm_step",
+    "diffusion_eval",
+    "diffusion_loss",
+    "grid_labels",
     "make_schedule",
     "predict_x0",
     "q_sample",
+    "to_model_space",
+    "to_unit",
 ]

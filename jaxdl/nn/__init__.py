@@ -11,6 +11,7 @@ from jaxdl.nn.conv import Conv
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
+from jaxdl.nn.simclr import SimCLRNet
 from jaxdl.nn.transformer import LRP, Detach, TransformerConfig, TransformerEncoder
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Norm",
     "ReluMLP",
     "SentenceEncoder",
+    "SimCLRNet",
     "TransformerConfig",
     "TransformerEncoder",
     "max_pool",

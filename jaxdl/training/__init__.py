@@ -7,6 +7,11 @@ from jaxdl.training.engine import TrainResult, epoch_line, make_chunk, train
 from jaxdl.training.evaluation import make_evaluator
 from jaxdl.training.logging import MetricsWriter, environment, plot_curves, write_summary
 from jaxdl.training.loop import FitResult, fit
+from jaxdl.training.optim import (
+    WARMUP_COSINE_OPTIMIZERS,
+    warmup_adam_ema,
+    warmup_cosine_optimizer,
+)
 from jaxdl.training.run import Run, clear_run
 from jaxdl.training.sources import (
     BatchSource,
@@ -43,6 +48,7 @@ __all__ = [
     "Sampled",
     "TrainResult",
     "TrainState",
+    "WARMUP_COSINE_OPTIMIZERS",
     "classifier_eval",
     "classifier_loss",
     "clear_run",
@@ -62,5 +68,7 @@ __all__ = [
     "track_ema",
     "train",
     "train_step",
+    "warmup_adam_ema",
+    "warmup_cosine_optimizer",
     "write_summary",
 ]

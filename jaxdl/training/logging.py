@@ -1,15 +1,20 @@
-"""What a run leaves in its workdir: metrics.jsonl, TensorBoard events, curves, summary."""
+"""What a run leaves in its workdir: metrics.jsonl, TensorBoard events, summary.json."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jax
+
+# Moved to jaxdl.viz; kept importable here for the code that still names it so.
+from jaxdl.viz.curves import plot_curves
+
+__all__ = ["MetricsWriter", "environment", "plot_curves", "write_summary"]
 
 
 class MetricsWriter:
@@ -61,45 +66,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
-
-
-def plot_curves(
-    history: Sequence[Mapping[str, Any]], path: str | os.PathLike, *, x: str = "epoch"
-) -> Path | None:
-    """Draws every ``train_*``/``test_*`` metric against ``x``, one panel per metric name.
-
-    Returns the PNG's path, or ``None`` when there is nothing to plot.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers; must precede pyplot
-    import matplotlib.pyplot as plt
-
-    names = sorted(
-        {
-            k.split("_", 1)[1]
-            for r in history
-            for k in r
-            if "_" in k and k.split("_", 1)[0] in ("train", "test")
-        }
-    )
-    if not history or not names:
-        return None
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        for split in ("train", "test"):
-            pts = [(r[x], r[f"{split}_{name}"]) for r in history if f"{split}_{name}" in r]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), marker="o", label=split)
-        ax.set_xlabel(x)
-        ax.set_title(name)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def environment() -> dict[str, Any]:

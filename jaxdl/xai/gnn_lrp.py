@@ -36,6 +36,7 @@ from jaxtyping import Array, Float
 
 # A sideways import between capability folders: GNN-LRP explains exactly this network.
 from jaxdl.graph import GraphNet, edge_weights, propagate
+from jaxdl.viz import figure, save_figure
 
 # Keeps Z / Zp finite where |Zp| < EPS. The seed adds 1e-6 to every Zp, which scales
 # each unit by Zp / (Zp + 1e-6) and breaks conservation by ~1e-4 relative on outputs
@@ -207,13 +208,20 @@ def plot_walks(
     """Draws the graph and its ``num_walks`` most relevant walks (red > 0, blue < 0).
 
     Each walk ``i -> j -> k`` is a smooth curve through its three nodes; line width and
-    opacity grow with ``|R|``. Saves a PNG to ``path`` if given; returns the axes.
-    """
-    import matplotlib
+    opacity grow with ``|R|``.
 
-    if ax is None and path is not None:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Args:
+        graph: One graph (``n_node`` of length 1).
+        relevances: ``(N, N, N)`` walk relevances from :func:`walk_relevances`.
+        path: Where to save a PNG when this call makes its own figure (``ax`` is None).
+        num_walks: How many of the most relevant walks to draw.
+        title: The axes' title; by default "top K walks".
+        ax: Matplotlib axes to draw on (e.g. a notebook's); ``None`` makes a new
+            :class:`~matplotlib.figure.Figure`.
+
+    Returns:
+        The axes drawn on.
+    """
     import networkx as nx
 
     n = int(graph.n_node[0])
@@ -227,7 +235,7 @@ def plot_walks(
     pos = nx.kamada_kawai_layout(g)
     own_fig = ax is None
     if own_fig:
-        fig, ax = plt.subplots(figsize=(5, 5))
+        fig, ax = figure(figsize=(5, 5))
     nx.draw_networkx_edges(g, pos, ax=ax, alpha=0.25, width=1.5)
     nodes = nx.draw_networkx_nodes(
         g, pos, ax=ax, node_size=60, node_color="lightgray", edgecolors="black", linewidths=0.5
@@ -257,7 +265,5 @@ def plot_walks(
     ax.set_title(title or f"top {len(walks)} walks")
     ax.axis("off")
     if own_fig and path is not None:
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path)
     return ax

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxdl.viz import figure, save_figure
+
 
 def _scaled(relevance: Sequence[float]) -> np.ndarray:
     r = np.asarray(relevance, np.float64)
@@ -71,14 +73,9 @@ def save_heatmap_png(
     title: str = "Token relevance",
 ) -> Path:
     """One heat strip per text (tokens on the x axis, red positive, blue negative)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = len(tokens)
     width = max(4.0, 0.45 * max((len(t) for t in tokens), default=1))
-    fig, axes = plt.subplots(n, 1, figsize=(width, 1.3 * n + 0.6), squeeze=False)
+    fig, axes = figure(n, 1, figsize=(width, 1.3 * n + 0.6), squeeze=False)
     for i, (ax, toks, rel) in enumerate(zip(axes[:, 0], tokens, relevances, strict=True)):
         ax.imshow(_scaled(rel)[None], cmap="bwr", vmin=-1, vmax=1, aspect="auto")
         ax.set_xticks(range(len(toks)), toks, rotation=60, ha="right", fontsize=8)
@@ -87,9 +84,4 @@ def save_heatmap_png(
             ax.set_title(captions[i], fontsize=8, loc="left")
     fig.suptitle(title, fontsize=10)
     # Leave the top 0.5 inch to the title so it does not run into the first caption.
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110, rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))

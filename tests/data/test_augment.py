@@ -91,3 +91,28 @@ def test_bad_shapes():
         batch(horizontal_flip, jax.random.key(0), jnp.zeros((28, 28, 1)))
     with pytest.raises(ValueError, match="method is 'nearest'"):
         random_resized_crop(jax.random.key(0), jnp.zeros((4, 4, 1)), method="nearest")
+
+
+def test_simclr_augment_is_the_composed_pipeline():
+    from jaxdl.data.augment import simclr_augment
+
+    image = jax.random.uniform(jax.random.key(0), (28, 28, 1))
+    ours = simclr_augment(crop_scale=(0.3, 1.0), jitter=0.4, jitter_p=0.8)
+    jitter = partial(brightness_contrast, brightness=0.4, contrast=0.4)
+    theirs = compose(
+        partial(random_resized_crop, scale=(0.3, 1.0), method="cubic"),
+        horizontal_flip,
+        random_apply(jitter, 0.8),
+    )
+    key = jax.random.key(1)
+    np.testing.assert_array_equal(ours(key, image), theirs(key, image))
+    with pytest.raises(ValueError, match="crop_method is 'nearest'"):
+        simclr_augment(crop_method="nearest")
+
+
+def test_gallery_covers_the_module():
+    from jaxdl.data.augment import gallery
+
+    names = list(gallery(pipeline=lambda key, image: image, pipeline_name="mine"))
+    assert names[0] == "random_affine" and names[-2:] == ["compose: mine\npipeline", "two_views"]
+    assert len(gallery()) == 7

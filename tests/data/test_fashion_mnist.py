@@ -250,3 +250,57 @@ def test_cli_subprocess(tmp_path):
     assert "Traceback" not in missing.stderr
     assert str(tmp_path / "empty") in missing.stderr
     assert "apt-get install dataset-fashion-mnist" in missing.stderr
+
+
+def test_normalize_matches_the_training_statistics():
+    images = np.array([[[0, 255] + [73] * 26] * 28], np.uint8)  # (1, 28, 28)
+    x = np.asarray(fm.normalize_fashion_mnist(images))
+    assert x.shape == (1, 28, 28, 1) and x.dtype == np.float32
+    expected = (np.float32([0, 255, 73]) / np.float32(255) - fm.FASHION_MNIST_MEAN) / (
+        fm.FASHION_MNIST_STD
+    )
+    np.testing.assert_allclose(x[0, 0, :3, 0], expected, rtol=1e-6)
+    with pytest.raises(
+        ValueError, match=r"images has shape \(2, 28\), expected \(\.\.\., 28, 28\)"
+    ):
+        fm.normalize_fashion_mnist(np.zeros((2, 28), np.uint8))
+
+
+def test_with_normalized_images_passes_everything_else_through():
+    def loss(model, batch, *args, **kwargs):
+        return model, batch, args, kwargs
+
+    batch = {"image": np.full((2, 28, 28), 255, np.uint8), "label": np.array([1, 2])}
+    model, seen, args, kwargs = fm.with_normalized_images(loss)("m", batch, 3, train=True)
+    assert (model, args, kwargs) == ("m", (3,), {"train": True})
+    assert seen["label"] is batch["label"] and seen["image"].shape == (2, 28, 28, 1)
+    np.testing.assert_allclose(seen["image"], fm.normalize_fashion_mnist(batch["image"]))
+    assert fm.with_normalized_images(loss).__name__ == "loss"
+
+
+@pytest.mark.parametrize(
+    "split, limit, n", [("train", 0, N_TRAIN), ("train", 2, 2), ("test", 9, N_TEST)]
+)
+def test_load_split_as_device_arrays(tmp_path, split, limit, n):
+    folder = make_dataset(tmp_path / "d", marker=7)
+    data = fm.load_fashion_mnist_split(split, data_dir=folder, limit=limit)
+    assert set(data) == {"image", "label"}
+    assert data["image"].shape == (n, 28, 28) and data["image"].dtype == np.uint8
+    assert data["label"].dtype == np.int32
+    np.testing.assert_array_equal(data["label"], np.arange(n) + 5)
+    with pytest.raises(ValueError, match="limit is -1"):
+        fm.load_fashion_mnist_split(split, data_dir=folder, limit=-1)
+
+
+def test_load_split_keeps_this_process_share(tmp_path, monkeypatch):
+    import jax
+
+    folder = make_dataset(tmp_path / "d")
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    train = fm.load_fashion_mnist_split("train", data_dir=folder, limit=4)
+    np.testing.assert_array_equal(train["label"], [7, 8])  # rows 2..3 of the first 4
+    test = fm.load_fashion_mnist_split("test", data_dir=folder)
+    assert test["label"].shape == (N_TEST,)  # every process evaluates on the whole split
+    shared = fm.load_fashion_mnist_split("test", data_dir=folder, process_share=True)
+    np.testing.assert_array_equal(shared["label"], [6])

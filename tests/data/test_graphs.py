@@ -122,3 +122,16 @@ def test_point_cloud_and_cutoff_for_degree():
     assert pts.shape == (2000, 2) and float(pts.min()) >= 0 and float(pts.max()) <= 1
     s, _ = graphs.radius_graph(np.asarray(pts), graphs.cutoff_for_degree(2000, 8.0))
     assert 6.5 < len(s) / 2000 < 8.5  # border effects lower it slightly
+
+
+def test_one_hot_node_features():
+    g = graphs.graphs_tuple(np.zeros((3, 1)), np.array([0, 1, 2]), np.array([1, 2, 1]))
+    np.testing.assert_array_equal(
+        graphs.one_hot_node_features(g, kind="identity", width=4), np.eye(3, 4)
+    )
+    # in-degrees 0, 2, 1, capped at width - 1 = 1
+    np.testing.assert_array_equal(
+        graphs.one_hot_node_features(g, kind="degree", width=2), [[1, 0], [0, 1], [0, 1]]
+    )
+    with pytest.raises(ValueError, match="kind is 'constant'"):
+        graphs.one_hot_node_features(g, kind="constant", width=2)

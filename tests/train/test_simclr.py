@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-import jax
-import numpy as np
 import pytest
 
 from train.__main__ import main
 from train.cli_config import ConfigError
 from train.simclr.configs import quick
-from train.simclr.train import build_encoder
+from train.simclr.train import train_and_evaluate
 
 
 def test_quick_run(tiny_fmnist, tmp_path):
@@ -26,14 +24,9 @@ def test_quick_run(tiny_fmnist, tmp_path):
     assert (tmp_path / "representation.png").stat().st_size > 1000
 
 
-def test_readouts():
-    model = build_encoder(quick.get_config(), jax.random.key(0))
-    x = jax.random.normal(jax.random.key(1), (3, 28, 28, 1))
-    maps = np.asarray(model.feature_maps(x))  # (3, 7, 7, 16)
-    both = np.asarray(model.representation(x, readout="avg_max"))
-    assert both.shape == (3, 2 * maps.shape[-1])
-    np.testing.assert_allclose(both[:, : maps.shape[-1]], maps.mean((1, 2)), rtol=1e-6)
-    np.testing.assert_allclose(both[:, maps.shape[-1] :], maps.max((1, 2)), rtol=1e-6)
-    np.testing.assert_allclose(model.representation(x), model.features(x), rtol=1e-6)
-    with pytest.raises(ConfigError, match="readout is 'sum'"):
-        model.representation(x, readout="sum")
+def test_an_unknown_readout_fails_before_training(tmp_path):
+    config = quick.get_config()
+    config.readout = "sum"
+    with pytest.raises(ConfigError, match="config.readout is 'sum'"):
+        train_and_evaluate(config, tmp_path)
+    assert not (tmp_path / "checkpoints").exists()

@@ -1,4 +1,4 @@
-"""Adversarial attacks (seed 001) on the Fashion-MNIST CNN of the foundation recipe."""
+"""Adversarial attacks (seed 001) on a Fashion-MNIST CNN like the foundation recipe's."""
 
 from __future__ import annotations
 
@@ -11,25 +11,111 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from flax import nnx
 
 from jaxdl.attacks import fgsm, pgd, targeted_sgd
-from jaxdl.training import Checkpointer, TrainState, write_summary
-from train.fashion_mnist import train as classifier_recipe
-from train.fashion_mnist.train import MEAN, STD, build_model, build_optimizer, load_split
+from jaxdl.data import (
+    CLASS_NAMES,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    load_fashion_mnist_split,
+    with_normalized_images,
+)
+from jaxdl.nn import CNNClassifier
+from jaxdl.training import (
+    Checkpointer,
+    TrainState,
+    classifier_eval,
+    classifier_loss,
+    fit,
+    warmup_cosine_optimizer,
+    write_summary,
+)
+from jaxdl.viz import save_image_table
+from train.cli_config import ConfigError
+
+INPUT_SHAPE = (28, 28, 1)
+
+
+def build_classifier(
+    c: ml_collections.ConfigDict,
+    steps_per_epoch: int,
+    *,
+    model_key: jax.Array,
+    state_key: jax.Array,
+) -> TrainState:
+    """The CNN of ``config.classifier`` and its AdamW, as a fresh :class:`TrainState`."""
+    model = CNNClassifier(
+        INPUT_SHAPE,
+        channels=c.channels,
+        hidden=c.hidden,
+        block_depth=c.block_depth,
+        dropout=c.dropout,
+        dtype=jnp.float32,
+        norm=c.norm,
+        norm_groups=c.norm_groups,
+        rngs=nnx.Rngs(params=model_key),
+    )
+    tx = warmup_cosine_optimizer(
+        "adamw",
+        learning_rate=c.learning_rate,
+        num_steps=c.num_epochs * steps_per_epoch,
+        warmup_steps=c.warmup_epochs * steps_per_epoch,
+        weight_decay=c.weight_decay,
+    )
+    return TrainState.create(model, tx, key=state_key)
+
+
+def train_classifier(c: ml_collections.ConfigDict, workdir: Path) -> None:
+    """Trains the classifier into ``workdir`` (checkpoints, metrics, ``summary.json``)."""
+    tic = time.perf_counter()
+    data_dir = c.data_dir or None
+    train = load_fashion_mnist_split("train", data_dir=data_dir, limit=c.train_examples)
+    test = load_fashion_mnist_split("test", data_dir=data_dir, limit=c.test_examples)
+    n_train = int(train["label"].shape[0])
+    if n_train < c.batch_size:
+        raise ConfigError(
+            f"config.classifier.batch_size is {c.batch_size}, expected at most the {n_train} "
+            "training examples."
+        )
+    # The fashion_mnist recipe's keys, so the same config trains the same weights.
+    model_key, state_key, data_key = jax.random.split(jax.random.key(c.seed), 3)
+    state = build_classifier(c, n_train // c.batch_size, model_key=model_key, state_key=state_key)
+    result = fit(
+        state,
+        train,
+        test,
+        loss_fn=with_normalized_images(partial(classifier_loss, label_smoothing=c.label_smoothing)),
+        eval_fn=with_normalized_images(classifier_eval),
+        num_epochs=c.num_epochs,
+        batch_size=c.batch_size,
+        eval_batch_size=c.eval_batch_size,
+        steps_per_dispatch=c.steps_per_dispatch,
+        data_key=data_key,
+        workdir=workdir,
+        max_to_keep=c.max_to_keep,
+        progress=c.progress,
+    )
+    metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
+    write_summary(
+        workdir,
+        metrics=metrics,
+        config=c.to_dict(),
+        wall_time_s=time.perf_counter() - tic,
+        recipe="adversarial/classifier",
+        epochs=result.metrics.get("epoch", 0),
+    )
 
 
 def _classifier(config: ml_collections.ConfigDict, workdir: Path):
     """Restores the classifier from its workdir, training it there first if needed."""
     cwd = Path(config.classifier_workdir) if config.classifier_workdir else workdir / "classifier"
     if not (cwd / "checkpoints").is_dir():
-        classifier_recipe.train_and_evaluate(config.classifier, cwd)
+        train_classifier(config.classifier, cwd)
     c = config.classifier
-    n_train = c.train_examples or 60_000
-    template = TrainState.create(
-        build_model(c, key=jax.random.key(0)),
-        build_optimizer(c, n_train // c.batch_size),
-        key=jax.random.key(0),
-    )
+    steps_per_epoch = (c.train_examples or 60_000) // c.batch_size  # the schedule's length only
+    key = jax.random.key(0)  # the checkpoint's values replace the template's
+    template = build_classifier(c, steps_per_epoch, model_key=key, state_key=key)
     ckpt = Checkpointer(cwd / "checkpoints")
     _, state = ckpt.restore(template)
     ckpt.close()
@@ -37,26 +123,20 @@ def _classifier(config: ml_collections.ConfigDict, workdir: Path):
 
 
 def save_examples(x, adv, labels, preds, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from jaxdl.data import CLASS_NAMES
-
+    """Originals (top row, true class) over their PGD versions (bottom, predicted class)."""
     n = min(6, x.shape[0])
-    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 4))
-    for i in range(n):
-        axes[0, i].imshow(x[i, ..., 0], cmap="gray_r", vmin=0, vmax=1)
-        axes[0, i].set_title(CLASS_NAMES[int(labels[i])], fontsize=8)
-        axes[1, i].imshow(adv[i, ..., 0], cmap="gray_r", vmin=0, vmax=1)
-        axes[1, i].set_title("-> " + CLASS_NAMES[int(preds[i])], fontsize=8)
-        for ax in axes[:, i]:
-            ax.axis("off")
-    fig.suptitle("PGD, eps = 0.1: original (top), adversarial (bottom)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_image_table(
+        [list(x[:n]), list(adv[:n])],
+        path,
+        titles=[
+            [CLASS_NAMES[int(k)] for k in labels[:n]],
+            ["-> " + CLASS_NAMES[int(k)] for k in preds[:n]],
+        ],
+        title="PGD, eps = 0.1: original (top), adversarial (bottom)",
+        cell_size=(1.8, 2.0),
+        fontsize=8,
+        dpi=90,
+    )
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
@@ -64,13 +144,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     model = _classifier(config, workdir)
-    test = load_split(config.classifier, "test")
+    c = config.classifier
+    test = load_fashion_mnist_split("test", data_dir=c.data_dir or None, limit=c.test_examples)
     x = test["image"].astype(jnp.float32)[..., None] / 255.0
     labels = test["label"]
 
     @jax.jit
     def logits_fn(x):
-        return model((x - MEAN) / STD, train=False)
+        return model((x - FASHION_MNIST_MEAN) / FASHION_MNIST_STD, train=False)
 
     correct = np.asarray(jnp.argmax(logits_fn(x), -1) == labels)
     idx = np.nonzero(correct)[0][: config.num_images]

@@ -32,14 +32,17 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from flax import nnx
 
-from jaxdl.diffusion import make_schedule
+from jaxdl.data import load_fashion_mnist, normalize_fashion_mnist
+from jaxdl.diffusion import make_schedule, to_unit
 from jaxdl.metrics import feature_statistics, frechet_distance
-from jaxdl.training import Checkpointer, TrainState, environment
+from jaxdl.nn import CNNClassifier
+from jaxdl.parallel import compute_dtype
+from jaxdl.training import Checkpointer, TrainState, environment, warmup_cosine_optimizer
+from jaxdl.viz import save_grid
 from train.cli_config import ConfigError
-from train.ddpm.train import NUM_CLASSES, Sampler, build_state, to_unit
-from train.fashion_mnist import train as fmnist
-from train.generative.train import save_grid
+from train.ddpm.train import NUM_CLASSES, build_sampler, build_state
 
 
 def _saved_config(workdir: Path) -> ml_collections.ConfigDict:
@@ -69,8 +72,26 @@ def load_classifier(workdir: Path):
     config = _saved_config(workdir)
     if config.model != "cnn":
         raise ConfigError(f"{workdir} trained a {config.model!r}, expected the 'cnn' model.")
-    model = fmnist.build_model(config, key=jax.random.key(0))
-    template = TrainState.create(model, fmnist.build_optimizer(config, 1), key=jax.random.key(0))
+    model = CNNClassifier(
+        (28, 28, 1),
+        channels=config.channels,
+        hidden=config.hidden,
+        block_depth=config.block_depth,
+        dropout=config.dropout,
+        dtype=compute_dtype(config.get("precision", "float32")),
+        norm=config.norm,
+        norm_groups=config.norm_groups,
+        rngs=nnx.Rngs(params=jax.random.key(0)),
+    )
+    # The schedule's length does not matter here: only the state's structure does.
+    tx = warmup_cosine_optimizer(
+        config.optimizer,
+        learning_rate=config.learning_rate,
+        num_steps=config.num_epochs,
+        warmup_steps=config.warmup_epochs,
+        weight_decay=config.weight_decay,
+    )
+    template = TrainState.create(model, tx, key=jax.random.key(0))
     ckpt = Checkpointer(workdir / "checkpoints")
     try:
         _, state = ckpt.restore(template)
@@ -84,7 +105,7 @@ def classifier_outputs(classifier, images_uint8: np.ndarray, batch: int = 1000):
 
     @jax.jit
     def run(x):
-        x = fmnist.normalize(x)
+        x = normalize_fashion_mnist(x)
         return classifier.features(x), classifier(x)
 
     feats, logits = [], []
@@ -127,9 +148,9 @@ def evaluate(
     config, state = load_ddpm(workdir)
     classifier = load_classifier(Path(classifier_dir))
     schedule = make_schedule(config.schedule, config.num_timesteps)
-    sampler = Sampler.from_state(state, schedule)
+    sampler = build_sampler(state, schedule)
 
-    test_images, test_labels = fmnist.load_fashion_mnist("test", data_dir=config.data_dir or None)
+    test_images, test_labels = load_fashion_mnist("test", data_dir=config.data_dir or None)
     test_feats, test_logits = classifier_outputs(classifier, np.asarray(test_images))
     ref = feature_statistics(test_feats)
     classifier_test_accuracy = float(np.mean(test_logits.argmax(-1) == np.asarray(test_labels)))
@@ -140,9 +161,7 @@ def evaluate(
         return {"fd": float(fd), "accuracy": float(np.mean(logits.argmax(-1) == labels))}
 
     labels = np.arange(num_samples) % NUM_CLASSES  # balanced classes
-    train_images, train_labels = fmnist.load_fashion_mnist(
-        "train", data_dir=config.data_dir or None
-    )
+    train_images, train_labels = load_fashion_mnist("train", data_dir=config.data_dir or None)
     pick = np.asarray(jax.random.permutation(jax.random.key(seed), len(train_labels)))[:num_samples]
     rows = [
         {

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from jaxdl.nn import SentenceEncoder
 from jaxdl.pretrained import encode, from_pretrained, load_tokenizer
 from jaxdl.training import Run
+from jaxdl.viz import figure, save_figure
 from jaxdl.xai import (
     METHODS,
     attention_relevance,
@@ -176,11 +177,6 @@ def _explain(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
 
 
 def _write_outputs(workdir, config, texts, tokens, relevances, curves, predictions, pairs):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     def caption(i):
         if pairs:
             return f"vs. '{texts[i][1]}' (cosine {predictions[i]:.3f})"
@@ -195,16 +191,14 @@ def _write_outputs(workdir, config, texts, tokens, relevances, curves, predictio
         save_heatmap_png(toks, rels, workdir / f"heatmap_{method}.png", captions=caps, title=method)
     (workdir / "heatmaps.html").write_text("\n".join(sections), encoding="utf-8")
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = figure(figsize=(5, 3.5))
     fractions = np.arange(config.num_steps + 1) / config.num_steps
     for method, curve in curves.items():
         ax.plot(fractions, curve, marker="o", label=method)
     ax.set_xlabel(f"fraction of tokens replaced by {config.replacement} (most relevant first)")
     ax.set_ylabel("mean cosine similarity" if pairs else "mean explained logit")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(workdir / "perturbation.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, workdir / "perturbation.png", dpi=110)
 
     records = []
     for i, t in enumerate(tokens):

@@ -7,41 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
-import optax
 from flax import nnx
 
-from jaxdl.data import load_fashion_mnist
+from jaxdl.data import load_fashion_mnist_split, with_normalized_images
 from jaxdl.nn import CNNClassifier, MLPClassifier
-from jaxdl.parallel import compute_dtype, process_share
+from jaxdl.parallel import compute_dtype
 from jaxdl.training import (
+    WARMUP_COSINE_OPTIMIZERS,
     TrainState,
     classifier_eval,
     classifier_loss,
     fit,
+    warmup_cosine_optimizer,
 )
 from train import _common
 from train.cli_config import ConfigError
 
-# Training-set statistics of Fashion-MNIST pixels scaled to [0, 1].
-MEAN, STD = 0.2860, 0.3530
 INPUT_SHAPE = (28, 28, 1)
-
-
-def normalize(images: jax.Array) -> jax.Array:
-    """``uint8 (B, 28, 28)`` to standardised ``float32 (B, 28, 28, 1)``."""
-    return ((images.astype(jnp.float32) / 255.0 - MEAN) / STD)[..., None]
-
-
-def _on_images(fn):
-    """Lets a loss or eval function see normalised images; the device keeps uint8."""
-
-    @functools.wraps(fn)
-    def wrapped(model, batch, *args, **kwargs):
-        return fn(model, {**batch, "image": normalize(batch["image"])}, *args, **kwargs)
-
-    return wrapped
 
 
 def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Module:
@@ -70,41 +53,27 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Mod
 
 
 def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
-    """AdamW (or Adam) with linear warm-up and cosine decay over the whole run."""
-    total = config.num_epochs * steps_per_epoch
-    warmup = min(config.warmup_epochs * steps_per_epoch, total - 1)
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0 if warmup else config.learning_rate, config.learning_rate, warmup, total
+    """AdamW, Adam or SGD with linear warm-up and cosine decay over the whole run."""
+    if config.optimizer not in WARMUP_COSINE_OPTIMIZERS:
+        raise ConfigError(f"config.optimizer is {config.optimizer!r}, expected adamw, adam or sgd.")
+    return warmup_cosine_optimizer(
+        config.optimizer,
+        learning_rate=config.learning_rate,
+        num_steps=config.num_epochs * steps_per_epoch,
+        warmup_steps=config.warmup_epochs * steps_per_epoch,
+        weight_decay=config.weight_decay,
     )
-    if config.optimizer == "adamw":
-        return optax.adamw(schedule, weight_decay=config.weight_decay)
-    if config.optimizer == "adam":
-        return optax.adam(schedule)
-    if config.optimizer == "sgd":
-        return optax.sgd(schedule, momentum=0.9, nesterov=True)
-    raise ConfigError(f"config.optimizer is {config.optimizer!r}, expected adamw, adam or sgd.")
-
-
-def load_split(config: ml_collections.ConfigDict, split: str) -> dict[str, jax.Array]:
-    """One split as device arrays, optionally truncated for quick runs.
-
-    In a multi-process run each process keeps only its share of the training split.
-    """
-    images, labels = load_fashion_mnist(split, data_dir=config.data_dir or None)
-    limit = config.train_examples if split == "train" else config.test_examples
-    if limit:
-        images, labels = images[:limit], labels[:limit]
-    if split == "train" and jax.process_count() > 1:
-        share = process_share(len(labels))
-        images, labels = images[share], labels[share]
-    return {"image": jnp.asarray(images), "label": jnp.asarray(labels, jnp.int32)}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
     mesh = _common.setup(config)
     with _common.open_run(config, workdir, "fashion_mnist") as run:
-        train_data, test_data = load_split(config, "train"), load_split(config, "test")
+        data_dir = config.data_dir or None
+        train_data = load_fashion_mnist_split(
+            "train", data_dir=data_dir, limit=config.train_examples
+        )
+        test_data = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
         n_train = int(train_data["label"].shape[0])
         if n_train < config.batch_size:
             raise ConfigError(
@@ -120,8 +89,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             state,
             train_data,
             test_data,
-            loss_fn=_on_images(loss_fn),
-            eval_fn=_on_images(classifier_eval),
+            loss_fn=with_normalized_images(loss_fn),
+            eval_fn=with_normalized_images(classifier_eval),
             data_key=data_key,
             run=run,
             mesh=mesh,

@@ -16,6 +16,7 @@ from flax import nnx
 from jaxdl.data.graphs import GraphsTuple, karate_club
 from jaxdl.graph import GCN
 from jaxdl.training import FullBatch, Run, TrainState, train
+from jaxdl.viz import figure, save_figure
 from train.cli_config import ConfigError
 
 
@@ -149,15 +150,11 @@ def plot_predictions(
     path: Path,
 ) -> Path:
     """The club graph coloured by prediction; wrong nodes ringed red, labelled ones squared."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import networkx as nx
 
     g = nx.Graph(zip(graph.senders.tolist(), graph.receivers.tolist(), strict=True))
     pos = nx.spring_layout(g, seed=0)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = figure(figsize=(6, 5))
     nx.draw_networkx_edges(g, pos, ax=ax, alpha=0.3)
     colors = np.where(predictions == 1, "tab:orange", "tab:blue")
     wrong = predictions != labels
@@ -185,7 +182,4 @@ def plot_predictions(
     nx.draw_networkx_labels(g, pos, font_size=7, ax=ax)
     ax.set_title(f"GCN predictions, seed 0 ({int(wrong.sum())} wrong; squares are labelled)")
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -15,6 +15,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from jaxdl.data import load_fashion_mnist_split
 from jaxdl.data.masks import random_patch_mask
 from jaxdl.losses import (
     bernoulli_nll,
@@ -41,8 +42,8 @@ from jaxdl.training import (
     take,
     write_summary,
 )
+from jaxdl.viz import save_grid
 from train.cli_config import ConfigError
-from train.fashion_mnist.train import load_split
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")
 EVAL_KEY = jax.random.key(1234)  # one fixed draw of latents and masks for every evaluation
@@ -51,19 +52,6 @@ EVAL_KEY = jax.random.key(1234)  # one fixed draw of latents and masks for every
 def images(batch) -> jax.Array:
     """uint8 ``(B, 28, 28)`` -> float ``(B, 28, 28, 1)`` in [0, 1]."""
     return batch["image"].astype(jnp.float32)[..., None] / 255.0
-
-
-def save_grid(x: np.ndarray, path: Path, nrow: int = 8) -> None:
-    """Images ``(N, 28, 28, 1)`` in [0, 1] as one PNG grid."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x = np.asarray(x)[..., 0]
-    n = x.shape[0] - x.shape[0] % nrow
-    grid = x[:n].reshape(-1, nrow, 28, 28).transpose(0, 2, 1, 3).reshape(-1, nrow * 28)
-    plt.imsave(path, grid, cmap="gray_r", vmin=0.0, vmax=1.0)
 
 
 # -- VAE ------------------------------------------------------------------------------
@@ -152,7 +140,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         raise ConfigError(f"config.model is {config.model!r}, expected one of {', '.join(MODELS)}.")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    train, test = load_split(config, "train"), load_split(config, "test")
+    data_dir = config.data_dir or None
+    train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
+    test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
     if config.model == "gan":
         metrics = _train_gan(config, workdir, train)
     else:

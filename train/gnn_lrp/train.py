@@ -14,41 +14,27 @@ import optax
 from flax import nnx
 
 from jaxdl.data.graphs import (
+    NODE_FEATURES,
     GraphsTuple,
     ba_dataset,
     batch_graphs,
     graph_mask,
     graphs_tuple,
+    one_hot_node_features,
     pad_graphs,
 )
 from jaxdl.graph import GraphNet, gcn_norm
 from jaxdl.training import Run, TrainState, train
+from jaxdl.viz import figure, save_figure
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
 from train.cli_config import ConfigError
 
 ADJACENCIES = ("sum", "gcn")
-FEATURES = ("identity", "degree")
-
-
-def node_features(graph: GraphsTuple, kind: str, width: int) -> np.ndarray:
-    """``(N, width)`` one-hot input features.
-
-    ``"identity"``: node ``i`` gets ``e_i``, the seed's ``X = eye(N)`` padded to ``width``
-    columns (in a BA graph, ``i`` is the node's arrival order). ``"degree"``: the one-hot
-    degree, capped at ``width - 1``. Constant features cannot work here: with no biases
-    and ReLUs, every node's state would be a positive multiple of one vector, so the
-    argmax would be the same for every graph.
-    """
-    n = int(graph.n_node[0])
-    if kind == "identity":
-        return np.eye(n, width, dtype=np.float32)
-    degree = np.bincount(graph.receivers, minlength=n)
-    return np.eye(width, dtype=np.float32)[np.minimum(degree, width - 1)]
 
 
 def prepare(graph: GraphsTuple, config: ml_collections.ConfigDict) -> GraphsTuple:
     """Input features, self-loops (``A + I``) and, for ``"gcn"``, normalised weights."""
-    x = node_features(graph, config.features, config.max_nodes)
+    x = one_hot_node_features(graph, kind=config.features, width=config.max_nodes)
     adjacency = config.adjacency
     g = graphs_tuple(x, graph.senders, graph.receivers, self_loops=True)
     if adjacency == "gcn":
@@ -164,7 +150,7 @@ class PaddedGraphBatches:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    if config.features not in FEATURES:
+    if config.features not in NODE_FEATURES:
         raise ConfigError(
             f"config.features is {config.features!r}, expected 'identity' or 'degree'."
         )
@@ -252,11 +238,6 @@ def explain(
 
     ``test_scores[t]`` are the model's outputs for graph ``test_idx[t]``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     explained = []
     correct = np.argmax(test_scores, -1) == labels[test_idx]
     for c, growth in enumerate(config.growths):
@@ -279,7 +260,7 @@ def explain(
             }
         )
     if explained and path is not None:
-        fig, axes = plt.subplots(1, len(explained), figsize=(5 * len(explained), 5), squeeze=False)
+        fig, axes = figure(1, len(explained), figsize=(5 * len(explained), 5), squeeze=False)
         for ax, e in zip(axes[0], explained, strict=True):
             plot_walks(
                 data[e["graph"]],
@@ -289,9 +270,7 @@ def explain(
                 title=f"growth {e['growth']}: top {config.num_walks} walks "
                 f"(sum R = {e['relevance_sum']:.3f}, y = {e['output']:.3f})",
             )
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path)
     for e in explained:
         e.pop("_relevances", None)  # arrays: not for summary.json
     return explained

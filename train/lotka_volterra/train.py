@@ -34,6 +34,7 @@ from jaxdl.ode import (
     solve,
 )
 from jaxdl.training import Run
+from jaxdl.viz import figure, save_figure
 from train.cli_config import ConfigError
 
 
@@ -171,38 +172,27 @@ def _compare(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
 
 
 def _plots(workdir: Path, ts, reference, ys_default, orders) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers; must precede pyplot
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = figure(figsize=(8, 3.5))
     for i, color in enumerate(("C0", "C1")):
         ax.plot(ts, reference[:, i], color=color, label=f"$u_{i + 1}$ reference")
         ax.plot(ts, ys_default[:, i], color=color, ls=":", label=f"$u_{i + 1}$ SciPy default tol")
     ax.set_xlabel("$t$")
     ax.legend(ncol=2, fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(workdir / "trajectory.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "trajectory.png")
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = figure(figsize=(4.5, 4.5))
     ax.plot(reference[:, 0], reference[:, 1])
     ax.set_xlabel("$u_1$ (prey)")
     ax.set_ylabel("$u_2$ (predator)")
     ax.set_title("phase portrait")
-    fig.tight_layout()
-    fig.savefig(workdir / "phase_portrait.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "phase_portrait.png")
 
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = figure(figsize=(5, 4))
     for method, row in orders.items():
         ax.loglog(row["dt"], row["max_error"], "o-", label=f"{method} (slope {row['order']:.2f})")
     ax.set_xlabel("step size $h$")
     ax.set_ylabel("max error over the save points")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(workdir / "convergence.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "convergence.png")

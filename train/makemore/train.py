@@ -12,7 +12,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxdl.data.names import load_splits
+from jaxdl.data.names import VOCAB, load_splits
 from jaxdl.lm import (
     decode_samples,
     expand_grid,
@@ -28,10 +28,10 @@ from jaxdl.lm import (
     train_sweep,
     write_table,
 )
-from jaxdl.lm.plots import plot_embedding, plot_losses, plot_lr_find
 from jaxdl.lm.run import RUN_FIELDS
 from jaxdl.lm.train import as_device_data
 from jaxdl.training import MetricsWriter, write_summary
+from jaxdl.viz import plot_embedding, plot_losses, plot_lr_find
 from train.cli_config import ConfigError
 
 
@@ -92,7 +92,7 @@ def _single(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str,
         )
         metrics["lr_find_suggestion"] = suggest_lr(lrs, losses)
         plot_lr_find(
-            lrs, losses, smooth(losses), metrics["lr_find_suggestion"], str(workdir / "lr_find.png")
+            lrs, losses, smooth(losses), metrics["lr_find_suggestion"], workdir / "lr_find.png"
         )
     writer = MetricsWriter(workdir)
     if not config.resume:
@@ -130,7 +130,9 @@ def _single(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str,
     words = decode_samples(ids)
     (workdir / "samples.txt").write_text("\n".join(words) + "\n")
     plot_losses({"train": result.losses}, workdir / "loss_curve.png")
-    plot_embedding(np.asarray(model.C[...]), workdir / "embedding.png")
+    plot_embedding(
+        np.asarray(model.C[...]), VOCAB, workdir / "embedding.png", what="character embedding"
+    )
     return metrics, {"samples": words, "num_params": _num_params(result.state)}
 
 

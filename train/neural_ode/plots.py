@@ -8,20 +8,12 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers; must precede pyplot
-    import matplotlib.pyplot as plt
-
-    return plt
+from jaxdl.viz import figure, save_figure
 
 
 def trajectories(data: dict[str, np.ndarray], pred: np.ndarray, t1: float, path: Path) -> Path:
     """``u1(t)``, ``u2(t)`` true vs fitted; the shaded part is extrapolation beyond ``t1``."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.5))
+    fig, ax = figure(figsize=(9, 3.5))
     ts = data["ts_all"]
     for i, color in enumerate(("C0", "C1")):
         ax.plot(ts, data["ys_all"][:, i], color=color, lw=2, alpha=0.5, label=f"$u_{i + 1}$ true")
@@ -31,24 +23,20 @@ def trajectories(data: dict[str, np.ndarray], pred: np.ndarray, t1: float, path:
     ax.set_xlabel("$t$")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", ncol=3, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def phase_portrait(
     data: dict[str, np.ndarray], pred: np.ndarray, model: Any, path: Path, *, grid: int = 20
 ) -> Path:
     """True and fitted orbits in the ``(u1, u2)`` plane over the learned vector field."""
-    plt = _pyplot()
     ys = data["ys_all"]
     lo = np.minimum(ys.min(0), pred.min(0)) - 0.2
     hi = np.maximum(ys.max(0), pred.max(0)) + 0.2
     u1, u2 = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
     points = jnp.asarray(np.stack([u1, u2], -1), jnp.float32)
     field = np.asarray(model(0.0, points))
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    fig, ax = figure(figsize=(5, 4.5))
     ax.streamplot(u1, u2, field[..., 0], field[..., 1], color="0.7", density=1.0, linewidth=0.7)
     ax.plot(ys[:, 0], ys[:, 1], lw=2, alpha=0.6, label="true")
     ax.plot(pred[:, 0], pred[:, 1], ls="--", label="neural ODE")
@@ -57,7 +45,4 @@ def phase_portrait(
     ax.set_ylabel("$u_2$ (predator)")
     ax.set_title("phase portrait, learned vector field")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from jaxdl.rl import make_train, random_policy_return
 from jaxdl.rl.ppo import CONFIG_FIELDS, num_params
 from jaxdl.training import Checkpointer, MetricsWriter, write_summary
+from jaxdl.viz import plot_band
 from train.cli_config import ConfigError
 
 LAST = 10  # updates averaged for the final return, as in the issue's criterion
@@ -34,26 +35,6 @@ class _Progress:
         if steps > self.bar.n:
             self.bar.update(steps - self.bar.n)
             self.bar.set_postfix(ret=f"{float(np.mean(metrics['episode_return'])):.1f}")
-
-
-def plot_returns(env_steps: np.ndarray, returns: np.ndarray, path: Path, title: str) -> None:
-    """Mean episodic return over seeds against environment steps, with the min-max band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(env_steps, returns.mean(0), label=f"mean of {returns.shape[0]} seeds")
-    ax.fill_between(env_steps, returns.min(0), returns.max(0), alpha=0.25, label="min-max")
-    ax.set_xlabel("environment steps (per seed)")
-    ax.set_ylabel("episodic return")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
@@ -90,7 +71,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             record[k] = float(m[k][:, u].mean())
         writer.write(record, step=int(env_steps[u]))
     writer.close()
-    plot_returns(env_steps, m["episode_return"], workdir / "returns.png", config.env_name)
+    plot_band(
+        env_steps,
+        m["episode_return"],
+        workdir / "returns.png",
+        xlabel="environment steps (per seed)",
+        ylabel="episodic return",
+        title=config.env_name,
+        label="mean of {n} seeds",
+    )
 
     final = m["episode_return"][:, -LAST:].mean(1)  # per seed
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=1)
