@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,12 @@ from jaxdl.data import (
 from jaxdl.nn import CNNClassifier
 from jaxdl.training import (
     Checkpointer,
+    Run,
     TrainState,
     classifier_eval,
     classifier_loss,
     fit,
     warmup_cosine_optimizer,
-    write_summary,
 )
 from jaxdl.viz import save_image_table
 from train.cli_config import ConfigError
@@ -68,7 +67,13 @@ def build_classifier(
 
 def train_classifier(c: ml_collections.ConfigDict, workdir: Path) -> None:
     """Trains the classifier into ``workdir`` (checkpoints, metrics, ``summary.json``)."""
-    tic = time.perf_counter()
+    with Run(
+        workdir, recipe="adversarial/classifier", config=c.to_dict(), max_to_keep=c.max_to_keep
+    ) as run:
+        _fit_classifier(c, run)
+
+
+def _fit_classifier(c: ml_collections.ConfigDict, run: Run) -> None:
     data_dir = c.data_dir or None
     train = load_fashion_mnist_split("train", data_dir=data_dir, limit=c.train_examples)
     test = load_fashion_mnist_split("test", data_dir=data_dir, limit=c.test_examples)
@@ -92,19 +97,10 @@ def train_classifier(c: ml_collections.ConfigDict, workdir: Path) -> None:
         eval_batch_size=c.eval_batch_size,
         steps_per_dispatch=c.steps_per_dispatch,
         data_key=data_key,
-        workdir=workdir,
-        max_to_keep=c.max_to_keep,
+        run=run,
         progress=c.progress,
     )
-    metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_", "test_"))}
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=c.to_dict(),
-        wall_time_s=time.perf_counter() - tic,
-        recipe="adversarial/classifier",
-        epochs=result.metrics.get("epoch", 0),
-    )
+    run.finish(result.final, epochs=result.metrics.get("epoch", 0))
 
 
 def _classifier(config: ml_collections.ConfigDict, workdir: Path):
@@ -140,10 +136,17 @@ def save_examples(x, adv, labels, preds, path: Path) -> None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
-    tic = time.perf_counter()
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    model = _classifier(config, workdir)
+    """Attacks the classifier (trained first when its workdir has none) with FGSM, PGD and
+    the seed's targeted attack; writes the examples and the summary."""
+    run = Run(
+        workdir, recipe="adversarial", config=config.to_dict(), tensorboard=False, checkpoints=False
+    )
+    with run:
+        return _attack(config, run)
+
+
+def _attack(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
+    model = _classifier(config, run.workdir)
     c = config.classifier
     test = load_fashion_mnist_split("test", data_dir=c.data_dir or None, limit=c.test_examples)
     x = test["image"].astype(jnp.float32)[..., None] / 255.0
@@ -192,18 +195,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         "targeted_median_steps": float(np.median(np.asarray(steps))),
         "targeted_max_steps_taken": int(jnp.max(steps)),
     }
-    save_examples(
-        np.asarray(x),
-        np.asarray(adv_pgd),
-        np.asarray(labels),
-        np.asarray(jnp.argmax(logits_fn(adv_pgd), -1)),
-        workdir / "attacks.png",
-    )
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - tic,
-        recipe="adversarial",
-    )
-    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic}
+    if run.path("attacks.png") is not None:
+        save_examples(
+            np.asarray(x),
+            np.asarray(adv_pgd),
+            np.asarray(labels),
+            np.asarray(jnp.argmax(logits_fn(adv_pgd), -1)),
+            run.path("attacks.png"),
+        )
+    return run.finish(metrics)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from flax import nnx
-from tqdm.auto import tqdm
+from flax import nnx, struct
 
 from jaxdl.data import load_fashion_mnist_split
 from jaxdl.data.masks import random_patch_mask
@@ -34,15 +32,15 @@ from jaxdl.nn.generative import (
     perplexity,
 )
 from jaxdl.training import (
-    MetricsWriter,
+    Permuted,
+    Run,
     TrainState,
-    clear_run,
-    epoch_order,
     fit,
     take,
-    write_summary,
 )
+from jaxdl.training.state import all_finite, select_update
 from jaxdl.viz import save_grid
+from train._common import open_run
 from train.cli_config import ConfigError
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")
@@ -135,29 +133,19 @@ def _build(config, key):
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
-    tic = time.perf_counter()
+    """Trains the configured model, writes its grids, metrics and summary."""
     if config.model not in MODELS:
         raise ConfigError(f"config.model is {config.model!r}, expected one of {', '.join(MODELS)}.")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    data_dir = config.data_dir or None
-    train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
-    test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
-    if config.model == "gan":
-        metrics = _train_gan(config, workdir, train)
-    else:
-        metrics = _train_autoencoder(config, workdir, train, test)
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - tic,
-        recipe="generative",
-    )
-    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic}
+    with open_run(config, workdir, "generative") as run:
+        data_dir = config.data_dir or None
+        train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
+        test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
+        if config.model == "gan":
+            return run.finish(_train_gan(config, run, train))
+        return run.finish(_train_autoencoder(config, run, train, test))
 
 
-def _train_autoencoder(config, workdir, train, test) -> dict[str, Any]:
+def _train_autoencoder(config, run: Run, train, test) -> dict[str, Any]:
     model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
     model, loss_fn, eval_fn = _build(config, model_key)
     if config.model == "inpaint":
@@ -175,21 +163,21 @@ def _train_autoencoder(config, workdir, train, test) -> dict[str, Any]:
         eval_batch_size=config.eval_batch_size,
         data_key=data_key,
         steps_per_dispatch=config.steps_per_dispatch,
-        workdir=workdir,
-        resume=config.resume,
+        run=run,
         progress=config.progress,
     )
     model = result.state.model()
     x = images(take(test, jnp.arange(32)))
     metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_loss", "test_"))}
+    grid = lambda x, name: run.path(name) and save_grid(x, run.path(name))  # noqa: E731
     if config.model == "vae":
-        save_grid(model.sample(jax.random.key(config.seed), 64), workdir / "vae_samples.png")
+        grid(model.sample(jax.random.key(config.seed), 64), "vae_samples.png")
         logits, _, _ = model(x)
-        save_grid(np.concatenate([x, jax.nn.sigmoid(logits)]), workdir / "vae_reconstructions.png")
+        grid(np.concatenate([x, jax.nn.sigmoid(logits)]), "vae_reconstructions.png")
     elif config.model == "inpaint":
         mask = random_patch_mask(jax.random.key(config.seed), 32, size=config.patch_size)
         filled = x * (1 - mask) + jax.nn.sigmoid(model(x, mask)) * mask
-        save_grid(np.concatenate([x, x * (1 - mask), filled]), workdir / "inpainting.png")
+        grid(np.concatenate([x, x * (1 - mask), filled]), "inpainting.png")
         metrics["patch_mse_vs_mean_image"] = (
             metrics["test_patch_mse"] / metrics["test_mean_image_patch_mse"]
         )
@@ -200,21 +188,31 @@ def _train_autoencoder(config, workdir, train, test) -> dict[str, Any]:
         metrics["codes_used"] = int((counts > 0).sum())
         metrics["most_used_code_share"] = float(p.max())
         logits, _, _, _ = model(x)
-        save_grid(
-            np.concatenate([x, jax.nn.sigmoid(logits)]), workdir / "vqvae_reconstructions.png"
-        )
+        grid(np.concatenate([x, jax.nn.sigmoid(logits)]), "vqvae_reconstructions.png")
     return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in metrics.items()}
 
 
 # -- GAN ------------------------------------------------------------------------------
 
 
-def _train_gan(config, workdir, train) -> dict[str, Any]:
-    kg, kd, ks, ks2, data_key = jax.random.split(jax.random.key(config.seed), 5)
-    tx = optax.adam(config.learning_rate, b1=0.5)
-    g_state = TrainState.create(Generator(config.z_dim, rngs=nnx.Rngs(params=kg)), tx, key=ks)
-    d_state = TrainState.create(Discriminator(rngs=nnx.Rngs(params=kd)), tx, key=ks2)
-    n = int(train["label"].shape[0])
+class GANState(struct.PyTreeNode):
+    """The generator's and the discriminator's train states, trained as one.
+
+    ``step`` (the generator's) counts the engine's steps; each step updates both.
+    """
+
+    g: TrainState
+    d: TrainState
+
+    @property
+    def step(self) -> jax.Array:
+        return self.g.step
+
+
+def make_gan_step(z_dim: int):
+    """One GAN step on a batch of real images: a discriminator update on real against
+    generated images, then a generator update against the new discriminator (the
+    non-saturating loss). Keys come from the generator's step key."""
 
     def d_objective(d_params, d_state, real, fake):
         d = nnx.merge(d_state.graphdef, d_params, d_state.model_state, copy=True)
@@ -226,42 +224,59 @@ def _train_gan(config, workdir, train) -> dict[str, Any]:
         d = d_state.model()
         return jnp.mean(gan_generator_loss(d(fake))), nnx.state(g, nnx.Not(nnx.Param))
 
-    @partial(jax.jit, donate_argnums=(0, 1))
-    def epoch(g_state, d_state, order):
-        def step(carry, idx):
-            g_state, d_state = carry
-            real = images(take(train, idx))
-            k1, k2 = jax.random.split(g_state.step_key())
-            z1 = jax.random.normal(k1, (idx.shape[0], config.z_dim))
-            fake = jax.nn.sigmoid(g_state.model()(z1, train=True))
-            d_loss, d_grads = jax.value_and_grad(d_objective)(
-                d_state.params, d_state, real, jax.lax.stop_gradient(fake)
-            )
-            d_state = d_state.apply_gradients(d_grads, d_state.model_state)
-            z2 = jax.random.normal(k2, (idx.shape[0], config.z_dim))
-            (g_loss, g_model_state), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
-                g_state.params, g_state, d_state, z2
-            )
-            g_state = g_state.apply_gradients(g_grads, g_model_state)
-            return (g_state, d_state), (d_loss, g_loss)
+    def step(state: GANState, batch, bad_step):
+        g_state, d_state = state.g, state.d
+        real = images(batch)
+        k1, k2 = jax.random.split(g_state.step_key())
+        z1 = jax.random.normal(k1, (real.shape[0], z_dim))
+        fake = jax.nn.sigmoid(g_state.model()(z1, train=True))
+        d_loss, d_grads = jax.value_and_grad(d_objective)(
+            d_state.params, d_state, real, jax.lax.stop_gradient(fake)
+        )
+        d_new = d_state.apply_gradients(d_grads, d_state.model_state)
+        z2 = jax.random.normal(k2, (real.shape[0], z_dim))
+        (g_loss, g_model_state), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
+            g_state.params, g_state, d_new, z2
+        )
+        g_new = g_state.apply_gradients(g_grads, g_model_state)
+        ok = (
+            jnp.isfinite(d_loss)
+            & jnp.isfinite(g_loss)
+            & all_finite((d_new.params, g_new.params))
+            & (bad_step < 0)
+        )
+        bad_step = jnp.where(ok | (bad_step >= 0), bad_step, g_state.step)
+        new = GANState(g=select_update(ok, g_new, g_state), d=select_update(ok, d_new, d_state))
+        return new, bad_step, {"d_loss": d_loss, "g_loss": g_loss}
 
-        (g_state, d_state), (d_losses, g_losses) = jax.lax.scan(step, (g_state, d_state), order)
-        return g_state, d_state, d_losses.mean(), g_losses.mean()
+    return step
 
-    # The autoencoders' metrics.jsonl comes from `fit`; the GAN has its own loop, so it
-    # writes the same per-epoch file, starting afresh as `fit` does (it does not resume).
-    clear_run(workdir)
-    writer = MetricsWriter(workdir)
+
+def _train_gan(config, run: Run, train) -> dict[str, Any]:
+    kg, kd, ks, ks2, data_key = jax.random.split(jax.random.key(config.seed), 5)
+    tx = optax.adam(config.learning_rate, b1=0.5)
+    state = GANState(
+        g=TrainState.create(Generator(config.z_dim, rngs=nnx.Rngs(params=kg)), tx, key=ks),
+        d=TrainState.create(Discriminator(rngs=nnx.Rngs(params=kd)), tx, key=ks2),
+    )
     z = jax.random.normal(jax.random.key(config.seed), (64, config.z_dim))
-    try:
-        for e in tqdm(range(1, config.num_epochs + 1), disable=not config.progress, unit="epoch"):
-            order = epoch_order(jax.random.fold_in(data_key, e), n, config.batch_size)
-            g_state, d_state, d_loss, g_loss = epoch(g_state, d_state, order)
-            last = {"train_d_loss": float(d_loss), "train_g_loss": float(g_loss)}
-            writer.write({"epoch": e, "step": int(g_state.step), **last}, step=int(g_state.step))
-            grid = jax.nn.sigmoid(g_state.model()(z))
-            save_grid(grid, workdir / f"gan_samples_epoch{e:02d}.png")
-    finally:
-        writer.close()
-    save_grid(grid, workdir / "gan_samples.png")
-    return last
+    samples = jax.jit(lambda g: jax.nn.sigmoid(g.model()(z)))
+
+    def draw(epoch: int, state: GANState) -> None:
+        if run.path("gan_samples.png") is not None:
+            grid = samples(state.g)
+            save_grid(grid, run.path(f"gan_samples_epoch{epoch:02d}.png"))
+            save_grid(grid, run.path("gan_samples.png"))
+
+    result = train(
+        state,
+        Permuted(train, config.batch_size, data_key),
+        loss_fn=None,
+        step_fn=make_gan_step(config.z_dim),
+        num_epochs=config.num_epochs,
+        run=run,
+        hooks=[draw],
+        progress=config.progress,
+        desc="gan",
+    )
+    return {k: result.metrics[k] for k in ("train_d_loss", "train_g_loss")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,10 @@ from jaxdl.data import (
 from jaxdl.data.augment import batch, gallery, simclr_augment, two_views
 from jaxdl.losses import ntxent
 from jaxdl.nn.simclr import READOUTS, SimCLRNet, representations
-from jaxdl.training import TrainState, fit, warmup_cosine_optimizer, write_summary
+from jaxdl.training import Run, TrainState, fit, warmup_cosine_optimizer
 from jaxdl.training.probe import fit_linear_probe, per_class_subset, probe_accuracy
 from jaxdl.viz import save_augmentations, scatter_classes
+from train._common import open_run
 from train.cli_config import ConfigError
 
 
@@ -92,10 +92,14 @@ def augmentation_gallery(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
-    tic = time.perf_counter()
+    """Trains the encoder, probes it (and a random one, and the pixels), writes plots."""
     if config.readout not in READOUTS:  # before a long training run, not after it
         raise ConfigError(f"config.readout is {config.readout!r}, expected one of {READOUTS}.")
-    workdir = Path(workdir)
+    with open_run(config, workdir, "simclr") as run:
+        return _train_and_probe(config, run)
+
+
+def _train_and_probe(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
     data_dir = config.data_dir or None
     train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
     test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
@@ -119,8 +123,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         batch_size=config.batch_size,
         data_key=k_data,
         steps_per_dispatch=config.steps_per_dispatch,
-        workdir=workdir,
-        resume=config.resume,
+        run=run,
         progress=config.progress,
     )
     n_train = len(train["label"]) - len(train["label"]) % 100
@@ -145,11 +148,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     pix_train = train["image"][:n_train].reshape(n_train, -1) / 255.0
     pix_test = test["image"][:n_test].reshape(n_test, -1) / 255.0
     metrics |= probes("pixels", pix_train, train_y, pix_test, test_y, subset, config)
+    if run.path("representation.png") is None:
+        return run.finish(metrics)
     scatter_classes(
         np.asarray(f_test),
         np.asarray(test_y),
         CLASS_NAMES,
-        workdir / "representation.png",
+        run.path("representation.png"),
         title="SimCLR representation of the test set (PCA)",
     )
     if config.gallery_images:
@@ -157,15 +162,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         save_augmentations(
             images,
             augmentation_gallery(config),
-            workdir / "augmentations.png",
+            run.path("augmentations.png"),
             key=jax.random.fold_in(jax.random.key(config.seed), 1),
             title="jaxdl.data.augment on Fashion-MNIST test images (one key per image)",
         )
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - tic,
-        recipe="simclr",
-    )
-    return {"metrics": metrics, "wall_time_s": time.perf_counter() - tic}
+    return run.finish(metrics)
