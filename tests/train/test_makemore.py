@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lm.test_lm import WORDS
+from tests.charlm.test_charlm import WORDS
 from train.__main__ import main
 
 
