@@ -1,7 +1,8 @@
 """makemore (seed 002) default MLP: training steps/s, jaxdl vs the seed's PyTorch loop.
 
-jaxdl: ``jaxdl.lm.make_trainer`` (the recipe's trainer): chunks of steps in one compiled
-``lax.scan``, minibatches drawn on the device.
+jaxdl: the engine's compiled chunk (``jaxdl.training.make_chunk`` over a ``Sampled``
+source with ``jaxdl.charlm.lm_loss``, as the recipe's ``train`` call runs it): chunks of
+steps in one compiled ``lax.scan``, minibatches drawn on the device.
 Baseline: the seed notebook's loop, repaired (batch 32 instead of the scraped 33, the
 update lines restored): raw tensors ``C, W1, b1, W2, b2`` from ``torch.randn``,
 ``torch.randint`` minibatches, ``F.cross_entropy``, ``backward``, ``p.data += -lr *
@@ -16,6 +17,7 @@ Run: ``python -m benchmarks.run makemore``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
@@ -24,9 +26,16 @@ import jax
 import numpy as np
 
 from benchmarks import _harness
+from jaxdl.charlm import (
+    SPLITS,
+    CharLMRun,
+    as_device_data,
+    lm_loss,
+    make_split_evaluator,
+    scan_unroll,
+)
 from jaxdl.data.names import load_splits
-from jaxdl.lm import init_state, make_trainer, run_spec, train_run
-from jaxdl.lm.train import as_device_data
+from jaxdl.training import Sampled, make_chunk, train
 from train.makemore.configs import default
 
 NAME = "makemore"
@@ -112,14 +121,15 @@ def run(
     torch.manual_seed(0)
     windows = load_splits(config.block_size)
     data = {k: as_device_data(v) for k, v in windows.items()}
-    spec = run_spec(config)
+    spec = CharLMRun(**{f.name: config[f.name] for f in dataclasses.fields(CharLMRun)})
 
-    trainer = make_trainer(num_steps=chunk_steps, batch_size=config.batch_size)
-    jx = {"state": init_state(spec)}
+    source = Sampled(data["train"], spec.batch_size, steps_per_epoch=chunk_steps)
+    chunk = make_chunk(lm_loss, source, unroll=scan_unroll(chunk_steps))
+    jx = {"state": spec.init_state()}
 
     def jaxdl_chunk():
-        jx["state"], losses, _ = trainer(jx["state"], data["train"])
-        return losses
+        jx["state"], metrics, _, _ = chunk(jx["state"], source.data, None, chunk_steps)
+        return metrics["loss"]
 
     th = TorchSeedLoop(config, windows)
     jx_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(jx["state"].params))
@@ -153,8 +163,18 @@ def _full_runs(config, spec, data, windows) -> dict[str, Any]:
     """Both sides' whole default run, untimed against each other: losses and wall times."""
     out: dict[str, Any] = {}
     tic = time.perf_counter()
-    result = train_run(spec, data, chunk_steps=config.chunk_steps, progress=False)
-    out["jaxdl"] = {k: round(v, 4) for k, v in result.metrics.items()}
+    chunk_steps = min(config.chunk_steps, spec.num_steps)
+    result = train(
+        spec.init_state(),
+        Sampled(data["train"], spec.batch_size, steps_per_epoch=chunk_steps),
+        loss_fn=lm_loss,
+        num_epochs=-(-spec.num_steps // chunk_steps),
+        num_steps=spec.num_steps,
+        unroll=scan_unroll(chunk_steps),
+        progress=False,
+    )
+    evaluate = make_split_evaluator()
+    out["jaxdl"] = {f"{k}_loss": round(float(evaluate(result.state, data[k])), 4) for k in SPLITS}
     out["jaxdl"]["wall_s"] = round(time.perf_counter() - tic, 1)
     tic = time.perf_counter()
     th = TorchSeedLoop(config, windows)

@@ -5,8 +5,10 @@ from jaxdl.training.checkpoint import Checkpointer
 from jaxdl.training.ema import EmaState, ema_params, track_ema
 from jaxdl.training.engine import TrainResult, epoch_line, make_chunk, train
 from jaxdl.training.evaluation import make_evaluator
+from jaxdl.training.hyperparams import hyperparams, with_hyperparams
 from jaxdl.training.logging import MetricsWriter, environment, plot_curves, write_summary
 from jaxdl.training.loop import FitResult, fit
+from jaxdl.training.lr_find import exponential_lrs, lr_find, smooth, suggest_lr
 from jaxdl.training.optim import (
     WARMUP_COSINE_OPTIMIZERS,
     warmup_adam_ema,
@@ -33,6 +35,7 @@ from jaxdl.training.step import (
     make_train_step,
     train_step,
 )
+from jaxdl.training.sweep import expand_grid, group_by, write_table
 
 __all__ = [
     "BatchSource",
@@ -57,18 +60,27 @@ __all__ = [
     "epoch_line",
     "epoch_order",
     "eval_step",
+    "expand_grid",
+    "exponential_lrs",
     "fit",
+    "group_by",
+    "hyperparams",
+    "lr_find",
     "make_chunk",
     "make_evaluator",
     "make_train_step",
     "minibatch_indices",
     "num_examples",
     "plot_curves",
+    "smooth",
+    "suggest_lr",
     "take",
     "track_ema",
     "train",
     "train_step",
     "warmup_adam_ema",
     "warmup_cosine_optimizer",
+    "with_hyperparams",
     "write_summary",
+    "write_table",
 ]

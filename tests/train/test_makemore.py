@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.lm.test_lm import WORDS
+from tests.charlm.test_charlm import WORDS
 from train.__main__ import main
 
 
@@ -41,6 +43,23 @@ def test_quick_run_leaves_its_artefacts(names_file, tmp_path):
     for png in ("loss_curve.png", "embedding.png", "lr_find.png"):
         assert (out / png).stat().st_size > 1000
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3  # 600 steps / 200
+
+
+def test_a_resumed_run_ends_where_the_whole_run_ends(names_file, tmp_path):
+    out = tmp_path / "run"
+    assert run(names_file, out) == 0
+    whole = json.loads((out / "summary.json").read_text())["metrics"]
+    with np.load(out / "step_metrics.npz") as f:
+        losses = f["loss"]
+    # As if the run had been stopped before its last checkpoint (epoch 3 of 3).
+    shutil.rmtree(out / "checkpoints" / "3")
+    assert run(names_file, out, "--config.resume=true") == 0
+    resumed = json.loads((out / "summary.json").read_text())["metrics"]
+    for key in ("train_loss", "dev_loss", "test_loss", "lr_find_suggestion"):
+        assert resumed[key] == whole[key]
+    with np.load(out / "step_metrics.npz") as f:
+        np.testing.assert_array_equal(f["loss"], losses)
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
 
 
 def test_sweep_config_writes_the_table(names_file, tmp_path):

@@ -1,10 +1,19 @@
-"""makemore (seed 002): character-level language models of names, one run or a sweep."""
+"""makemore (seed 002): character-level language models of names, one run or a sweep.
+
+The config becomes a :class:`~jaxdl.charlm.CharLMRun` (a sweep: a grid of them) in one
+build step. Every run trains through :func:`jaxdl.training.train` over a
+:class:`~jaxdl.training.Sampled` source, ``chunk_steps`` steps per epoch (one compiled
+chunk, one log line, one checkpoint); a sweep trains each group of runs with equal
+shapes as one vmapped program.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,30 +21,67 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxdl.data.names import VOCAB, load_splits
-from jaxdl.lm import (
+from jaxdl.charlm import (
+    SPLITS,
+    CharLMRun,
+    as_device_data,
     decode_samples,
+    group_by_shape,
+    init_states,
+    lm_loss,
+    make_split_evaluator,
+    sample,
+    scan_unroll,
+)
+from jaxdl.data.names import VOCAB, load_splits
+from jaxdl.training import (
+    Run,
+    Sampled,
+    TrainResult,
+    TrainState,
     expand_grid,
     exponential_lrs,
-    init_state,
     lr_find,
-    results_table,
-    run_spec,
-    sample,
     smooth,
     suggest_lr,
-    train_run,
-    train_sweep,
+    train,
+    with_hyperparams,
     write_table,
 )
-from jaxdl.lm.run import RUN_FIELDS
-from jaxdl.lm.train import as_device_data
-from jaxdl.training import MetricsWriter, write_summary
 from jaxdl.viz import plot_embedding, plot_losses, plot_lr_find
 from train.cli_config import ConfigError
 
+Splits = Mapping[str, Mapping[str, jax.Array]]
 
-def _splits_fn(config: ml_collections.ConfigDict):
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the config asks for, as objects: the runs and how to train them."""
+
+    runs: list[CharLMRun]  # one run, or the sweep's grid
+    grid: dict[str, list[Any]]  # the swept fields; empty for one run
+    chunk_steps: int
+    progress: bool
+
+
+def build(config: ml_collections.ConfigDict) -> Plan:
+    """The config's runs, validated once; ``ConfigError`` names the config field."""
+    fields = [f.name for f in dataclasses.fields(CharLMRun)]
+    try:
+        base = CharLMRun(**{name: config[name] for name in fields})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"config.{e}") from e
+    grid = {k: list(v) for k, v in config.sweep.items()}
+    try:
+        runs = expand_grid(base, grid)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"config.sweep: {e}") from e
+    if config.chunk_steps < 1:
+        raise ConfigError(f"config.chunk_steps is {config.chunk_steps}, expected >= 1.")
+    return Plan(runs, grid, config.chunk_steps, config.progress)
+
+
+def _splits_fn(config: ml_collections.ConfigDict) -> Callable[[int], Splits]:
     @functools.lru_cache
     def splits(block_size: int) -> dict[str, dict[str, jax.Array]]:
         windows = load_splits(
@@ -46,81 +92,53 @@ def _splits_fn(config: ml_collections.ConfigDict):
     return splits
 
 
-def _check(config: ml_collections.ConfigDict) -> None:
-    if config.block_size < 1:
-        raise ConfigError(f"config.block_size is {config.block_size}, expected >= 1.")
-    if config.model not in ("mlp", "wavenet"):
-        raise ConfigError(f"config.model is {config.model!r}, expected 'mlp' or 'wavenet'.")
-    unknown = sorted(set(config.sweep) - set(RUN_FIELDS))
-    if unknown:
-        raise ConfigError(
-            f"config.sweep varies {unknown}; sweepable fields are {', '.join(RUN_FIELDS)}."
-        )
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """One run (``config.sweep`` empty) or a sweep; writes artefacts, returns the summary."""
-    tic = time.perf_counter()
-    _check(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    splits_fn = _splits_fn(config)
-    if len(config.sweep):
-        metrics, extra = _sweep(config, workdir, splits_fn)
-    else:
-        metrics, extra = _single(config, workdir, splits_fn)
-    wall = time.perf_counter() - tic
-    write_summary(
-        workdir,
-        metrics=metrics,
-        config=config.to_dict(),
-        wall_time_s=wall,
-        recipe="makemore",
-        **extra,
+    plan = build(config)
+    with Run(
+        workdir, recipe="makemore", config=config.to_dict(), resume=config.resume, curves=False
+    ) as run:
+        splits_fn = _splits_fn(config)
+        if plan.grid:
+            metrics, extra = _sweep(plan, run, splits_fn)
+        else:
+            metrics, extra = _single(plan, config, run, splits_fn(plan.runs[0].block_size))
+        return run.finish(metrics, **extra)
+
+
+def _train(
+    state: TrainState, spec: CharLMRun, splits: Splits, plan: Plan, **kwargs: Any
+) -> TrainResult:
+    """``spec.num_steps`` steps in epochs of ``plan.chunk_steps`` (the last one partial)."""
+    chunk = min(plan.chunk_steps, spec.num_steps)
+    return train(
+        state,
+        Sampled(splits["train"], spec.batch_size, steps_per_epoch=chunk),
+        loss_fn=lm_loss,
+        num_epochs=-(-spec.num_steps // chunk),
+        num_steps=spec.num_steps,
+        unroll=scan_unroll(chunk),
+        keep_step_metrics=True,
+        progress=plan.progress,
+        **kwargs,
     )
-    return {"metrics": metrics, "wall_time_s": wall}
 
 
-def _single(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str, Any]]:
-    spec = run_spec(config)
-    splits = splits_fn(config.block_size)
+def _single(plan: Plan, config, run: Run, splits: Splits) -> tuple[dict, dict]:
+    spec = plan.runs[0]
+    state = spec.init_state()
     metrics: dict[str, Any] = {}
     if config.lr_find_steps:
-        lrs = exponential_lrs(config.lr_find_steps)
-        losses = np.asarray(
-            lr_find(init_state(spec), splits["train"], lrs, batch_size=config.batch_size)
-        )
-        metrics["lr_find_suggestion"] = suggest_lr(lrs, losses)
-        plot_lr_find(
-            lrs, losses, smooth(losses), metrics["lr_find_suggestion"], workdir / "lr_find.png"
-        )
-    writer = MetricsWriter(workdir)
-    if not config.resume:
-        writer.path.unlink(missing_ok=True)
-    step_times = []
-
-    def on_chunk(step: int, chunk_losses: np.ndarray) -> None:
-        step_times.append((step, time.perf_counter()))
-        writer.write({"step": step, "train_loss_chunk": float(chunk_losses.mean())}, step=step)
-
+        metrics["lr_find_suggestion"] = _lr_find(state, spec, splits, config.lr_find_steps, run)
     tic = time.perf_counter()
-    result = train_run(
-        spec,
-        splits,
-        chunk_steps=config.chunk_steps,
-        workdir=str(workdir),
-        resume=config.resume,
-        progress=config.progress,
-        on_chunk=on_chunk,
-    )
-    writer.close()
-    metrics.update(result.metrics)
-    # Steady-state speed: chunks after the first (which includes compilation).
-    if len(step_times) >= 2:
-        (s0, t0), (s1, t1) = step_times[0], step_times[-1]
-        metrics["steps_per_s"] = (s1 - s0) / (t1 - t0)
+    result = _train(state, spec, splits, plan, run=run)
+    evaluate = make_split_evaluator()
+    state = result.state
+    metrics |= {f"{k}_loss": float(evaluate(state, splits[k])) for k in SPLITS if k in splits}
+    if result.steps_per_s is not None:  # steady state: the chunks after the first
+        metrics["steps_per_s"] = result.steps_per_s
     metrics["train_time_s"] = time.perf_counter() - tic
-    model = result.state.model()
+    model = state.model()
     ids = sample(
         model,
         key=jax.random.key(config.seed + 10),
@@ -128,39 +146,97 @@ def _single(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str,
         temperature=config.temperature,
     )
     words = decode_samples(ids)
-    (workdir / "samples.txt").write_text("\n".join(words) + "\n")
-    plot_losses({"train": result.losses}, workdir / "loss_curve.png")
-    plot_embedding(
-        np.asarray(model.C[...]), VOCAB, workdir / "embedding.png", what="character embedding"
-    )
-    return metrics, {"samples": words, "num_params": _num_params(result.state)}
+    if run.path("samples.txt") is not None:
+        run.path("samples.txt").write_text("\n".join(words) + "\n")
+        plot_losses({"train": result.step_metrics["loss"]}, run.path("loss_curve.png"))
+        plot_embedding(
+            np.asarray(model.C[...]), VOCAB, run.path("embedding.png"), what="character embedding"
+        )
+    return metrics, {"samples": words, "num_params": state.num_params}
 
 
-def _sweep(config, workdir: Path, splits_fn) -> tuple[dict[str, Any], dict[str, Any]]:
-    base = {f: config[f] for f in RUN_FIELDS}
-    grid = {k: list(v) for k, v in config.sweep.items()}
-    specs = expand_grid(base, grid)
+def _lr_find(state: TrainState, spec: CharLMRun, splits: Splits, num_steps: int, run: Run):
+    """The learning-rate finder's suggestion (and ``lr_find.png``); no decay within it."""
+    lrs = exponential_lrs(num_steps)
+    source = Sampled(splits["train"], spec.batch_size, steps_per_epoch=num_steps)
+    state = with_hyperparams(state, decay_factor=1.0)
+    losses = np.asarray(lr_find(state, source, lrs, loss_fn=lm_loss))
+    suggestion = suggest_lr(lrs, losses)
+    if run.path("lr_find.png") is not None:
+        plot_lr_find(lrs, losses, smooth(losses), suggestion, str(run.path("lr_find.png")))
+    return suggestion
+
+
+@dataclasses.dataclass
+class SweepRow:
+    """One run of a sweep: its spec, per-step training losses and final metrics."""
+
+    spec: CharLMRun
+    losses: np.ndarray  # (num_steps,)
+    metrics: dict[str, float]
+
+
+def train_sweep(
+    runs: Sequence[CharLMRun], plan: Plan, splits_fn: Callable[[int], Splits]
+) -> list[SweepRow]:
+    """Trains ``runs``, one vmapped program per group of equal shapes; rows in run order.
+
+    Row ``i`` equals the single run ``runs[i]`` up to float rounding of the batched
+    matmuls. A run that diverges stops updating there (``diverged_at_step``).
+    """
+    rows: list[SweepRow | None] = [None] * len(runs)
+    for group in group_by_shape(runs):
+        specs = [runs[i] for i in group]
+        first = specs[0]
+        splits = splits_fn(first.block_size)
+        label = ", ".join(f"{f}={getattr(first, f)}" for f in CharLMRun.SHAPE_FIELDS)
+        result = _train(
+            init_states(specs),
+            first,
+            splits,
+            plan,
+            vmapped=True,
+            on_non_finite="record",
+            desc=label,
+        )
+        evaluate = make_split_evaluator(vmapped=True)
+        split_losses = {
+            k: np.asarray(evaluate(result.state, splits[k])) for k in SPLITS if k in splits
+        }
+        for j, i in enumerate(group):
+            metrics = {f"{k}_loss": float(v[j]) for k, v in split_losses.items()}
+            metrics["diverged_at_step"] = int(result.bad_step[j])
+            rows[i] = SweepRow(runs[i], result.step_metrics["loss"][j], metrics)
+    return rows  # type: ignore[return-value]
+
+
+def results_table(rows: Sequence[SweepRow], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """``{field: value, ..., train_loss, dev_loss, test_loss, diverged_at_step}`` per run."""
+    return [
+        {
+            **{f: getattr(r.spec, f) for f in fields},
+            **{k: round(v, 4) for k, v in r.metrics.items()},
+        }
+        for r in rows
+    ]
+
+
+def _sweep(plan: Plan, run: Run, splits_fn) -> tuple[dict[str, Any], dict[str, Any]]:
     tic = time.perf_counter()
-    results = train_sweep(
-        specs, splits_fn, chunk_steps=config.chunk_steps, progress=config.progress
-    )
+    rows = train_sweep(plan.runs, plan, splits_fn)
     elapsed = time.perf_counter() - tic
-    rows = results_table(results, list(grid))
-    md, csv = write_table(rows, workdir / "sweep")
-    plot_losses(
-        {", ".join(f"{k}={r.spec[k]}" for k in grid): r.losses for r in results},
-        workdir / "loss_curve.png",
-    )
-    best = min(results, key=lambda r: r.metrics["dev_loss"])
+    table = results_table(rows, list(plan.grid))
+    label = lambda r: ", ".join(f"{k}={getattr(r.spec, k)}" for k in plan.grid)  # noqa: E731
+    if run.path("sweep") is not None:
+        md, _ = write_table(table, run.path("sweep"))
+        plot_losses({label(r): r.losses for r in rows}, run.path("loss_curve.png"))
+        print(Path(md).read_text())
+    best = min(rows, key=lambda r: r.metrics["dev_loss"])
     metrics = {
-        "num_runs": len(results),
+        "num_runs": len(rows),
         "sweep_time_s": elapsed,
         "best_dev_loss": best.metrics["dev_loss"],
         "best_test_loss": best.metrics["test_loss"],
     }
-    print(Path(md).read_text())
-    return metrics, {"best": {k: best.spec[k] for k in grid}, "table": json.loads(json.dumps(rows))}
-
-
-def _num_params(state) -> int:
-    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
+    best_fields = {k: getattr(best.spec, k) for k in plan.grid}
+    return metrics, {"best": best_fields, "table": json.loads(json.dumps(table))}
