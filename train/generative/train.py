@@ -37,6 +37,7 @@ from jaxdl.training import (
     TrainState,
     fit,
     take,
+    train,
 )
 from jaxdl.training.state import all_finite, select_update
 from jaxdl.viz import save_grid
@@ -252,7 +253,7 @@ def make_gan_step(z_dim: int):
     return step
 
 
-def _train_gan(config, run: Run, train) -> dict[str, Any]:
+def _train_gan(config, run: Run, images_train) -> dict[str, Any]:
     kg, kd, ks, ks2, data_key = jax.random.split(jax.random.key(config.seed), 5)
     tx = optax.adam(config.learning_rate, b1=0.5)
     state = GANState(
@@ -270,7 +271,7 @@ def _train_gan(config, run: Run, train) -> dict[str, Any]:
 
     result = train(
         state,
-        Permuted(train, config.batch_size, data_key),
+        Permuted(images_train, config.batch_size, data_key),
         loss_fn=None,
         step_fn=make_gan_step(config.z_dim),
         num_epochs=config.num_epochs,
