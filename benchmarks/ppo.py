@@ -13,6 +13,7 @@ Run: ``python -m benchmarks.run ppo``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any
@@ -21,8 +22,7 @@ import jax
 import numpy as np
 
 from benchmarks import _harness
-from jaxdl.rl import make_train
-from jaxdl.rl.ppo import CONFIG_FIELDS
+from jaxdl.rl import PPOConfig, make_train
 from train.ppo.configs import default
 
 NAME = "ppo"
@@ -31,7 +31,7 @@ NAME = "ppo"
 class TorchPPO:
     """PPO in PyTorch on gymnasium, updating rollout by rollout (resumable)."""
 
-    def __init__(self, c: Any, seed: int = 0):
+    def __init__(self, c: PPOConfig, seed: int = 0):
         import gymnasium as gym
         import torch
         from torch import nn
@@ -151,7 +151,8 @@ def run(
     if quick:
         c.total_timesteps, c.num_seeds, repeats, torch_updates = 4 * 128 * 4, 2, 1, 2
     _harness.set_threads()
-    train = jax.jit(jax.vmap(make_train({f: c[f] for f in CONFIG_FIELDS})))
+    ppo = PPOConfig(**{f.name: c[f.name] for f in dataclasses.fields(PPOConfig)})
+    train = jax.jit(jax.vmap(make_train(ppo)))
     keys = jax.random.split(jax.random.key(0), c.num_seeds)
     compiled = train.lower(keys).compile()
     results = {}
@@ -160,7 +161,7 @@ def run(
         results["jaxdl"] = compiled(keys)
         return results["jaxdl"]
 
-    th = TorchPPO(c)
+    th = TorchPPO(ppo)
 
     def torch_run():
         for _ in range(torch_updates):

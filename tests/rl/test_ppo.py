@@ -1,15 +1,17 @@
-"""PPO's compiled training run: determinism, vmap over seeds, config errors."""
+"""PPO's compiled training run: determinism, vmap over seeds; PPOConfig's validation."""
 
 from __future__ import annotations
+
+import dataclasses
+import re
 
 import jax
 import numpy as np
 import pytest
 
-from jaxdl.errors import ConfigError
-from jaxdl.rl import make_train, random_policy_return
+from jaxdl.rl import PPOConfig, make_env, make_train, random_policy_return
 
-CONFIG = dict(
+CONFIG = PPOConfig(
     env_name="CartPole-v1",
     num_envs=4,
     num_steps=32,
@@ -56,22 +58,71 @@ def test_random_policy_reference():
 
 
 def test_unknown_environment_lists_the_available_ones():
-    with pytest.raises(ConfigError, match="There is no gymnax environment 'CartPole'; avail"):
-        make_train({**CONFIG, "env_name": "CartPole"})
-    with pytest.raises(ConfigError, match="CartPole-v1, Pendulum-v1"):
-        make_train({**CONFIG, "env_name": "cartpole"})
+    with pytest.raises(
+        ValueError, match="env_name is 'CartPole', which is not a gymnax environment; expected"
+    ):
+        dataclasses.replace(CONFIG, env_name="CartPole")
+    with pytest.raises(ValueError, match="CartPole-v1, Pendulum-v1"):
+        dataclasses.replace(CONFIG, env_name="cartpole")
+    with pytest.raises(ValueError, match="name is 'cartpole', which is not a gymnax"):
+        make_env("cartpole")
 
 
 def test_minibatches_must_divide_the_rollout():
-    with pytest.raises(ConfigError, match="num_minibatches is 3, which does not divide the 128"):
-        make_train({**CONFIG, "num_minibatches": 3})
+    with pytest.raises(
+        ValueError,
+        match=r"num_minibatches is 3, which does not divide the 128 transitions of a rollout "
+        r"\(num_envs \* num_steps = 4 \* 32\); expected a divisor of 128\.",
+    ):
+        dataclasses.replace(CONFIG, num_minibatches=3)
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("num_envs", 0, "a positive integer"),
+        ("num_steps", 2.5, "a positive integer"),
+        ("update_epochs", True, "a positive integer"),
+        ("num_minibatches", -4, "a positive integer"),
+        ("rollout_unroll", 0, "a positive integer"),
+        ("gamma", 1.5, r"a number in \[0, 1\]"),
+        ("gae_lambda", "0.9", r"a number in \[0, 1\]"),
+        ("clip_eps", -0.1, "a number >= 0"),
+        ("learning_rate", 0.0, "a number > 0"),
+        ("max_grad_norm", -1.0, "a number > 0"),
+        ("hidden", (16, 0), "a sequence of positive integers"),
+        ("hidden", "64", "a sequence of positive integers"),
+    ],
+)
+def test_config_fields_are_checked_once_at_construction(field, value, expected):
+    got = re.escape(f"{field} is {value!r}, expected")
+    with pytest.raises(ValueError, match=rf"^{got} {expected}\.$"):
+        dataclasses.replace(CONFIG, **{field: value})
+
+
+def test_total_timesteps_must_hold_a_rollout():
+    with pytest.raises(
+        ValueError,
+        match=r"total_timesteps is 100, less than one rollout; expected at least "
+        r"num_envs \* num_steps = 128\.",
+    ):
+        dataclasses.replace(CONFIG, total_timesteps=100)
+
+
+def test_config_is_hashable_and_derives_the_run_shape():
+    config = dataclasses.replace(CONFIG, hidden=[16, 16])
+    assert config.hidden == (16, 16) and hash(config) == hash(CONFIG)
+    assert (config.batch_size, config.num_updates, config.minibatch_size) == (128, 6, 32)
+
+
+def test_make_train_takes_a_ppo_config():
+    with pytest.raises(TypeError, match="config is a dict, expected a PPOConfig"):
+        make_train(dataclasses.asdict(CONFIG))
 
 
 def test_rollout_unroll_is_a_speed_knob_only():
     key = jax.random.key(1)
     a = jax.jit(make_train(CONFIG))(key)["metrics"]
-    b = jax.jit(make_train({**CONFIG, "rollout_unroll": 4}))(key)["metrics"]
+    b = jax.jit(make_train(dataclasses.replace(CONFIG, rollout_unroll=4)))(key)["metrics"]
     for name in ("episode_return", "value_loss", "actor_loss"):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
-    with pytest.raises(ConfigError, match="rollout_unroll is 0, expected >= 1"):
-        make_train({**CONFIG, "rollout_unroll": 0})

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+from jaxdl.rl import PPOConfig
 from train.__main__ import main
+from train.ppo.configs import default
 
 
 def test_quick_run_leaves_its_artefacts(tmp_path):
@@ -25,9 +28,22 @@ def test_config_mistakes_are_one_sentence(tmp_path, capsys):
         == 1
     )
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: There is no gymnax environment 'CartPole-v0'; available: ")
+    assert err.startswith(
+        "error: config.env_name is 'CartPole-v0', which is not a gymnax environment; "
+        "expected one of: "
+    )
     assert "\n" not in err
     assert (
         main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.num_minibatches=5"]) == 1
     )
-    assert "num_minibatches is 5, which does not divide" in capsys.readouterr().err
+    assert "error: config.num_minibatches is 5, which does not divide" in capsys.readouterr().err
+    assert main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.num_seeds=0"]) == 1
+    assert "config.num_seeds is 0, expected >= 1." in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # a config mistake is caught before the run opens
+
+
+def test_library_defaults_are_the_default_config():
+    config = default.get_config()
+    assert dataclasses.asdict(PPOConfig()) == {
+        f.name: config[f.name] for f in dataclasses.fields(PPOConfig)
+    }
