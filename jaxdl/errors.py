@@ -15,13 +15,6 @@ class CheckpointMismatchError(JaxdlError, ValueError):
     """A checkpoint does not fit the model or optimiser it is restored into."""
 
 
-class ConfigError(JaxdlError, ValueError):
-    """Deprecated: the library raises ``ValueError``; recipes use ``train.cli_config.ConfigError``.
-
-    Kept only while jaxdl/training/loop.py and jaxdl/rl/ppo.py still raise it.
-    """
-
-
 class PretrainedNotFoundError(JaxdlError, FileNotFoundError):
     """Pretrained weights are neither in a local directory nor downloadable."""
 
