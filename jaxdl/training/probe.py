@@ -7,9 +7,13 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import optax
+from flax import nnx
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from jaxdl.losses import softmax_cross_entropy
+from jaxdl.training.engine import make_chunk
+from jaxdl.training.sources import FullBatch
+from jaxdl.training.state import TrainState
 
 
 @partial(jax.jit, static_argnames=("num_classes", "num_steps"))
@@ -22,7 +26,8 @@ def fit_linear_probe(
     learning_rate: float = 1e-2,
     weight_decay: float = 1e-4,
 ) -> tuple[Array, Array, Array, Array]:
-    """Full-batch AdamW on standardised features; returns ``(W, b, mean, std)``.
+    """Full-batch AdamW on standardised features, ``num_steps`` engine steps in one
+    compiled chunk; returns ``(W, b, mean, std)``.
 
     Standardising with the training features' statistics (returned, to apply to test
     features) makes one learning rate work for pixels and for learned representations.
@@ -35,20 +40,21 @@ def fit_linear_probe(
         )
     mean, std = x.mean(0), x.std(0) + 1e-6
     x = (x - mean) / std
-    params = (jnp.zeros((x.shape[1], num_classes)), jnp.zeros((num_classes,)))
+    zeros = nnx.initializers.zeros
+    probe = nnx.Linear(
+        x.shape[1], num_classes, kernel_init=zeros, bias_init=zeros, rngs=nnx.Rngs(0)
+    )
     tx = optax.adamw(learning_rate, weight_decay=weight_decay)
+    state = TrainState.create(probe, tx, key=jax.random.key(0))  # no randomness is drawn
+    source = FullBatch({"x": x, "y": y}, num_steps)
+    state = make_chunk(_probe_loss, source)(state, source.data, None, num_steps)[0]
+    return state.params["kernel"][...], state.params["bias"][...], mean, std
 
-    def loss(p):
-        return softmax_cross_entropy(x @ p[0] + p[1], y).mean()
 
-    def step(carry, _):
-        p, s = carry
-        g = jax.grad(loss)(p)
-        u, s = tx.update(g, s, p)
-        return (optax.apply_updates(p, u), s), None
-
-    (params, _), _ = jax.lax.scan(step, (params, tx.init(params)), length=num_steps)
-    return params[0], params[1], mean, std
+def _probe_loss(model, batch, *, train, key):
+    del train, key
+    loss = softmax_cross_entropy(model(batch["x"]), batch["y"]).mean()
+    return loss, {"loss": loss}
 
 
 def probe_accuracy(probe, features: ArrayLike, labels: ArrayLike) -> float:
