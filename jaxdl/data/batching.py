@@ -29,8 +29,20 @@ def _check_batch_size(batch_size: int) -> int:
 def num_batches(n: int, batch_size: int, drop_remainder: bool = True) -> int:
     """Returns how many batches ``batches`` yields per epoch for ``n`` examples.
 
+    Args:
+        n: Number of examples, ``>= 0``.
+        batch_size: Examples per batch, a positive int.
+        drop_remainder: Whether a last, partial batch is dropped (as ``batches`` does).
+
+    Returns:
+        ``n // batch_size`` with ``drop_remainder``, else ``ceil(n / batch_size)``.
+
     Raises:
         ValueError: If ``n`` is negative or ``batch_size`` is not a positive int.
+
+    Example:
+        >>> num_batches(10, 4), num_batches(10, 4, drop_remainder=False)
+        (2, 3)
     """
     batch_size = _check_batch_size(batch_size)
     if n < 0:

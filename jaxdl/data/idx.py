@@ -124,6 +124,10 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
         array: Array with 1 to ``MAX_NDIM`` dims and dtype uint8, int8, int16, int32,
             float32 or float64 (any byte order).
 
+    Returns:
+        None; the file holds the big-endian IDX header and payload (gzipped with mtime 0,
+        so byte-identical across runs, when ``path`` ends in ``.gz``).
+
     Raises:
         ValueError: If the dtype, the number of dims or a dim size cannot be stored in IDX.
     """

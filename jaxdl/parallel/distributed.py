@@ -67,5 +67,13 @@ def initialize(
 
 
 def is_main_process() -> bool:
-    """Process 0 writes logs, plots and summaries; the others stay quiet."""
+    """Process 0 writes logs, plots and summaries; the others stay quiet.
+
+    Returns:
+      Whether ``jax.process_index() == 0``.
+
+    Example:
+      >>> is_main_process()  # one process
+      True
+    """
     return jax.process_index() == 0

@@ -98,12 +98,34 @@ def make_mesh(spec: str, devices: list | None = None) -> Mesh:
 
 
 def batch_axes(mesh: Mesh) -> tuple[str, ...]:
-    """The mesh axes the batch is split over (every :data:`AXES` the mesh has)."""
+    """The mesh axes the batch is split over (every :data:`AXES` the mesh has).
+
+    Args:
+      mesh: the device mesh.
+
+    Returns:
+      The names of the mesh's axes that are in :data:`AXES`, in the mesh's order.
+
+    Example:
+      >>> batch_axes(make_mesh("data=1"))
+      ('data',)
+    """
     return tuple(a for a in mesh.axis_names if a in AXES)
 
 
 def batch_divisor(mesh: Mesh) -> int:
-    """How many ways the batch is split: the product of :func:`batch_axes`' sizes."""
+    """How many ways the batch is split: the product of :func:`batch_axes`' sizes.
+
+    Args:
+      mesh: the device mesh.
+
+    Returns:
+      The product of the sizes of the mesh's batch axes (1 when it has none).
+
+    Example:
+      >>> batch_divisor(make_mesh(""))  # one device
+      1
+    """
     return math.prod(mesh.shape[a] for a in batch_axes(mesh))
 
 
@@ -115,8 +137,14 @@ def check_batch_size(batch_size: int, mesh: Mesh, *, name: str = "batch_size") -
       mesh: the mesh the batch is split over (its :func:`batch_axes`).
       name: what the error message calls ``batch_size`` (e.g. ``"eval_batch_size"``).
 
+    Returns:
+      None when the batch splits evenly.
+
     Raises:
       ValueError: when ``batch_size`` is not a multiple of :func:`batch_divisor`.
+
+    Example:
+      >>> check_batch_size(32, make_mesh(""))
     """
     parts = batch_divisor(mesh)
     if batch_size % parts:

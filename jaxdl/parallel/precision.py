@@ -45,8 +45,18 @@ def needs_loss_scale(precision: str) -> bool:
     """Whether ``precision`` needs a :class:`DynamicLossScale`: only float16 does
     (bfloat16 keeps float32's exponent range).
 
+    Args:
+      precision: ``"float32"``, ``"bfloat16"`` or ``"float16"`` (:data:`PRECISIONS`).
+
+    Returns:
+      ``True`` for ``"float16"``, else ``False``.
+
     Raises:
       ValueError: when ``precision`` is not one of :data:`PRECISIONS`.
+
+    Example:
+      >>> needs_loss_scale("float16"), needs_loss_scale("bfloat16")
+      (True, False)
     """
     return compute_dtype(precision) == jnp.float16
 

@@ -74,6 +74,19 @@ def remat_call(policy: Policy | None, fn: Callable) -> Callable:
     checkpoint, so this works for any NNX module whose call changes no variables
     (BatchNorm in training mode does; GroupNorm, LayerNorm and dropout with explicit
     keys do not).
+
+    Args:
+      policy: a ``jax.checkpoint`` policy, or ``None`` for no checkpointing.
+      fn: ``fn(module, *args)``, the computation to checkpoint.
+
+    Returns:
+      ``fn`` itself when ``policy`` is ``None``, else a function of ``(module, *args)``
+      that returns what ``fn`` does.
+
+    Example:
+      >>> f = lambda module, x: module(x)
+      >>> remat_call(None, f) is f
+      True
     """
     if policy is None:
         return fn

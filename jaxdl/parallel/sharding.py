@@ -18,17 +18,51 @@ MIN_SHARD_SIZE = 0
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
-    """Every device holds the whole array."""
+    """Every device holds the whole array.
+
+    Args:
+      mesh: the device mesh.
+
+    Returns:
+      ``NamedSharding(mesh, PartitionSpec())``.
+
+    Example:
+      >>> from jaxdl.parallel import make_mesh
+      >>> replicated(make_mesh("")).spec == P()
+      True
+    """
     return NamedSharding(mesh, P())
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """The leading (batch) axis split over all the mesh's batch axes, the rest whole."""
+    """The leading (batch) axis split over all the mesh's batch axes, the rest whole.
+
+    Args:
+      mesh: the device mesh; its batch axes are :func:`~jaxdl.parallel.batch_axes`.
+
+    Returns:
+      A ``NamedSharding`` for arrays of shape ``(B, ...)`` whose ``B`` is split over the
+      batch axes (replicated when the mesh has none).
+
+    Example:
+      >>> from jaxdl.parallel import make_mesh
+      >>> batch_sharding(make_mesh("data=1")).spec == P(("data",))
+      True
+    """
     return NamedSharding(mesh, P(batch_axes(mesh) or None))
 
 
 def fsdp_spec(shape: tuple[int, ...], size: int, *, min_size: int = MIN_SHARD_SIZE) -> P:
     """Shards the largest axis of ``shape`` that ``size`` divides, over ``fsdp``.
+
+    Args:
+      shape: the array's shape.
+      size: the size of the mesh's ``fsdp`` axis; ``<= 1`` means replicated.
+      min_size: arrays with fewer elements stay replicated.
+
+    Returns:
+      A ``PartitionSpec`` with ``"fsdp"`` at the largest axis ``size`` divides (the first
+      such on ties), or ``P()`` (replicated) when there is none.
 
     Example:
       >>> fsdp_spec((784, 128), 8) == P("fsdp", None)
@@ -58,6 +92,21 @@ def state_shardings(tree: Any, mesh: Mesh, *, min_size: int = MIN_SHARD_SIZE) ->
     split along its largest divisible axis, so parameters, gradients and the optimiser
     moments (same shapes as the parameters) are all ZeRO-3 sharded; XLA all-gathers a
     weight where the forward needs it and reduce-scatters its gradient.
+
+    Args:
+      tree: a pytree of arrays (or anything with ``shape``/``dtype``); typed PRNG keys
+        are always replicated.
+      mesh: the device mesh; the size of its ``fsdp`` axis (1 if absent) is used.
+      min_size: leaves with fewer elements stay replicated (see :func:`fsdp_spec`).
+
+    Returns:
+      A pytree of the structure of ``tree`` with a ``NamedSharding`` at every leaf.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl.parallel import make_mesh
+      >>> state_shardings({"w": jnp.zeros((4, 2))}, make_mesh(""))["w"].spec == P()
+      True
     """
     size = mesh.shape.get("fsdp", 1)
 
@@ -74,6 +123,18 @@ def bytes_per_device(tree: Any) -> dict[str, int]:
     """Bytes of ``tree``'s leaves held by each addressable device, by device id.
 
     Read from the arrays' own shards, so it reports what the sharding really does.
+
+    Args:
+      tree: a pytree; leaves that are not ``jax.Array`` are skipped, typed PRNG keys
+        count their raw key data.
+
+    Returns:
+      ``{str(device.id): bytes}`` over the devices of this process that hold a shard.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> bytes_per_device({"w": jnp.zeros(4, jnp.float32)})
+      {'0': 16}
     """
     out: dict[str, int] = {}
     for leaf in jax.tree.leaves(tree):
@@ -88,7 +149,20 @@ def bytes_per_device(tree: Any) -> dict[str, int]:
 
 
 def total_bytes(tree: Any) -> int:
-    """Bytes of ``tree``'s leaves as whole (unsharded) arrays."""
+    """Bytes of ``tree``'s leaves as whole (unsharded) arrays.
+
+    Args:
+      tree: a pytree whose leaves all have ``size`` and ``dtype`` (arrays); typed PRNG
+        keys count their raw key data.
+
+    Returns:
+      The sum of ``size * itemsize`` over the leaves.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> total_bytes({"w": jnp.zeros((4, 2), jnp.float32), "b": jnp.zeros(2, jnp.int8)})
+      34
+    """
     total = 0
     for leaf in jax.tree.leaves(tree):
         if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):

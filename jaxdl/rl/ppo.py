@@ -291,5 +291,13 @@ def make_train(
 
 
 def num_params(state: TrainState) -> int:
-    """Number of trainable parameters in ``state`` (of one seed)."""
+    """Number of trainable parameters in ``state`` (of one seed).
+
+    Args:
+      state: the train state of one seed (not a vmapped stack, whose leading seed axis
+        would be counted too).
+
+    Returns:
+      The sum of the sizes of the leaves of ``state.params``.
+    """
     return sum(math.prod(x.shape) for x in jax.tree.leaves(state.params))

@@ -30,6 +30,17 @@ def track_ema(decay: float, *, warmup: bool = True) -> optax.GradientTransformat
     forgotten quickly (the schedule of TensorFlow's ``ExponentialMovingAverage``
     with ``num_updates``).
 
+    Args:
+      decay: the decay :math:`d`, in ``[0, 1)``.
+      warmup: whether to use the smaller decay :math:`(1 + n) / (10 + n)` early on.
+
+    Returns:
+      An ``optax.GradientTransformation`` whose state is an :class:`EmaState`; its
+      ``update`` needs ``params`` and raises ``ValueError`` without them.
+
+    Raises:
+      ValueError: if ``decay`` is not in ``[0, 1)``.
+
     Example:
       >>> import jax.numpy as jnp, optax
       >>> tx = optax.chain(optax.sgd(1.0), track_ema(0.5, warmup=False))
@@ -60,7 +71,24 @@ def track_ema(decay: float, *, warmup: bool = True) -> optax.GradientTransformat
 
 
 def ema_params(opt_state: Any) -> Any:
-    """The averaged parameters inside ``opt_state`` (which must hold one :class:`EmaState`)."""
+    """The averaged parameters inside ``opt_state`` (which must hold one :class:`EmaState`).
+
+    Args:
+      opt_state: an optimiser state (any pytree) from a chain that contains
+        :func:`track_ema` once.
+
+    Returns:
+      The averaged parameters, a pytree with the structure and shapes of the params.
+
+    Raises:
+      ValueError: if ``opt_state`` holds no :class:`EmaState` or more than one.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> state = track_ema(0.9).init({"w": jnp.ones(2)})
+      >>> ema_params(state)["w"].tolist()
+      [1.0, 1.0]
+    """
     found = [
         s
         for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, EmaState))

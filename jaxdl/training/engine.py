@@ -354,7 +354,20 @@ def _bar(run, total, initial, progress, desc):
 
 
 def epoch_line(record: Mapping[str, Any]) -> str:
-    """The one line printed per epoch: epoch, losses and accuracies, speed."""
+    """The one line printed per epoch: epoch, losses and accuracies, speed.
+
+    Args:
+      record: the epoch's record; needs ``"epoch"`` (int). The float entries
+        ``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy`` and
+        ``train_examples_per_s`` are shown when present.
+
+    Returns:
+      The line, its fields joined by ``" | "``.
+
+    Example:
+      >>> epoch_line({"epoch": 3, "train_loss": 0.5})
+      'epoch   3 | train_loss 0.5000'
+    """
     parts = [f"epoch {record['epoch']:3d}"]
     for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
         if isinstance(record.get(key), float):

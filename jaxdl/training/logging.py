@@ -69,7 +69,17 @@ def _plain(value: Any) -> Any:
 
 
 def environment() -> dict[str, Any]:
-    """JAX version, backend and devices, for summaries and benchmark results."""
+    """JAX version, backend and devices, for summaries and benchmark results.
+
+    Returns:
+      A JSON-ready dict with keys ``jax``, ``flax``, ``optax``, ``python`` (version
+      strings), ``backend`` (e.g. ``"cpu"``), ``devices`` (their ``str``), ``cpu_count``
+      and ``machine``.
+
+    Example:
+      >>> sorted(environment())[:3]
+      ['backend', 'cpu_count', 'devices']
+    """
     import flax
     import optax
 
@@ -93,7 +103,19 @@ def write_summary(
     wall_time_s: float,
     **extra: Any,
 ) -> Path:
-    """Writes ``workdir/summary.json``: final metrics, resolved config, time, versions."""
+    """Writes ``workdir/summary.json``: final metrics, resolved config, time, versions.
+
+    Args:
+      workdir: an existing folder; ``summary.json`` there is overwritten.
+      metrics: final metrics; values with ``.item()`` (NumPy/JAX scalars) become Python
+        numbers.
+      config: the resolved configuration, written as given (non-JSON values via ``str``).
+      wall_time_s: the run's wall time in seconds, rounded to milliseconds.
+      **extra: further top-level entries; they win over the :func:`environment` keys.
+
+    Returns:
+      The path of the written ``summary.json``.
+    """
     path = Path(workdir) / "summary.json"
     payload = {
         "metrics": {k: _plain(v) for k, v in metrics.items()},

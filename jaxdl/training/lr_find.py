@@ -23,6 +23,14 @@ from jaxdl.training.step import LossFn, train_step
 def exponential_lrs(num_steps: int, lo: float = 1e-3, hi: float = 1.0) -> np.ndarray:
     """``num_steps`` learning rates spaced evenly in log space from ``lo`` to ``hi``.
 
+    Args:
+      num_steps: how many rates, at least 2.
+      lo: the first (smallest) rate, ``> 0``.
+      hi: the last (largest) rate, ``> lo``.
+
+    Returns:
+      float64 rates, shape ``(num_steps,)``, from ``lo`` to ``hi`` inclusive.
+
     Raises:
       ValueError: ``num_steps < 2`` or not ``0 < lo < hi``.
 
@@ -98,6 +106,14 @@ def smooth(losses: np.ndarray, window: int | None = None) -> np.ndarray:
     Centred rather than exponential: an exponential average lags, which would move the
     minimum, and so the suggestion, towards larger learning rates.
 
+    Args:
+      losses: the losses, shape ``(num_steps,)``.
+      window: the window length in steps; ``None`` (or 0) means ``max(1, num_steps // 20)``.
+
+    Returns:
+      float64 averages, shape ``(num_steps,)``; near the ends only the points under the
+      window are averaged.
+
     Example:
       >>> smooth(np.array([0.0, 3.0, 0.0]), window=3).tolist()
       [1.5, 1.0, 1.5]
@@ -119,8 +135,20 @@ def suggest_lr(lrs: np.ndarray, losses: np.ndarray) -> float:
     sat at 0.17-0.19 over three seeds, so the suggestion was 0.085-0.095, next to the
     seed's hand-picked 0.1.
 
+    Args:
+      lrs: the learning rates of the sweep, shape ``(num_steps,)``.
+      losses: the losses of :func:`lr_find` for ``lrs``, shape ``(num_steps,)``; they are
+        smoothed with :func:`smooth`'s default window.
+
+    Returns:
+      ``lrs[i] / 2`` for the step ``i`` with the lowest finite smoothed loss.
+
     Raises:
       ValueError: every smoothed loss is infinite or NaN.
+
+    Example:
+      >>> suggest_lr(np.array([0.1, 0.2, 0.4]), np.array([2.0, 1.0, np.nan]))
+      0.1
     """
     s = smooth(losses)
     finite = np.isfinite(s)

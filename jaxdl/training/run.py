@@ -33,7 +33,17 @@ STEP_METRICS = "step_metrics.npz"
 
 def clear_run(workdir: str | os.PathLike) -> None:
     """Removes what an earlier run left in ``workdir``: checkpoints, TensorBoard,
-    ``metrics.jsonl`` and the per-step metrics."""
+    ``metrics.jsonl`` and the per-step metrics.
+
+    Missing entries are skipped; other files in ``workdir`` (e.g. ``summary.json``) stay.
+
+    Args:
+      workdir: the run's output folder.
+
+    Returns:
+      None; the folders ``checkpoints/`` and ``tensorboard/`` and the files
+      ``metrics.jsonl`` and ``step_metrics.npz`` under ``workdir`` are gone.
+    """
     workdir = Path(workdir)
     for name in ("checkpoints", "tensorboard"):
         shutil.rmtree(workdir / name, ignore_errors=True)

@@ -58,6 +58,13 @@ class BatchSource(Protocol):
 def take(data: Data, idx: jax.Array) -> dict[str, jax.Array]:
     """Gathers the rows ``idx`` of every array in ``data``.
 
+    Args:
+      data: arrays of shape ``(N, ...)``, by name.
+      idx: integer row indices, shape ``(B,)`` (or any index ``v[idx]`` accepts).
+
+    Returns:
+      A dict with the same keys, each array of shape ``(B, ...)``.
+
     Example:
       >>> take({"x": jnp.arange(5)}, jnp.array([4, 0]))["x"].tolist()
       [4, 0]
@@ -68,8 +75,18 @@ def take(data: Data, idx: jax.Array) -> dict[str, jax.Array]:
 def num_examples(data: Data) -> int:
     """The common leading dimension of ``data``.
 
+    Args:
+      data: a non-empty mapping of arrays of shape ``(N, ...)``.
+
+    Returns:
+      ``N``.
+
     Raises:
-      ValueError: if the arrays of ``data`` differ in length.
+      ValueError: if the arrays of ``data`` differ in length (or ``data`` is empty).
+
+    Example:
+      >>> num_examples({"x": jnp.zeros((5, 2)), "y": jnp.zeros(5)})
+      5
     """
     sizes = {k: v.shape[0] for k, v in data.items()}
     if len(set(sizes.values())) != 1:
@@ -82,6 +99,14 @@ def epoch_order(key: jax.Array, n: int, batch_size: int) -> jax.Array:
 
     The last ``n % batch_size`` examples of the permutation are dropped, so every step
     sees a full batch and the compiled step has one shape.
+
+    Args:
+      key: the PRNG key of the epoch.
+      n: the number of examples.
+      batch_size: the examples per step.
+
+    Returns:
+      int32 indices, shape ``(n // batch_size, batch_size)``; row ``i`` is step ``i``.
 
     Raises:
       ValueError: if ``batch_size`` is not in ``[1, n]``.
@@ -228,7 +253,21 @@ class Sampled:
 
 def minibatch_indices(key: jax.Array, step: jax.Array, num: int, batch_size: int) -> jax.Array:
     """The ``(batch_size,)`` row indices (with replacement) of step ``step`` of the run
-    whose key is ``key``; they depend only on the key and the step number."""
+    whose key is ``key``; they depend only on the key and the step number.
+
+    Args:
+      key: the run's PRNG key.
+      step: the step number, an integer scalar (traced inside ``jit``).
+      num: the number of examples; indices are drawn uniformly from ``[0, num)``.
+      batch_size: the indices per step.
+
+    Returns:
+      int32 indices, shape ``(batch_size,)``.
+
+    Example:
+      >>> minibatch_indices(jax.random.key(0), jnp.int32(3), 10, 4).shape
+      (4,)
+    """
     return jax.random.randint(
         jax.random.fold_in(jax.random.fold_in(key, step), 1), (batch_size,), 0, num
     )

@@ -184,8 +184,20 @@ def guarded_train_step(
 
 
 def eval_step(state: TrainState, batch: Batch, where: jax.Array, *, eval_fn: EvalFn) -> Metrics:
-    """Per-batch metric sums of the model in inference mode: ``eval_fn(model, batch,
-    where)`` with the model of ``state``."""
+    """Per-batch metric sums: ``eval_fn(model, batch, where)`` with the model of ``state``.
+
+    ``eval_fn`` is responsible for calling the model in inference mode (as
+    :func:`classifier_eval` does with ``train=False``).
+
+    Args:
+      state: the train state whose model (``state.model()``) is evaluated.
+      batch: the batch, arrays of shape ``(B, ...)``.
+      where: ``(B,)`` bool, ``False`` for padding examples.
+      eval_fn: ``eval_fn(model, batch, where) -> dict`` of per-batch sums.
+
+    Returns:
+      What ``eval_fn`` returns: a dict of scalar sums over the valid examples.
+    """
     return eval_fn(state.model(), batch, where)
 
 

@@ -60,6 +60,13 @@ def expand_grid(base: T, grid: Mapping[str, Sequence[Any]]) -> list[T]:
 def group_by(items: Sequence[T], key: Callable[[T], Hashable]) -> list[list[int]]:
     """Indices of ``items`` grouped by ``key(item)``, groups in first-seen order.
 
+    Args:
+      items: the items to group.
+      key: maps an item to a hashable group key.
+
+    Returns:
+      One list of indices into ``items`` per distinct key, each in increasing order.
+
     Example:
       >>> group_by([3, 10, 4, 12], key=lambda n: n // 10)
       [[0, 2], [1, 3]]
