@@ -1,6 +1,8 @@
 """What the recipes share on the config side: the run, data and scaling fields of their
-configs, quick-config overrides, and turning the scaling fields into ``jaxdl.parallel``
-objects.
+configs, quick-config overrides, and turning those fields into library objects (the
+``jaxdl.parallel`` objects, the run, ``fit``'s options, the Fashion-MNIST splits), plus
+the fashion_mnist recipe's CNN and warm-up-cosine optimiser that other Fashion-MNIST
+recipes build from the same fields.
 
 Recipes import only this module and :mod:`train.cli_config` from outside their own
 folder; the library (``jaxdl``) never sees a config, only the typed values read here.
