@@ -16,8 +16,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
-from flax import nnx
 
 from benchmarks import _harness
 from jaxdl.data import (
@@ -26,8 +24,6 @@ from jaxdl.data import (
     load_fashion_mnist,
     with_normalized_images,
 )
-from jaxdl.nn import CNNClassifier, MLPClassifier
-from jaxdl.parallel import compute_dtype
 from jaxdl.training import (
     Permuted,
     TrainState,
@@ -35,8 +31,8 @@ from jaxdl.training import (
     classifier_loss,
     make_chunk,
     make_evaluator,
-    warmup_cosine_optimizer,
 )
+from train.fashion_mnist import train as recipe
 
 METRIC = "training examples/s"
 UNIT = "examples/s"
@@ -46,39 +42,6 @@ QUICK = {"train_examples": 2048, "test_examples": 1000, "batch_size": 256, "repe
 
 TorchModelFn = Callable[[ml_collections.ConfigDict], Any]
 INPUT_SHAPE = (28, 28, 1)
-
-
-def jaxdl_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Module:
-    """The fashion_mnist recipe's model for one of its configs, from the same fields."""
-    common = dict(
-        hidden=config.hidden,
-        dropout=config.dropout,
-        dtype=compute_dtype(config.get("precision", "float32")),
-        rngs=nnx.Rngs(params=key),
-    )
-    if config.model == "mlp":
-        return MLPClassifier(INPUT_SHAPE, **common)
-    return CNNClassifier(
-        INPUT_SHAPE,
-        channels=config.channels,
-        block_depth=config.block_depth,
-        norm=config.norm,
-        norm_groups=config.norm_groups,
-        **common,
-    )
-
-
-def jaxdl_optimizer(
-    config: ml_collections.ConfigDict, steps_per_epoch: int
-) -> optax.GradientTransformation:
-    """The recipe's optimiser: warm-up and cosine decay over ``num_epochs``."""
-    return warmup_cosine_optimizer(
-        config.optimizer,
-        learning_rate=config.learning_rate,
-        num_steps=config.num_epochs * steps_per_epoch,
-        warmup_steps=config.warmup_epochs * steps_per_epoch,
-        weight_decay=config.weight_decay,
-    )
 
 
 def load(split: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,8 +60,8 @@ class JaxdlSide:
         self.n, self.batch_size = len(labels), config.batch_size
         self.steps = self.n // self.batch_size
         # From the recipe's config fields; the parameter count is checked against torch.
-        model = jaxdl_model(config, key=model_key)
-        tx = jaxdl_optimizer(config, self.steps)
+        model = recipe.build_model(config, key=model_key)
+        tx = recipe.build_optimizer(config, self.steps)
         self.state = TrainState.create(model, tx, key=state_key)
         self.num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(self.state.params))
         loss_fn = with_normalized_images(

@@ -49,14 +49,9 @@ class SeedGraphConv(nn.Module):
         return self.activation(torch.mm(aggregated, self.theta))
 
 
-class CorrectedGraphConv(nn.Module):
-    """The seed's ``GraphConv`` as intended: a GCN layer with scatter-add via ``index_add_``."""
-
-    def __init__(self, n_in: int, n_out: int, activation=F.relu):
-        super().__init__()
-        self.activation = activation
-        self.theta = nn.Parameter(torch.empty((n_in, n_out)))
-        nn.init.xavier_uniform_(self.theta)
+class CorrectedGraphConv(SeedGraphConv):
+    """The seed's ``GraphConv`` as intended: a GCN layer with scatter-add via ``index_add_``
+    (the seed's parameters and initialisation, only ``forward`` differs)."""
 
     def forward(self, x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
         n_nodes = x.shape[0]

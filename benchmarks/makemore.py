@@ -33,9 +33,10 @@ from jaxdl.charlm import (
     lm_loss,
     make_split_evaluator,
     scan_unroll,
+    train_char_lm,
 )
 from jaxdl.data.names import load_splits
-from jaxdl.training import Sampled, make_chunk, train
+from jaxdl.training import Sampled, make_chunk
 from train.makemore.configs import default
 
 NAME = "makemore"
@@ -163,15 +164,8 @@ def _full_runs(config, spec, data, windows) -> dict[str, Any]:
     """Both sides' whole default run, untimed against each other: losses and wall times."""
     out: dict[str, Any] = {}
     tic = time.perf_counter()
-    chunk_steps = min(config.chunk_steps, spec.num_steps)
-    result = train(
-        spec.init_state(),
-        Sampled(data["train"], spec.batch_size, steps_per_epoch=chunk_steps),
-        loss_fn=lm_loss,
-        num_epochs=-(-spec.num_steps // chunk_steps),
-        num_steps=spec.num_steps,
-        unroll=scan_unroll(chunk_steps),
-        progress=False,
+    result = train_char_lm(
+        spec.init_state(), spec, data["train"], chunk_steps=config.chunk_steps, progress=False
     )
     evaluate = make_split_evaluator()
     out["jaxdl"] = {f"{k}_loss": round(float(evaluate(result.state, data[k])), 4) for k in SPLITS}

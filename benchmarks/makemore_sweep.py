@@ -24,29 +24,14 @@ from jaxdl.charlm import (
     CharLMRun,
     as_device_data,
     init_states,
-    lm_loss,
     make_split_evaluator,
-    scan_unroll,
+    train_char_lm,
 )
 from jaxdl.data.names import load_splits
-from jaxdl.training import Sampled, TrainResult, TrainState, expand_grid, train
+from jaxdl.training import expand_grid
 from train.makemore.configs import sweep
 
 NAME = "makemore_sweep"
-
-
-def _train(state: TrainState, spec: CharLMRun, data, chunk_steps: int, **kwargs) -> TrainResult:
-    chunk_steps = min(chunk_steps, spec.num_steps)
-    return train(
-        state,
-        Sampled(data, spec.batch_size, steps_per_epoch=chunk_steps),
-        loss_fn=lm_loss,
-        num_epochs=-(-spec.num_steps // chunk_steps),
-        num_steps=spec.num_steps,
-        unroll=scan_unroll(chunk_steps),
-        progress=False,
-        **kwargs,
-    )
 
 
 def run(*, quick: bool = False, num_steps: int | None = None, **_: Any) -> dict[str, Any]:
@@ -63,11 +48,12 @@ def run(*, quick: bool = False, num_steps: int | None = None, **_: Any) -> dict[
     data = {k: as_device_data(v) for k, v in load_splits(config.block_size).items()}
     with _harness.OtherLoad() as other:
         tic = time.perf_counter()
-        swept = _train(
+        swept = train_char_lm(
             init_states(specs),
             specs[0],
             data["train"],
-            config.chunk_steps,
+            chunk_steps=config.chunk_steps,
+            progress=False,
             vmapped=True,
             on_non_finite="record",
         )
@@ -78,7 +64,9 @@ def run(*, quick: bool = False, num_steps: int | None = None, **_: Any) -> dict[
         tic = time.perf_counter()
         single_test = []
         for s in specs:
-            single = _train(s.init_state(), s, data["train"], config.chunk_steps)
+            single = train_char_lm(
+                s.init_state(), s, data["train"], chunk_steps=config.chunk_steps, progress=False
+            )
             evaluate = make_split_evaluator()
             losses = {k: float(evaluate(single.state, v)) for k, v in data.items()}
             single_test.append(losses["test"])

@@ -26,7 +26,7 @@ Run: ``python -m benchmarks.run neural_ode`` (or ``python -m benchmarks.neural_o
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -94,6 +94,36 @@ def torch_iteration(model: Any, ts: np.ndarray, ys: np.ndarray, config) -> tuple
     return step, losses
 
 
+class _JaxSide(NamedTuple):
+    data: dict[str, np.ndarray]
+    ts: jax.Array
+    ys: jax.Array
+    model: nnx.Module
+    params0: nnx.State
+    options: Any
+    state: TrainState
+    source: FullBatch
+    chunk: Any
+
+
+def _jax_side(config, iters: int) -> _JaxSide:
+    """The recipe's full-trajectory stage for ``iters`` iterations, through the engine's
+    compiled chunk: the data, the model and its initial weights (which also seed the
+    torch side), a fresh state, the source and the chunk."""
+    data = recipe.make_data(config)
+    ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
+    model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
+    params0 = nnx.state(model, nnx.Param)
+    tx = recipe.build_optimizer(config)
+    options = recipe.solve_options(config)
+    loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, options=options)
+    source = FullBatch({"ts": ts, "ys": ys}, iters)
+    state = TrainState.create(model, tx, key=jax.random.key(0))
+    return _JaxSide(
+        data, ts, ys, model, params0, options, state, source, make_chunk(loss_fn, source)
+    )
+
+
 def run(
     *,
     repeats: int = REPEATS,
@@ -115,30 +145,20 @@ def run(
         jax_iters, repeats = QUICK["jax_iters"], QUICK["repeats"]
     load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     _harness.set_threads()
-    data = recipe.make_data(config)
-    ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
-
-    model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
-    params0 = nnx.state(model, nnx.Param)
-    tx = recipe.build_optimizer(config)
-    options = recipe.solve_options(config)
-    # The recipe's full-trajectory stage, through the engine's compiled chunk.
-    loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, options=options)
-    source = FullBatch({"ts": ts, "ys": ys}, jax_iters)
-    chunk = make_chunk(loss_fn, source)
-    state0 = TrainState.create(model, tx, key=jax.random.key(0))
+    side = _jax_side(config, jax_iters)
+    data = side.data
     jax_losses: list[np.ndarray] = []
 
     def jax_call() -> Any:
         # Fresh copies: the chunk donates the state, and every call times iterations 1..K.
-        out = chunk(jax.tree.map(jnp.copy, state0), source.data, None, jax_iters)
+        out = side.chunk(jax.tree.map(jnp.copy, side.state), side.source.data, None, jax_iters)
         jax_losses.append(out[1]["loss"])
         return out
 
-    t_model = torch_model(params0)
+    t_model = torch_model(side.params0)
     torch_call, torch_losses = torch_iteration(t_model, data["ts"], data["ys"], config)
 
-    jax_init = float(recipe.trajectory_loss(model, ts, ys, options=options))
+    jax_init = float(recipe.trajectory_loss(side.model, side.ts, side.ys, options=side.options))
     with _harness.OtherLoad() as other:
         times = _harness.time_interleaved(
             {"jaxdl": jax_call, "torch": torch_call}, warmup=1, repeats=repeats
@@ -222,19 +242,13 @@ def loss_curves(iters: int, out: str, *, torch_threads: int = 1) -> dict[str, An
 
     torch.set_num_threads(torch_threads)
     config = seed_config.get_config()
-    data = recipe.make_data(config)
-    ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
-    model = recipe.build_model(config, key=jax.random.split(jax.random.key(config.seed))[0])
-    params0 = nnx.state(model, nnx.Param)
-    tx = recipe.build_optimizer(config)
-    options = recipe.solve_options(config)
-    loss_fn = recipe.make_loss(ts.shape[0], length=ts.shape[0], batch=1, options=options)
-    source = FullBatch({"ts": ts, "ys": ys}, iters)
+    side = _jax_side(config, iters)
+    data = side.data
     # A copy: the chunk donates its state, and params0 still seeds the torch side.
-    state = jax.tree.map(jnp.copy, TrainState.create(model, tx, key=jax.random.key(0)))
-    metrics = make_chunk(loss_fn, source)(state, source.data, None, iters)[1]
+    state = jax.tree.map(jnp.copy, side.state)
+    metrics = side.chunk(state, side.source.data, None, iters)[1]
     jax_losses = np.asarray(metrics["loss"]).tolist()
-    step, torch_losses = torch_iteration(torch_model(params0), data["ts"], data["ys"], config)
+    step, torch_losses = torch_iteration(torch_model(side.params0), data["ts"], data["ys"], config)
     record: dict[str, Any] = {"config": "train/neural_ode/configs/seed.py", "jaxdl": jax_losses}
     tic = time.perf_counter()
     for i in range(iters):

@@ -58,6 +58,7 @@ from benchmarks import _fashion_mnist, _harness, conv_layer, fashion_mnist_cnn
 from jaxdl.nn import max_pool
 from jaxdl.nn._dropout import split_key
 from jaxdl.training import TrainState
+from train.fashion_mnist import train as recipe
 from train.fashion_mnist.configs import default
 
 BATCHES = (128, 1024)
@@ -242,7 +243,7 @@ def build_parts(config: ml_collections.ConfigDict, batch: int, *, seed: int = 0)
     def nchw(a: np.ndarray) -> Any:
         return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
 
-    model = _fashion_mnist.jaxdl_model(config, key=jax.random.key(config.seed))
+    model = recipe.build_model(config, key=jax.random.key(config.seed))
     (b1, b2), classifier = model.blocks, _Classifier(model)
     th = _torch_layers(config)
 
@@ -294,9 +295,9 @@ def _optimizer_part(config: ml_collections.ConfigDict, *, rng: np.random.Generat
     import torch
 
     # The schedule's length does not change the work per update.
-    tx = _fashion_mnist.jaxdl_optimizer(config, 60_000 // config.batch_size)
+    tx = recipe.build_optimizer(config, 60_000 // config.batch_size)
     state = TrainState.create(
-        _fashion_mnist.jaxdl_model(config, key=jax.random.key(config.seed)),
+        recipe.build_model(config, key=jax.random.key(config.seed)),
         tx,
         key=jax.random.key(0),
     )

@@ -1,6 +1,8 @@
 """What the recipes share on the config side: the run, data and scaling fields of their
-configs, quick-config overrides, and turning the scaling fields into ``jaxdl.parallel``
-objects.
+configs, quick-config overrides, and turning those fields into library objects (the
+``jaxdl.parallel`` objects, the run, ``fit``'s options, the Fashion-MNIST splits), plus
+the fashion_mnist recipe's CNN and warm-up-cosine optimiser that other Fashion-MNIST
+recipes build from the same fields.
 
 Recipes import only this module and :mod:`train.cli_config` from outside their own
 folder; the library (``jaxdl``) never sees a config, only the typed values read here.
@@ -10,11 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import ml_collections
+import optax
+from flax import nnx
 from jax.sharding import Mesh
 
 from jaxdl import parallel
-from jaxdl.training import Run
+from jaxdl.data import load_fashion_mnist_split
+from jaxdl.nn import CNNClassifier
+from jaxdl.training import Run, warmup_cosine_optimizer
 from train.cli_config import ConfigError
 
 __all__ = [
@@ -22,6 +29,8 @@ __all__ = [
     "add_data_fields",
     "add_run_fields",
     "add_scale_fields",
+    "cnn_classifier",
+    "fashion_mnist_splits",
     "fit_options",
     "open_run",
     "initialize_from_config",
@@ -29,6 +38,7 @@ __all__ = [
     "override",
     "quick_run",
     "setup",
+    "warmup_cosine",
 ]
 
 
@@ -215,13 +225,75 @@ def fit_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The :func:`jaxdl.training.fit` arguments every epoch-based config names alike.
 
     ``fit(state, train, test, loss_fn=..., data_key=..., run=run, mesh=...,
-    **fit_options(config))``; configs without ``accum_steps`` train on whole batches.
+    **fit_options(config))``; configs without ``accum_steps`` train on whole batches,
+    those without ``eval_batch_size`` (no evaluation) keep ``fit``'s 1000.
     """
     return {
         "num_epochs": config.num_epochs,
         "batch_size": config.batch_size,
-        "eval_batch_size": config.eval_batch_size,
+        "eval_batch_size": config.get("eval_batch_size", 1000),
         "steps_per_dispatch": config.steps_per_dispatch,
         "progress": config.progress,
         "accum_steps": config.get("accum_steps", 1),
     }
+
+
+def fashion_mnist_splits(
+    config: ml_collections.ConfigDict, *, name: str = "config"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Fashion-MNIST train and test splits as the data fields say (``data_dir``,
+    ``train_examples``, ``test_examples``).
+
+    Args:
+      config: a config with the data fields and ``batch_size``.
+      name: how errors call ``config`` (``"config.classifier"`` for a nested one).
+
+    Returns:
+      ``(train, test)``, dicts of ``"image"`` (uint8) and ``"label"`` arrays.
+
+    Raises:
+      ConfigError: when the training split holds fewer examples than one batch.
+    """
+    data_dir = config.data_dir or None
+    train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
+    test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
+    n_train = int(train["label"].shape[0])
+    if n_train < config.batch_size:
+        raise ConfigError(
+            f"{name}.batch_size is {config.batch_size}, expected at most the {n_train} "
+            "training examples."
+        )
+    return train, test
+
+
+def cnn_classifier(config: ml_collections.ConfigDict, *, key: jax.Array) -> CNNClassifier:
+    """The fashion_mnist recipe's CNN from the config's fields (``channels``, ``hidden``,
+    ``block_depth``, ``dropout``, ``norm``, ``norm_groups``; ``precision`` and
+    ``conv_impl`` where the config has them), parameters drawn from ``key``."""
+    return CNNClassifier(
+        (28, 28, 1),
+        channels=config.channels,
+        hidden=config.hidden,
+        block_depth=config.block_depth,
+        dropout=config.dropout,
+        dtype=parallel.compute_dtype(config.get("precision", "float32")),
+        norm=config.norm,
+        norm_groups=config.norm_groups,
+        conv_impl=config.get("conv_impl", "auto"),
+        rngs=nnx.Rngs(params=key),
+    )
+
+
+def warmup_cosine(
+    config: ml_collections.ConfigDict, steps_per_epoch: int, *, name: str = "adamw"
+) -> optax.GradientTransformation:
+    """:func:`jaxdl.training.warmup_cosine_optimizer` ``name`` over the config's
+    ``num_epochs`` of ``steps_per_epoch`` steps, ``warmup_epochs`` of them warm-up, with its
+    ``learning_rate`` and ``weight_decay``."""
+    return warmup_cosine_optimizer(
+        name,
+        learning_rate=config.learning_rate,
+        num_steps=config.num_epochs * steps_per_epoch,
+        warmup_steps=config.warmup_epochs * steps_per_epoch,
+        weight_decay=config.weight_decay,
+    )

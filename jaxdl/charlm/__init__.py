@@ -18,6 +18,7 @@ from jaxdl.charlm.spec import (
     group_by_shape,
     init_states,
     scan_unroll,
+    train_char_lm,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "sample",
     "scan_unroll",
     "step_decay_sgd",
+    "train_char_lm",
 ]

@@ -21,9 +21,12 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from jaxdl.charlm.objective import lm_loss
 from jaxdl.charlm.optim import make_optimizer
 from jaxdl.nn.char_lm import INITS, build_char_lm
+from jaxdl.training.engine import TrainResult, train
 from jaxdl.training.hyperparams import with_hyperparams
+from jaxdl.training.sources import Data, Sampled
 from jaxdl.training.state import TrainState
 from jaxdl.training.sweep import group_by
 
@@ -209,3 +212,34 @@ def scan_unroll(chunk_steps: int) -> int:
     doubles the compile time, which only long chunks pay back.
     """
     return 8 if chunk_steps >= 1000 else 1
+
+
+def train_char_lm(
+    state: TrainState, spec: CharLMRun, train_data: Data, *, chunk_steps: int, **kwargs: Any
+) -> TrainResult:
+    """Trains ``state`` for ``spec.num_steps`` steps of :func:`~jaxdl.charlm.lm_loss` on
+    minibatches drawn from ``train_data`` (a :class:`~jaxdl.training.Sampled` source of
+    ``spec.batch_size`` rows), in epochs of ``chunk_steps`` steps, the last one partial.
+
+    Args:
+      state: the run's train state (``spec.init_state()``), or :func:`init_states`'
+        stack of runs with ``vmapped=True``.
+      spec: the run; its ``num_steps`` and ``batch_size`` are used.
+      train_data: the training windows, as :func:`~jaxdl.charlm.as_device_data` gives.
+      chunk_steps: steps per epoch (one compiled chunk, one log line, one checkpoint).
+      **kwargs: passed on to :func:`jaxdl.training.train` (``run``, ``evaluate``,
+        ``progress``, ``vmapped`` ...).
+
+    Returns:
+      :func:`jaxdl.training.train`'s result.
+    """
+    chunk = min(chunk_steps, spec.num_steps)
+    return train(
+        state,
+        Sampled(train_data, spec.batch_size, steps_per_epoch=chunk),
+        loss_fn=lm_loss,
+        num_epochs=-(-spec.num_steps // chunk),
+        num_steps=spec.num_steps,
+        unroll=scan_unroll(chunk),
+        **kwargs,
+    )

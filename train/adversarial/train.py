@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from flax import nnx
 
 from jaxdl.attacks import fgsm, pgd, targeted_sgd
 from jaxdl.data import (
@@ -20,20 +19,9 @@ from jaxdl.data import (
     load_fashion_mnist_split,
     with_normalized_images,
 )
-from jaxdl.nn import CNNClassifier
-from jaxdl.training import (
-    Checkpointer,
-    Run,
-    TrainState,
-    classifier_eval,
-    classifier_loss,
-    fit,
-    warmup_cosine_optimizer,
-)
+from jaxdl.training import Checkpointer, Run, TrainState, classifier_eval, classifier_loss, fit
 from jaxdl.viz import save_image_table
-from train.cli_config import ConfigError
-
-INPUT_SHAPE = (28, 28, 1)
+from train import _common
 
 
 def build_classifier(
@@ -44,45 +32,19 @@ def build_classifier(
     state_key: jax.Array,
 ) -> TrainState:
     """The CNN of ``config.classifier`` and its AdamW, as a fresh :class:`TrainState`."""
-    model = CNNClassifier(
-        INPUT_SHAPE,
-        channels=c.channels,
-        hidden=c.hidden,
-        block_depth=c.block_depth,
-        dropout=c.dropout,
-        dtype=jnp.float32,
-        norm=c.norm,
-        norm_groups=c.norm_groups,
-        rngs=nnx.Rngs(params=model_key),
-    )
-    tx = warmup_cosine_optimizer(
-        "adamw",
-        learning_rate=c.learning_rate,
-        num_steps=c.num_epochs * steps_per_epoch,
-        warmup_steps=c.warmup_epochs * steps_per_epoch,
-        weight_decay=c.weight_decay,
-    )
-    return TrainState.create(model, tx, key=state_key)
+    model = _common.cnn_classifier(c, key=model_key)
+    return TrainState.create(model, _common.warmup_cosine(c, steps_per_epoch), key=state_key)
 
 
 def train_classifier(c: ml_collections.ConfigDict, workdir: Path) -> None:
     """Trains the classifier into ``workdir`` (checkpoints, metrics, ``summary.json``)."""
-    with Run(
-        workdir, recipe="adversarial/classifier", config=c.to_dict(), max_to_keep=c.max_to_keep
-    ) as run:
+    with _common.open_run(c, workdir, "adversarial/classifier") as run:
         _fit_classifier(c, run)
 
 
 def _fit_classifier(c: ml_collections.ConfigDict, run: Run) -> None:
-    data_dir = c.data_dir or None
-    train = load_fashion_mnist_split("train", data_dir=data_dir, limit=c.train_examples)
-    test = load_fashion_mnist_split("test", data_dir=data_dir, limit=c.test_examples)
+    train, test = _common.fashion_mnist_splits(c, name="config.classifier")
     n_train = int(train["label"].shape[0])
-    if n_train < c.batch_size:
-        raise ConfigError(
-            f"config.classifier.batch_size is {c.batch_size}, expected at most the {n_train} "
-            "training examples."
-        )
     # The fashion_mnist recipe's keys, so the same config trains the same weights.
     model_key, state_key, data_key = jax.random.split(jax.random.key(c.seed), 3)
     state = build_classifier(c, n_train // c.batch_size, model_key=model_key, state_key=state_key)
@@ -92,13 +54,9 @@ def _fit_classifier(c: ml_collections.ConfigDict, run: Run) -> None:
         test,
         loss_fn=with_normalized_images(partial(classifier_loss, label_smoothing=c.label_smoothing)),
         eval_fn=with_normalized_images(classifier_eval),
-        num_epochs=c.num_epochs,
-        batch_size=c.batch_size,
-        eval_batch_size=c.eval_batch_size,
-        steps_per_dispatch=c.steps_per_dispatch,
         data_key=data_key,
         run=run,
-        progress=c.progress,
+        **_common.fit_options(c),
     )
     run.finish(result.final, epochs=result.metrics.get("epoch", 0))
 

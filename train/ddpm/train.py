@@ -23,7 +23,6 @@ import numpy as np
 from flax import nnx
 
 from jaxdl import parallel
-from jaxdl.data import load_fashion_mnist_split
 from jaxdl.diffusion import (
     SCHEDULES,
     Sampler,
@@ -85,15 +84,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         if run.path("config.json") is not None:
             # Written first, so a run stopped early can still be sampled from and scored.
             run.path("config.json").write_text(json.dumps(config.to_dict(), indent=2, default=list))
-        data_dir = config.data_dir or None
-        train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
-        test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
+        train, test = _common.fashion_mnist_splits(config)
         n_train = int(train["label"].shape[0])
-        if n_train < config.batch_size:
-            raise ConfigError(
-                f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
-                "training examples."
-            )
         schedule = make_schedule(config.schedule, config.num_timesteps)
         state = build_state(config, n_train // config.batch_size)
         sample_key = jax.random.key(config.seed + 1)

@@ -10,8 +10,8 @@ import jax
 import ml_collections
 from flax import nnx
 
-from jaxdl.data import load_fashion_mnist_split, with_normalized_images
-from jaxdl.nn import CNNClassifier, MLPClassifier
+from jaxdl.data import with_normalized_images
+from jaxdl.nn import MLPClassifier
 from jaxdl.parallel import compute_dtype
 from jaxdl.training import (
     WARMUP_COSINE_OPTIMIZERS,
@@ -19,7 +19,6 @@ from jaxdl.training import (
     classifier_eval,
     classifier_loss,
     fit,
-    warmup_cosine_optimizer,
 )
 from train import _common
 from train.cli_config import ConfigError
@@ -29,23 +28,11 @@ INPUT_SHAPE = (28, 28, 1)
 
 def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Module:
     """The model named by ``config.model`` (``"cnn"`` or ``"mlp"``)."""
-    rngs = nnx.Rngs(params=key)
-    dtype = compute_dtype(config.get("precision", "float32"))
     if config.model == "cnn":
-        return CNNClassifier(
-            INPUT_SHAPE,
-            channels=config.channels,
-            hidden=config.hidden,
-            block_depth=config.block_depth,
-            dropout=config.dropout,
-            dtype=dtype,
-            norm=config.norm,
-            norm_groups=config.norm_groups,
-            # Recipes that reuse this model from their own configs keep the default.
-            conv_impl=config.get("conv_impl", "auto"),
-            rngs=rngs,
-        )
+        return _common.cnn_classifier(config, key=key)
     if config.model == "mlp":
+        dtype = compute_dtype(config.get("precision", "float32"))
+        rngs = nnx.Rngs(params=key)
         return MLPClassifier(
             INPUT_SHAPE, hidden=config.hidden, dropout=config.dropout, dtype=dtype, rngs=rngs
         )
@@ -56,30 +43,15 @@ def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
     """AdamW, Adam or SGD with linear warm-up and cosine decay over the whole run."""
     if config.optimizer not in WARMUP_COSINE_OPTIMIZERS:
         raise ConfigError(f"config.optimizer is {config.optimizer!r}, expected adamw, adam or sgd.")
-    return warmup_cosine_optimizer(
-        config.optimizer,
-        learning_rate=config.learning_rate,
-        num_steps=config.num_epochs * steps_per_epoch,
-        warmup_steps=config.warmup_epochs * steps_per_epoch,
-        weight_decay=config.weight_decay,
-    )
+    return _common.warmup_cosine(config, steps_per_epoch, name=config.optimizer)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains, evaluates every epoch, writes ``workdir`` artefacts, returns the summary."""
     mesh = _common.setup(config)
     with _common.open_run(config, workdir, "fashion_mnist") as run:
-        data_dir = config.data_dir or None
-        train_data = load_fashion_mnist_split(
-            "train", data_dir=data_dir, limit=config.train_examples
-        )
-        test_data = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
+        train_data, test_data = _common.fashion_mnist_splits(config)
         n_train = int(train_data["label"].shape[0])
-        if n_train < config.batch_size:
-            raise ConfigError(
-                f"config.batch_size is {config.batch_size}, expected at most the {n_train} "
-                "training examples."
-            )
         model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
         model = build_model(config, key=model_key)
         tx = build_optimizer(config, n_train // config.batch_size)

@@ -13,7 +13,6 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from jaxdl.data import load_fashion_mnist_split
 from jaxdl.data.masks import random_patch_mask
 from jaxdl.losses import (
     bernoulli_nll,
@@ -41,7 +40,7 @@ from jaxdl.training import (
 )
 from jaxdl.training.state import all_finite, select_update
 from jaxdl.viz import save_grid
-from train._common import open_run
+from train import _common
 from train.cli_config import ConfigError
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")
@@ -137,10 +136,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Trains the configured model, writes its grids, metrics and summary."""
     if config.model not in MODELS:
         raise ConfigError(f"config.model is {config.model!r}, expected one of {', '.join(MODELS)}.")
-    with open_run(config, workdir, "generative") as run:
-        data_dir = config.data_dir or None
-        train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
-        test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
+    with _common.open_run(config, workdir, "generative") as run:
+        train, test = _common.fashion_mnist_splits(config)
         if config.model == "gan":
             return run.finish(_train_gan(config, run, train))
         return run.finish(_train_autoencoder(config, run, train, test))
@@ -159,13 +156,9 @@ def _train_autoencoder(config, run: Run, train, test) -> dict[str, Any]:
         test,
         loss_fn=loss_fn,
         eval_fn=eval_fn,
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
         data_key=data_key,
-        steps_per_dispatch=config.steps_per_dispatch,
         run=run,
-        progress=config.progress,
+        **_common.fit_options(config),
     )
     model = result.state.model()
     x = images(take(test, jnp.arange(32)))

@@ -31,7 +31,7 @@ from jaxdl.charlm import (
     lm_loss,
     make_split_evaluator,
     sample,
-    scan_unroll,
+    train_char_lm,
 )
 from jaxdl.data.names import VOCAB, load_splits
 from jaxdl.training import (
@@ -44,7 +44,6 @@ from jaxdl.training import (
     lr_find,
     smooth,
     suggest_lr,
-    train,
     with_hyperparams,
     write_table,
 )
@@ -110,14 +109,11 @@ def _train(
     state: TrainState, spec: CharLMRun, splits: Splits, plan: Plan, **kwargs: Any
 ) -> TrainResult:
     """``spec.num_steps`` steps in epochs of ``plan.chunk_steps`` (the last one partial)."""
-    chunk = min(plan.chunk_steps, spec.num_steps)
-    return train(
+    return train_char_lm(
         state,
-        Sampled(splits["train"], spec.batch_size, steps_per_epoch=chunk),
-        loss_fn=lm_loss,
-        num_epochs=-(-spec.num_steps // chunk),
-        num_steps=spec.num_steps,
-        unroll=scan_unroll(chunk),
+        spec,
+        splits["train"],
+        chunk_steps=plan.chunk_steps,
         keep_step_metrics=True,
         progress=plan.progress,
         **kwargs,

@@ -16,16 +16,15 @@ from jaxdl.data import (
     CLASS_NAMES,
     FASHION_MNIST_MEAN,
     FASHION_MNIST_STD,
-    load_fashion_mnist_split,
     normalize_fashion_mnist,
 )
 from jaxdl.data.augment import batch, gallery, simclr_augment, two_views
 from jaxdl.losses import ntxent
 from jaxdl.nn.simclr import READOUTS, SimCLRNet, representations
-from jaxdl.training import Run, TrainState, fit, warmup_cosine_optimizer
+from jaxdl.training import Run, TrainState, fit
 from jaxdl.training.probe import fit_linear_probe, per_class_subset, probe_accuracy
 from jaxdl.viz import save_augmentations, scatter_classes
-from train._common import open_run
+from train import _common
 from train.cli_config import ConfigError
 
 
@@ -95,36 +94,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Trains the encoder, probes it (and a random one, and the pixels), writes plots."""
     if config.readout not in READOUTS:  # before a long training run, not after it
         raise ConfigError(f"config.readout is {config.readout!r}, expected one of {READOUTS}.")
-    with open_run(config, workdir, "simclr") as run:
+    with _common.open_run(config, workdir, "simclr") as run:
         return _train_and_probe(config, run)
 
 
 def _train_and_probe(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
-    data_dir = config.data_dir or None
-    train = load_fashion_mnist_split("train", data_dir=data_dir, limit=config.train_examples)
-    test = load_fashion_mnist_split("test", data_dir=data_dir, limit=config.test_examples)
+    train, test = _common.fashion_mnist_splits(config)
     k_model, k_state, k_data, k_random, k_subset = jax.random.split(jax.random.key(config.seed), 5)
     augment = build_augment(config)
     steps_per_epoch = len(train["label"]) // config.batch_size
-    tx = warmup_cosine_optimizer(
-        "adamw",
-        learning_rate=config.learning_rate,
-        num_steps=config.num_epochs * steps_per_epoch,
-        warmup_steps=config.warmup_epochs * steps_per_epoch,
-        weight_decay=config.weight_decay,
-    )
+    tx = _common.warmup_cosine(config, steps_per_epoch)
     state = TrainState.create(build_encoder(config, k_model), tx, key=k_state)
     result = fit(
         state,
         train,
         None,
         loss_fn=partial(simclr_loss, augment=augment, temperature=config.temperature),
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
         data_key=k_data,
-        steps_per_dispatch=config.steps_per_dispatch,
         run=run,
-        progress=config.progress,
+        **_common.fit_options(config),
     )
     n_train = len(train["label"]) - len(train["label"]) % 100
     n_test = len(test["label"]) - len(test["label"]) % 100

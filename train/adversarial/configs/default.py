@@ -14,6 +14,8 @@ Time:     about 9 minutes on a busy 2-core CPU (562 s measured), most of it trai
 
 import ml_collections
 
+from train._common import add_data_fields, add_run_fields
+
 
 def classifier_config() -> ml_collections.ConfigDict:
     """The fashion_mnist recipe's default CNN and its training, for 4 epochs."""
@@ -29,17 +31,16 @@ def classifier_config() -> ml_collections.ConfigDict:
     c.weight_decay = 1e-4
     c.warmup_epochs = 1
     c.label_smoothing = 0.0
-    c.num_epochs = 4
-    c.batch_size = 128
-    c.eval_batch_size = 1000
-    c.steps_per_dispatch = 100
-    c.seed = 0
-    # Limits for quick runs and tests; 0 means the whole split.
-    c.train_examples = 0
-    c.test_examples = 0
-    c.data_dir = ""
-    c.max_to_keep = 3
-    c.progress = False
+    add_run_fields(
+        c,
+        num_epochs=4,
+        batch_size=128,
+        steps_per_dispatch=100,
+        resume=None,
+        max_to_keep=3,
+        progress=False,
+    )
+    add_data_fields(c)  # limits for quick runs and tests; 0 means the whole split
     return c
 
 

@@ -7,21 +7,14 @@ Time:     about 20 seconds on a 2-core CPU.
 
 import ml_collections
 
+from train._common import quick_run
 from train.adversarial.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
     c = default.get_config()
     # The fashion_mnist recipe's quick CNN: a slice of the data, 2 epochs.
-    c.classifier.channels = (4, 8)
-    c.classifier.hidden = (16,)
-    c.classifier.num_epochs = 2
-    c.classifier.batch_size = 32
-    c.classifier.eval_batch_size = 64
-    c.classifier.steps_per_dispatch = 4
-    c.classifier.warmup_epochs = 0
-    c.classifier.train_examples = 256
-    c.classifier.test_examples = 100
+    quick_run(c.classifier, channels=(4, 8), hidden=(16,), num_epochs=2, warmup_epochs=0)
     c.num_images = 16
     c.pgd_steps = 5
     c.targeted_max_steps = 200
