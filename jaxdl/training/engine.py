@@ -279,7 +279,7 @@ def train(
                 values = jax.device_get(evaluate(state))
                 record |= {f"test_{k}": _mean(v) for k, v in values.items()}
             for hook in hooks:
-                record |= dict(hook(epoch, state) or {})
+                record |= dict(hook(epoch_offset + epoch, state) or {})
             save = epoch % checkpoint_every == 0 or end == total
             run.end_epoch(epoch_offset + epoch, state, record, save=save)
             if epoch_lines and run.is_main:
