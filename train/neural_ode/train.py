@@ -5,8 +5,9 @@ accurate float64 solve (:func:`jaxdl.ode.reference_solution`), not SciPy's defau
 tolerances, which are about 0.24 off. Training runs in *stages*: stage ``k`` draws
 ``window_batches[k]`` random windows of ``window_lengths[k]`` points per iteration (a
 window of all ``num_points`` is the seed's full-trajectory fit) for ``stage_iters[k]``
-iterations. Each stage is one compiled ``lax.scan`` per ``log_every`` iterations; the
-parameters and the Adam state carry over between stages.
+iterations. Each stage is one :func:`jaxdl.training.train` call of one ``Run`` (a
+compiled chunk of ``log_every`` iterations per epoch); the parameters and the Adam
+state carry over between stages.
 
 The reported ``final_loss`` is the seed's metric: the mean Euclidean error over the 501
 training points of one solve from ``u0`` over the whole interval.
