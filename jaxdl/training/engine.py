@@ -232,6 +232,8 @@ def train(
 
         shardings = state_shardings(state, mesh)
         state = place(state, shardings)
+        if progress and jax.process_index() == 0:
+            _report_memory(state, mesh)
     run = run if run is not None else Run(None)
     start_epoch, state = run.resume_into(state, shardings)
     start_epoch = max(start_epoch - epoch_offset, 0)
@@ -295,6 +297,18 @@ def train(
         bad_step=bad,
         steady_steps=timed_steps,
         steady_seconds=timed_s,
+    )
+
+
+def _report_memory(state: Any, mesh: Mesh) -> None:
+    from tqdm.auto import tqdm
+
+    from jaxdl.parallel import bytes_per_device, total_bytes
+
+    per_device = max(bytes_per_device(state).values())
+    tqdm.write(
+        f"mesh {dict(mesh.shape)}: the train state takes {per_device / 2**20:.2f} MiB "
+        f"per device of {total_bytes(state) / 2**20:.2f} MiB in all"
     )
 
 

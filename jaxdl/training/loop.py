@@ -9,13 +9,9 @@ import jax
 from jax.sharding import Mesh
 
 from jaxdl.parallel import (
-    bytes_per_device,
     check_batch_size,
     local_batch_size,
-    place,
     replicate,
-    state_shardings,
-    total_bytes,
 )
 from jaxdl.training.engine import Hook, TrainResult, train
 from jaxdl.training.evaluation import make_evaluator
@@ -111,10 +107,6 @@ def fit(
     if own_run:
         run = Run(workdir, resume=resume, max_to_keep=max_to_keep)
     try:
-        if mesh is not None:
-            state = place(state, state_shardings(state, mesh))
-            if progress and jax.process_index() == 0:
-                _report_memory(state, mesh)
         return train(
             state,
             source,
@@ -132,16 +124,6 @@ def fit(
     finally:
         if own_run:
             run.close()
-
-
-def _report_memory(state: TrainState, mesh: Mesh) -> None:
-    from tqdm.auto import tqdm
-
-    per_device = max(bytes_per_device(state).values())
-    tqdm.write(
-        f"mesh {dict(mesh.shape)}: the train state takes {per_device / 2**20:.2f} MiB "
-        f"per device of {total_bytes(state) / 2**20:.2f} MiB in all"
-    )
 
 
 def _check_mesh(mesh: Mesh, batch_size: int, accum_steps: int) -> int:
