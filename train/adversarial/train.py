@@ -96,9 +96,7 @@ def save_examples(x, adv, labels, preds, path: Path) -> None:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Attacks the classifier (trained first when its workdir has none) with FGSM, PGD and
     the seed's targeted attack; writes the examples and the summary."""
-    run = Run(
-        workdir, recipe="adversarial", config=config.to_dict(), tensorboard=False, checkpoints=False
-    )
+    run = _common.open_run(config, workdir, "adversarial", tensorboard=False, checkpoints=False)
     with run:
         return _attack(config, run)
 

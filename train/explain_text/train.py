@@ -33,6 +33,7 @@ from jaxdl.xai import (
     perturbation_curve,
     save_heatmap_png,
 )
+from train._common import open_run
 from train.cli_config import ConfigError
 from train.explain_text.texts import PAIRS, REVIEWS
 
@@ -89,13 +90,7 @@ def _relevances(model, method, batch, other, key) -> tuple[jax.Array, jax.Array 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Explains the texts, writes heatmaps, curves and the summary to ``workdir``."""
     _check_methods(config.methods)
-    run = Run(
-        workdir,
-        recipe="explain_text",
-        config=config.to_dict(),
-        tensorboard=False,
-        checkpoints=False,
-    )
+    run = open_run(config, workdir, "explain_text", tensorboard=False, checkpoints=False)
     with run:
         return _explain(config, run)
 

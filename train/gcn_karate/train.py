@@ -15,8 +15,9 @@ from flax import nnx
 
 from jaxdl.data.graphs import GraphsTuple, karate_club
 from jaxdl.graph import GCN
-from jaxdl.training import FullBatch, Run, TrainState, train
+from jaxdl.training import FullBatch, TrainState, train
 from jaxdl.viz import figure, save_figure
+from train._common import open_run
 from train.cli_config import ConfigError
 
 
@@ -91,7 +92,7 @@ def validate(config: ml_collections.ConfigDict, num_nodes: int) -> None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains ``num_seeds`` GCNs at once, writes metrics, plots and summary to ``workdir``."""
-    with Run(workdir, recipe="gcn_karate", config=config.to_dict(), x="step") as run:
+    with open_run(config, workdir, "gcn_karate", x="step") as run:
         graph, labels_np = karate_club()
         validate(config, len(labels_np))
         labels = jnp.asarray(labels_np)

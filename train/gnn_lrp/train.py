@@ -24,9 +24,10 @@ from jaxdl.data.graphs import (
     pad_graphs,
 )
 from jaxdl.graph import GraphNet, gcn_norm
-from jaxdl.training import Run, TrainState, train
+from jaxdl.training import TrainState, train
 from jaxdl.viz import figure, save_figure
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
+from train._common import open_run
 from train.cli_config import ConfigError
 
 ADJACENCIES = ("sum", "gcn")
@@ -171,7 +172,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains the GraphNet, evaluates, explains two test graphs; writes ``workdir``."""
     validate(config)
-    with Run(workdir, recipe="gnn_lrp", config=config.to_dict()) as run:
+    with open_run(config, workdir, "gnn_lrp") as run:
         raw, labels = ba_dataset(
             config.num_train + config.num_test,
             min_nodes=config.min_nodes,

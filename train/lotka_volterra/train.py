@@ -35,6 +35,7 @@ from jaxdl.ode import (
 )
 from jaxdl.training import Run
 from jaxdl.viz import figure, save_figure
+from train._common import open_run
 from train.cli_config import ConfigError
 
 
@@ -117,13 +118,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     missing = [m for m in config.fixed_methods if m not in config.substeps]
     if missing:
         raise ConfigError(f"config.substeps lacks {missing}; give the step counts per method.")
-    with Run(
-        workdir,
-        recipe="lotka_volterra",
-        config=config.to_dict(),
-        tensorboard=False,
-        checkpoints=False,
-    ) as run:
+    with open_run(config, workdir, "lotka_volterra", tensorboard=False, checkpoints=False) as run:
         return _compare(config, run)
 
 

@@ -48,6 +48,7 @@ from jaxdl.training import (
     write_table,
 )
 from jaxdl.viz import plot_embedding, plot_losses, plot_lr_find
+from train._common import open_run
 from train.cli_config import ConfigError
 
 Splits = Mapping[str, Mapping[str, jax.Array]]
@@ -94,9 +95,7 @@ def _splits_fn(config: ml_collections.ConfigDict) -> Callable[[int], Splits]:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """One run (``config.sweep`` empty) or a sweep; writes artefacts, returns the summary."""
     plan = build(config)
-    with Run(
-        workdir, recipe="makemore", config=config.to_dict(), resume=config.resume, curves=False
-    ) as run:
+    with open_run(config, workdir, "makemore", curves=False) as run:
         splits_fn = _splits_fn(config)
         if plan.grid:
             metrics, extra = _sweep(plan, run, splits_fn)

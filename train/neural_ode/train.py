@@ -28,7 +28,8 @@ from flax import nnx
 
 from jaxdl.ode import LotkaVolterra, SolveOptions, reference_solution, solve_errors
 from jaxdl.ode.neural import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
-from jaxdl.training import FullBatch, Run, TrainState, train
+from jaxdl.training import FullBatch, TrainState, train
+from train._common import open_run
 from train.cli_config import ConfigError
 from train.neural_ode import plots
 
@@ -141,13 +142,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     check_config(config)
     options = solve_options(config)
     with (
-        Run(
-            workdir,
-            recipe="neural_ode",
-            config=config.to_dict(),
-            tensorboard=config.tensorboard,
-            x="step",
-        ) as run,
+        open_run(config, workdir, "neural_ode", tensorboard=config.tensorboard, x="step") as run,
         solve_errors(),
     ):
         data = make_data(config)

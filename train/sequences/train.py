@@ -22,6 +22,7 @@ from jaxdl.data.synthetic_speech import speech_batch
 from jaxdl.nn.ctc import CTCTagger, ctc_tagger_loss, ctc_tagger_metrics
 from jaxdl.nn.seq2seq import Seq2Seq, seq2seq_metrics, teacher_forced_loss
 from jaxdl.training import Generated, Run, TrainResult, TrainState, plot_curves, train
+from train._common import open_run
 
 _SPEECH_FIELDS = ("num_symbols", "features", "max_labels", "noise")  # speech_batch settings
 
@@ -81,9 +82,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     and summary.json."""
     # TensorBoard off: both tasks log train_loss at the same steps. No resume: the two
     # stages checkpoint different models into one folder (each task's final state).
-    with Run(
-        workdir, recipe="sequences", config=config.to_dict(), tensorboard=False, curves=False
-    ) as run:
+    with open_run(config, workdir, "sequences", tensorboard=False, curves=False) as run:
         key_ctc, key_s2s = jax.random.split(jax.random.key(config.seed))
         c, s = config.ctc, config.seq2seq
         ctc, ctc_seconds = _train_task(
