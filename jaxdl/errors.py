@@ -21,3 +21,24 @@ class PretrainedNotFoundError(JaxdlError, FileNotFoundError):
 
 class ODESolveError(JaxdlError, RuntimeError):
     """An adaptive ODE solve stopped early (step limit, step size underflow, non-finite state)."""
+
+
+class UsageError(JaxdlError, ValueError):
+    """The run was asked for something it must refuse (a busy workdir, another run's
+    workdir); the command line exits with status 2."""
+
+
+class WorkdirBusyError(UsageError):
+    """Another live process holds the workdir's lock."""
+
+
+class RunMismatchError(UsageError):
+    """The workdir holds another run (other recipe or config), or refuses to resume."""
+
+
+class WorkdirError(JaxdlError, OSError):
+    """The workdir cannot be written (full disk, read-only, a file where a folder is)."""
+
+
+class CheckpointCorruptError(JaxdlError, OSError):
+    """No checkpoint in the workdir can be read."""

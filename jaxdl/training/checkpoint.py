@@ -1,16 +1,20 @@
 """Orbax checkpoints of a :class:`~jaxdl.training.TrainState` (or any pytree of arrays)
-by epoch."""
+by epoch or step, with a JSON record of the run's progress."""
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 
-from jaxdl.errors import CheckpointMismatchError
+from jaxdl.errors import CheckpointCorruptError, CheckpointMismatchError, WorkdirError
 
 
 def _is_key(x: Any) -> bool:
@@ -54,53 +58,133 @@ def _unflat(template: Any, flat: dict[str, Any]) -> Any:
 
 
 class Checkpointer:
-    """Saves a :class:`~jaxdl.training.TrainState` (or any pytree of arrays) each epoch,
-    keeping the newest ``max_to_keep``.
+    """Saves a :class:`~jaxdl.training.TrainState` (or any pytree of arrays) with a small
+    JSON record of the run's progress, keeping the newest ``max_to_keep``.
 
     Orbax writes into a temporary folder and renames it when complete, so a run killed
     mid-save leaves the previous checkpoint intact; the half-written folder is removed
-    the next time a manager opens the directory.
+    the next time a manager opens the directory. A complete checkpoint that cannot be
+    read (a truncated or deleted file) is moved aside as ``<step>.corrupt`` and the
+    previous one is restored instead.
 
     Args:
-      directory: the checkpoint folder (created if missing).
+      directory: the checkpoint folder (created if missing); a local path or a URI.
       max_to_keep: how many of the newest checkpoints stay on disk.
     """
 
     def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3):
-        self.directory = os.path.abspath(os.fspath(directory))
+        self.directory = _absolute(directory)
         options = ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
 
     def latest_epoch(self) -> int | None:
-        """The newest complete epoch on disk, or ``None``."""
+        """The newest complete checkpoint's key (an epoch or a step), or ``None``."""
         return self.manager.latest_step()
 
-    def save(self, epoch: int, state: Any) -> None:
-        """Starts writing ``state`` as ``epoch`` (asynchronously; see :meth:`wait`)."""
-        self.manager.save(epoch, args=ocp.args.StandardSave(_flat(state)))
+    latest_step = latest_epoch
+
+    def save(self, key: int, state: Any, meta: Mapping[str, Any] | None = None) -> None:
+        """Writes ``state`` (and the JSON-ready ``meta``) as checkpoint ``key`` and waits
+        until it is on disk, so that nothing is logged for progress that is not saved.
+
+        Raises:
+          WorkdirError: the checkpoint could not be written (full disk, read-only).
+        """
+        args = {"state": ocp.args.StandardSave(_flat(state))}
+        if meta is not None:
+            args["meta"] = ocp.args.JsonSave(dict(meta))
+        try:
+            self.manager.save(key, args=ocp.args.Composite(**args), force=True)
+            self.manager.wait_until_finished()
+        except OSError as e:
+            raise WorkdirError(_os_sentence(e, self.directory, key)) from e
+        except Exception as e:  # orbax wraps the OSError of its writer threads
+            cause = _os_cause(e)
+            if cause is None:
+                raise
+            raise WorkdirError(_os_sentence(cause, self.directory, key)) from e
+
+    def meta(self, key: int | None = None) -> dict[str, Any] | None:
+        """The JSON record saved with checkpoint ``key`` (default: the newest), or
+        ``None`` when there is no such checkpoint or it has no record."""
+        key = self.latest_epoch() if key is None else key
+        if key is None:
+            return None
+        try:
+            out = self.manager.restore(key, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+            return dict(out["meta"])
+        except Exception:  # an unreadable or absent record: restore() decides what to do
+            return None
 
     def restore(self, template: Any, epoch: int | None = None) -> tuple[int, Any]:
-        """Restores ``epoch`` (default: the newest) into the structure of ``template``.
+        """Restores checkpoint ``epoch`` (default: the newest readable one) into the
+        structure of ``template``.
+
+        Without ``epoch``, a checkpoint that cannot be read is reported in one line on
+        stderr, moved aside, and the next older one is tried.
 
         Args:
           template: a freshly built state of the same model and optimiser; its
             structure, shapes and dtypes are the target.
-          epoch: which checkpoint; ``None`` is the newest.
+          epoch: which checkpoint (its key); ``None`` is the newest readable one.
 
         Returns:
-          ``(epoch, state)``.
+          ``(key, state)``.
 
         Raises:
           FileNotFoundError: there is no checkpoint.
           CheckpointMismatchError: the checkpoint has other leaves or shapes.
+          CheckpointCorruptError: no checkpoint can be read.
         """
-        epoch = self.latest_epoch() if epoch is None else epoch
-        if epoch is None:
+        if epoch is not None:
+            return epoch, _unflat(template, self._read(epoch))
+        keys = sorted(self.manager.all_steps(), reverse=True)
+        if not keys:
             raise FileNotFoundError(f"There is no checkpoint in {self.directory} to resume from.")
-        flat = self.manager.restore(epoch, args=ocp.args.StandardRestore(None))
-        return epoch, _unflat(template, flat)
+        for key in keys:
+            hook = sys.unraisablehook
+            # A failed read leaves orbax's reader coroutines unawaited; Python would print
+            # each one's traceback. The one line below says what happened instead.
+            sys.unraisablehook = lambda *_: None
+            try:
+                flat = self._read(key)
+            except CheckpointMismatchError:
+                raise
+            except Exception as e:
+                print(f"warning: {self._set_aside(key, e)}", file=sys.stderr)
+                continue
+            finally:
+                gc.collect()  # the unawaited coroutines go now, while the hook is quiet
+                sys.unraisablehook = hook
+            return key, _unflat(template, flat)
+        raise CheckpointCorruptError(
+            f"No checkpoint in {self.directory} can be read (all were moved aside as "
+            "<step>.corrupt); start over with --config.overwrite=true or a fresh workdir."
+        )
+
+    def _read(self, key: int) -> dict[str, Any]:
+        out = self.manager.restore(
+            key, args=ocp.args.Composite(state=ocp.args.StandardRestore(None))
+        )
+        return out["state"]
+
+    def _set_aside(self, key: int, error: Exception) -> str:
+        """Moves unreadable checkpoint ``key`` out of the manager's sight; says so."""
+        folder = epath.Path(self.directory) / str(key)
+        where = _file_in(error, folder) or folder
+        target = folder.parent / f"{key}.corrupt"
+        if target.exists():
+            target.rmtree()
+        folder.rename(target)
+        self.manager.reload()
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        reason = reason.split(" See full")[0][:120]
+        return (
+            f"checkpoint {key} in {self.directory} cannot be read ({where}: {reason}); "
+            f"moved it to {target.name} and trying the previous one."
+        )
 
     def wait(self) -> None:
         """Blocks until pending saves are on disk."""
@@ -108,5 +192,44 @@ class Checkpointer:
 
     def close(self) -> None:
         """Waits for pending saves and releases the manager."""
-        self.manager.wait_until_finished()
-        self.manager.close()
+        try:
+            self.manager.wait_until_finished()
+        finally:
+            self.manager.close()
+
+
+def _absolute(directory: str | os.PathLike) -> str:
+    """A URI stays as it is; a local path becomes absolute (orbax needs one)."""
+    text = os.fspath(directory)
+    return text if "://" in text else os.path.abspath(text)
+
+
+def _os_cause(error: BaseException) -> OSError | None:
+    """The first ``OSError`` in ``error``'s chain, if any."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    text = str(error)
+    if "No space left" in text or "Read-only file system" in text or "Permission denied" in text:
+        return OSError(text.splitlines()[0] if text else type(error).__name__)
+    return None
+
+
+def _os_sentence(error: OSError, directory: str, key: int) -> str:
+    reason = error.strerror or str(error).splitlines()[0]
+    where = error.filename or directory
+    return f"Could not write checkpoint {key} to {where}: {reason}."
+
+
+def _file_in(error: BaseException, folder: Any) -> str | None:
+    """The first path under ``folder`` that ``error``'s chain names, for the message."""
+    prefix = os.fspath(folder)
+    seen: BaseException | None = error
+    while seen is not None:
+        for word in str(seen).replace("'", " ").replace('"', " ").split():
+            if word.startswith(prefix):
+                return word.rstrip(".,:;)")
+        seen = seen.__cause__ or seen.__context__
+    return None

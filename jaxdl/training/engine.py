@@ -165,6 +165,7 @@ def train(
     checkpoint_every: int = 1,
     step_fn: StepFn | None = None,
     epoch_lines: bool = True,
+    stage: str | None = None,
 ) -> TrainResult:
     """Trains ``state`` on ``source`` for ``num_epochs`` epochs; the one training loop.
 
@@ -210,6 +211,9 @@ def train(
         state may then be any pytree with a ``step`` counter.
       epoch_lines: print one line per epoch (losses, accuracies, speed) on process 0,
         whether or not the progress bar shows.
+      stage: which checkpoints of ``run`` this call saves and resumes from (a run of
+        several calls with states of different structure, e.g. a sweep's groups or two
+        models, gives each its own); defaults to one per ``epoch_offset``.
 
     Returns:
       A :class:`TrainResult`.
@@ -235,21 +239,24 @@ def train(
         if progress and jax.process_index() == 0:
             _report_memory(state, mesh)
     run = run if run is not None else Run(None)
-    start_epoch, state = run.resume_into(state, shardings)
-    start_epoch = max(start_epoch - epoch_offset, 0)
-    bad = None
+    stage = ("" if epoch_offset == 0 else f"stage{epoch_offset}") if stage is None else stage
+    saved, state = run.restore(state, shardings, stage=stage)
+    start_epoch, skip, carried, bad = _position(saved, epoch_offset)
     batch_size = examples_per_step or getattr(source, "batch_size", None)
     compiled: set[int] = set()  # chunk lengths called so far: their first call compiles
     timed_steps, timed_s = 0, 0.0
-    bar = _bar(run, total, min(start_epoch * per_epoch, total), progress, desc)
+    bar = _bar(run, total, min(start_epoch * per_epoch + skip, total), progress, desc)
+    since_save = 0  # steps since the last checkpoint
     try:
         for epoch in range(start_epoch + 1, num_epochs + 1):
             begin, end = (epoch - 1) * per_epoch, min(epoch * per_epoch, total)
             if begin >= end:
                 break
+            resumed_here = epoch == start_epoch + 1 and skip > 0  # a checkpoint mid-epoch
+            first = begin + skip if resumed_here else begin
             tic = time.perf_counter()
-            sums: dict[str, float] = {}
-            for start in range(begin, end, chunk_size):
+            sums: dict[str, Any] = dict(carried) if resumed_here else {}
+            for start in range(first, end, chunk_size):
                 stop = min(start + chunk_size, end)
                 t0 = time.perf_counter()
                 inputs = source.inputs(epoch, start - begin, stop - begin)
@@ -269,12 +276,17 @@ def train(
                 bar.update(stop - start)
                 done = stop - begin
                 bar.set_postfix(epoch=epoch, **{k: _short(v / done) for k, v in sums.items()})
+                since_save += stop - start
+                if stop < end and run.checkpoint_due(since_save):
+                    where = {"epoch": epoch_offset + epoch, "done": done, "complete": False}
+                    run.save_progress(stop, state, where | _carry(sums, bad, state), stage=stage)
+                    since_save = 0
             seconds = time.perf_counter() - tic
             record: dict[str, Any] = {"epoch": epoch_offset + epoch, "step": _step(state)}
             # Records hold plain numbers: a vmapped stack of runs logs its mean.
             record |= {f"train_{k}": _mean(v) / (end - begin) for k, v in sums.items()}
             if batch_size is not None:
-                record["train_examples_per_s"] = (end - begin) * batch_size / seconds
+                record["train_examples_per_s"] = (end - first) * batch_size / seconds
             if mesh is not None:
                 record["skipped_steps"] = sums.get("skipped", 0.0)
             if evaluate is not None:
@@ -282,8 +294,12 @@ def train(
                 record |= {f"test_{k}": _mean(v) for k, v in values.items()}
             for hook in hooks:
                 record |= dict(hook(epoch_offset + epoch, state) or {})
-            save = epoch % checkpoint_every == 0 or end == total
-            run.end_epoch(epoch_offset + epoch, state, record, save=save)
+            if epoch % checkpoint_every == 0 or end == total:
+                where = {"epoch": epoch_offset + epoch, "done": end - begin, "complete": True}
+                run.save_progress(end, state, where | _carry({}, bad, state), record, stage=stage)
+                since_save = 0
+            else:
+                run.end_epoch(epoch_offset + epoch, state, record, save=False)
             if epoch_lines and run.is_main:
                 bar.write(epoch_line(record))
     finally:
@@ -298,6 +314,33 @@ def train(
         steady_steps=timed_steps,
         steady_seconds=timed_s,
     )
+
+
+def _position(progress: Mapping[str, Any] | None, epoch_offset: int):
+    """``(completed epochs, steps done in the next one, its partial sums, bad steps)``
+    of this call, from a restored checkpoint's progress record."""
+    if progress is None:
+        return 0, 0, {}, None
+    epoch = int(progress["epoch"]) - epoch_offset
+    bad = progress.get("bad")
+    bad = None if bad is None else np.asarray(bad, np.int32)
+    if progress.get("complete", True):
+        return max(epoch, 0), 0, {}, bad
+    sums = {
+        k: v if isinstance(v, float) else np.asarray(v, np.float64)
+        for k, v in progress.get("sums", {}).items()
+    }
+    return epoch - 1, int(progress["done"]), sums, bad
+
+
+def _carry(sums: Mapping[str, Any], bad: np.ndarray | None, state: Any) -> dict[str, Any]:
+    """What a checkpoint must hold besides the state to resume bit-identically: the
+    epoch's partial metric sums, the bad steps so far, the state's step."""
+    return {
+        "sums": {k: v if isinstance(v, float) else np.asarray(v).tolist() for k, v in sums.items()},
+        "bad": None if bad is None else np.asarray(bad).tolist(),
+        "step": _step(state),
+    }
 
 
 def _report_memory(state: Any, mesh: Mesh) -> None:

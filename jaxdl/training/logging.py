@@ -6,10 +6,10 @@ import json
 import os
 import platform
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import jax
+from etils import epath
 
 # Moved to jaxdl.viz; kept importable here for the code that still names it so.
 from jaxdl.viz.curves import plot_curves
@@ -20,31 +20,55 @@ __all__ = ["MetricsWriter", "environment", "plot_curves", "write_summary"]
 class MetricsWriter:
     """Appends one JSON line per record to ``metrics.jsonl`` and mirrors it to TensorBoard.
 
-    On resume, records from epochs after the restored checkpoint are dropped, so the
-    file describes exactly the run that continues.
+    Args:
+      workdir: the run's folder (a local path or an :class:`etils.epath.Path` URI).
+      tensorboard: also write TensorBoard events (under ``workdir/tensorboard``).
+      keep: on resume, how many records of an earlier process to keep (the rest
+        belong to progress that was not saved); ``None`` keeps them all.
+      purge_step: on resume, TensorBoard hides the earlier events from this step on.
     """
 
-    def __init__(self, workdir: str | os.PathLike, *, tensorboard: bool = True):
-        self.path = Path(workdir) / "metrics.jsonl"
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        *,
+        tensorboard: bool = True,
+        keep: int | None = None,
+        purge_step: int | None = None,
+    ):
+        self.path = epath.Path(workdir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if keep is not None:
+            self.keep_first(keep)
         self._tb = None
         if tensorboard:
             from tensorboardX import SummaryWriter  # imported lazily: protobuf is slow to load
 
-            self._tb = SummaryWriter(os.fspath(Path(workdir) / "tensorboard"))
+            self._tb = SummaryWriter(
+                os.fspath(epath.Path(workdir) / "tensorboard"), purge_step=purge_step
+            )
 
     def history(self) -> list[dict[str, Any]]:
-        """All records written so far."""
+        """All records written so far (a line cut short by a kill is dropped)."""
         if not self.path.exists():
             return []
-        with self.path.open() as f:
-            return [json.loads(line) for line in f if line.strip()]
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                break  # a line the kill interrupted; nothing after it was written
+        return records
+
+    def keep_first(self, n: int) -> None:
+        """Keeps the first ``n`` records and drops the rest."""
+        kept = self.history()[:n]
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def truncate_after(self, epoch: int) -> None:
         """Drops the records of epochs after ``epoch``."""
         kept = [r for r in self.history() if r.get("epoch", 0) <= epoch]
-        with self.path.open("w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in kept)
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: Mapping[str, Any], *, step: int) -> None:
         """Writes ``record`` (plain numbers) at global ``step``."""
@@ -63,6 +87,8 @@ class MetricsWriter:
 
 
 def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:
+        return value.tolist()
     if hasattr(value, "item"):
         return value.item()
     return value
@@ -102,7 +128,7 @@ def write_summary(
     config: Mapping[str, Any],
     wall_time_s: float,
     **extra: Any,
-) -> Path:
+) -> epath.Path:
     """Writes ``workdir/summary.json``: final metrics, resolved config, time, versions.
 
     Args:
@@ -116,7 +142,7 @@ def write_summary(
     Returns:
       The path of the written ``summary.json``.
     """
-    path = Path(workdir) / "summary.json"
+    path = epath.Path(workdir) / "summary.json"
     payload = {
         "metrics": {k: _plain(v) for k, v in metrics.items()},
         "config": dict(config),

@@ -37,7 +37,8 @@ def fit(
     eval_batch_size: int = 1000,
     steps_per_dispatch: int = 0,
     workdir: str | Path | None = None,
-    resume: bool = False,
+    resume: bool = True,
+    overwrite: bool = False,
     max_to_keep: int = 3,
     run: Run | None = None,
     progress: bool = True,
@@ -77,7 +78,8 @@ def fit(
       data_key: the key of the per-epoch permutations.
       eval_batch_size: evaluation batch.
       steps_per_dispatch: steps per compiled call (0: an epoch).
-      workdir, resume, max_to_keep: open a :class:`Run` here when ``run`` is ``None``.
+      workdir, resume, overwrite, max_to_keep: open a :class:`Run` here when ``run``
+        is ``None`` (see :class:`Run`).
       run: the :class:`Run` that owns the workdir.
       progress: show a progress bar.
       mesh: see above.
@@ -105,9 +107,10 @@ def fit(
         evaluate = lambda s: evaluator(s, eval_data)  # noqa: E731
     own_run = run is None and workdir is not None
     if own_run:
-        run = Run(workdir, resume=resume, max_to_keep=max_to_keep)
+        run = Run(workdir, resume=resume, overwrite=overwrite, max_to_keep=max_to_keep)
+    failed = True
     try:
-        return train(
+        result = train(
             state,
             source,
             loss_fn=loss_fn,
@@ -121,9 +124,11 @@ def fit(
             progress=progress,
             examples_per_step=batch_size,
         )
+        failed = False
+        return result
     finally:
         if own_run:
-            run.close()
+            run.close(failed=failed)
 
 
 def _check_mesh(mesh: Mesh, batch_size: int, accum_steps: int) -> int:

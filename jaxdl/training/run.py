@@ -1,8 +1,8 @@
-"""The run lifecycle: one workdir, its checkpoints, logs, curves and summary.
+"""The run lifecycle: one workdir, its lock, checkpoints, logs, curves and summary.
 
-Every recipe opens one :class:`Run` and trains through it, so resume, checkpoints,
-``metrics.jsonl``/TensorBoard, ``curves.png``, timing and ``summary.json`` behave the
-same everywhere:
+Every recipe opens one :class:`Run` and trains through it, so locking, resume,
+checkpoints, ``metrics.jsonl``/TensorBoard, ``curves.png``, timing and ``summary.json``
+behave the same everywhere:
 
 >>> import tempfile
 >>> with Run(tempfile.mkdtemp(), recipe="demo", config={"lr": 0.1}) as run:
@@ -10,20 +10,26 @@ same everywhere:
 ...     summary = run.finish({"test_loss": 0.25})
 >>> summary["metrics"]
 {'test_loss': 0.25}
+
+What a kill costs: every record in ``metrics.jsonl`` belongs to saved progress (the
+checkpoint of an epoch is on disk before its record is written), and a resumed run cuts
+the file back to its checkpoint, so records are neither lost nor doubled.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
+import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+from etils import epath
 
+from jaxdl.training import workdir as wd
 from jaxdl.training.checkpoint import Checkpointer
 from jaxdl.training.logging import MetricsWriter, plot_curves, write_summary
 from jaxdl.training.state import TrainState
@@ -33,22 +39,19 @@ STEP_METRICS = "step_metrics.npz"
 
 def clear_run(workdir: str | os.PathLike) -> None:
     """Removes what an earlier run left in ``workdir``: checkpoints, TensorBoard,
-    ``metrics.jsonl`` and the per-step metrics.
+    ``metrics.jsonl``, the per-step metrics and ``run.json``.
 
-    Missing entries are skipped; other files in ``workdir`` (e.g. ``summary.json``) stay.
-
-    Args:
-      workdir: the run's output folder.
-
-    Returns:
-      None; the folders ``checkpoints/`` and ``tensorboard/`` and the files
-      ``metrics.jsonl`` and ``step_metrics.npz`` under ``workdir`` are gone.
+    Missing entries are skipped; other files in ``workdir`` stay. (A :class:`Run` never
+    calls this: ``overwrite`` moves the old run aside instead, until the new run is safe.)
     """
-    workdir = Path(workdir)
-    for name in ("checkpoints", "tensorboard"):
-        shutil.rmtree(workdir / name, ignore_errors=True)
-    for name in ("metrics.jsonl", STEP_METRICS):
-        (workdir / name).unlink(missing_ok=True)
+    workdir = wd.as_path(workdir)
+    if not workdir.exists():
+        return
+    for entry in workdir.iterdir():
+        if entry.name.startswith("checkpoints") or entry.name == "tensorboard":
+            entry.rmtree()
+        elif entry.name in ("metrics.jsonl", wd.RECORD) or entry.name.startswith("step_metrics"):
+            entry.unlink()
 
 
 def concat_steps(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -58,27 +61,47 @@ def concat_steps(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndar
     return {k: np.concatenate([np.asarray(p[k]) for p in parts], axis=-1) for k in parts[0]}
 
 
+def _stage_suffix(stage: str) -> str:
+    return f"-{stage}" if stage else ""
+
+
 class Run:
     """A training run that owns ``workdir`` (or, with ``workdir=None``, writes nothing).
 
-    Opening a run creates ``workdir``; without ``resume`` it first removes an earlier
-    run's checkpoints and logs there. Only process 0 writes logs, curves and the
+    Opening a run locks ``workdir`` (a second run into it is refused, a lock left by a
+    dead process is taken over) and checks what it holds: nothing (a fresh run), this
+    run (same recipe and config hash in ``run.json``: resumed from its newest
+    checkpoint), or another run (refused unless ``overwrite``, which moves the other
+    run aside and deletes it only once this run's first checkpoint is on disk, or puts
+    it back if this run fails first). Only process 0 writes logs, curves and the
     summary; all processes write checkpoints together.
 
     Args:
-      workdir: the output folder, or ``None`` for a run that keeps nothing.
-      recipe: the name written to ``summary.json``.
-      config: the resolved config, written to ``summary.json``.
-      resume: continue from the newest checkpoint in ``workdir``, if any.
-      max_to_keep: checkpoints kept (the newest ones).
-      tensorboard: also write TensorBoard event files.
+      workdir: the output folder (a local path or a URI such as ``gs://bucket/run``),
+        or ``None`` for a run that keeps nothing.
+      recipe: the name written to ``run.json`` and ``summary.json``.
+      config: the resolved config; its hash tells this run from another.
+      resume: continue this run if ``workdir`` holds it; ``False`` refuses to open a
+        workdir that holds it.
+      overwrite: replace whatever run ``workdir`` holds.
+      max_to_keep: checkpoints kept (the newest ones) per stage.
+      tensorboard: also write TensorBoard event files (local workdirs).
       curves: draw ``curves.png`` from the history: after an epoch when the last drawing
         is ``curves_every_s`` seconds old, and when the run closes.
       x: the record field the curves are drawn against.
-      curves_every_s: the least time between two drawings during training (drawing
-        takes a fraction of a second, too much after every short epoch).
-      checkpoints: keep checkpoints; ``False`` for runs that train nothing (solver
-        comparisons, explanations of a pretrained model).
+      curves_every_s: the least time between two drawings during training.
+      checkpoints: keep checkpoints; ``False`` for runs that train nothing.
+      checkpoint_every_steps: also checkpoint within an epoch every this many steps
+        (0: only at the end of epochs).
+      checkpoint_every_s: also checkpoint within an epoch when the last checkpoint is
+        this many seconds old (0: off): the most work a kill may cost, plus one
+        dispatch of steps.
+
+    Raises:
+      WorkdirBusyError: another live process holds the workdir.
+      RunMismatchError: the workdir holds another run, or this one and ``resume`` is
+        off.
+      WorkdirError: the workdir cannot be created or written.
     """
 
     def __init__(
@@ -87,96 +110,276 @@ class Run:
         *,
         recipe: str | None = None,
         config: Mapping[str, Any] | None = None,
-        resume: bool = False,
+        resume: bool = True,
+        overwrite: bool = False,
         max_to_keep: int = 3,
         tensorboard: bool = True,
         curves: bool = True,
         x: str = "epoch",
         curves_every_s: float = 30.0,
         checkpoints: bool = True,
+        checkpoint_every_steps: int = 0,
+        checkpoint_every_s: float = 0.0,
     ):
+        if max_to_keep < 1:
+            raise ValueError(f"max_to_keep is {max_to_keep}, expected >= 1.")
+        if checkpoint_every_steps < 0 or checkpoint_every_s < 0:
+            raise ValueError(
+                f"checkpoint_every_steps and checkpoint_every_s are {checkpoint_every_steps} "
+                f"and {checkpoint_every_s}, expected >= 0."
+            )
         self.tic = time.perf_counter()
-        self.workdir = None if workdir is None else Path(workdir)
-        self.recipe, self.config, self.resume = recipe, dict(config or {}), resume
+        self.workdir = None if workdir is None else wd.as_path(workdir)
+        self.recipe, self.config = recipe, dict(config or {})
         self.is_main = jax.process_index() == 0
         self.curves, self.x, self.curves_every_s = curves, x, curves_every_s
+        self.max_to_keep, self.keep_checkpoints = max_to_keep, checkpoints
+        self.every_steps, self.every_s = checkpoint_every_steps, checkpoint_every_s
         self._drawn_at = self.tic  # when curves.png was last drawn (first: after curves_every_s)
         self._drawn_len = 0  # how many records it showed
-        self.checkpointer: Checkpointer | None = None
+        self._checkpointers: dict[str, Checkpointer] = {}
+        self._restored: dict[str, tuple[dict[str, Any] | None, Any]] = {}
+        self._saved_at = time.monotonic()
+        self._replaced = False  # an older run waits in .previous until the first checkpoint
+        self._seq = 0  # records logged so far in this run (replayed ones too)
+        self._on_disk = 0  # records metrics.jsonl holds from before this process
         self.writer: MetricsWriter | None = None
         # Every record of this run so far (restored ones too): several train calls in
         # one run (stages) extend the same history.
         self.history: list[dict[str, Any]] = []
         self.step_metrics: list[dict[str, np.ndarray]] = []
-        self.restored_epoch: int | None = None
+        self.resume = False
+        self.lock: wd.WorkdirLock | None = None
         if self.workdir is None:
             return
+        try:
+            self._open(resume, overwrite, tensorboard)
+        except BaseException:
+            self._release()
+            raise
+
+    # -- opening -------------------------------------------------------------------
+
+    def _open(self, resume: bool, overwrite: bool, tensorboard: bool) -> None:
+        workdir = self.workdir
         if self.is_main:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            if not resume:
-                clear_run(self.workdir)
-        if jax.process_count() > 1:  # nobody opens the folder before process 0 cleared it
+            with wd.writing(workdir):
+                if workdir.exists() and not workdir.is_dir():
+                    raise FileExistsError(17, "it is a file, not a folder", os.fspath(workdir))
+                workdir.mkdir(parents=True, exist_ok=True)
+            self.lock = wd.WorkdirLock(workdir)
+            self.lock.acquire()
+            if (workdir / wd.PREVIOUS).exists():  # an overwrite that was cut short
+                if self._has_checkpoint():
+                    wd.drop_previous(workdir)
+                else:
+                    wd.put_back(workdir)
+            if overwrite and wd.holds_a_run(workdir):
+                wd.move_aside(workdir)
+                self._replaced = True
+                self.resume = False
+            else:
+                self.resume = wd.check_same_run(workdir, self.recipe, self.config, resume=resume)
+            if not self.resume:
+                wd.write_record(workdir, self.recipe, self.config)
+        if jax.process_count() > 1:  # nobody opens the folder before process 0 decided
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices("jaxdl.Run.workdir")
-        if checkpoints:
-            self.checkpointer = Checkpointer(self.workdir / "checkpoints", max_to_keep=max_to_keep)
+            if not self.is_main:
+                self.resume = self._has_checkpoint()
         if self.is_main:
-            self.writer = MetricsWriter(self.workdir, tensorboard=tensorboard)
+            purge_step, keep = None, None
+            if self.resume:
+                metas = [m for m in (self._newest_meta(s) for s in self._stages()) if m]
+                newest = max(metas, key=lambda m: m.get("records", 0), default=None)
+                keep = newest.get("records", 0) if newest else 0
+                purge_step = newest.get("step", 0) + 1 if newest else 0
+            with wd.writing(workdir):
+                self.writer = MetricsWriter(
+                    workdir,
+                    tensorboard=tensorboard and wd.is_local(workdir),
+                    keep=keep,
+                    purge_step=purge_step,
+                )
+                self.history = self.writer.history()
+            self._on_disk = len(self.history)
+
+    def _stages(self) -> list[str]:
+        names = [p.name for p in self.workdir.iterdir() if p.name.startswith("checkpoints")]
+        return [n[len("checkpoints-") :] if n != "checkpoints" else "" for n in names]
+
+    def _has_checkpoint(self) -> bool:
+        return any(
+            p.name.startswith("checkpoints") and any(c.name.isdigit() for c in p.iterdir())
+            for p in self.workdir.iterdir()
+            if p.is_dir()
+        )
+
+    def _newest_meta(self, stage: str) -> dict[str, Any] | None:
+        return self.checkpointer_for(stage).meta()
 
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.close(failed=exc_type is not None)
 
-    def path(self, name: str) -> Path | None:
+    # -- files -----------------------------------------------------------------------
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        """The checkpointer of the run's main stage (``None`` without checkpoints)."""
+        return self.checkpointer_for("") if self._can_checkpoint else None
+
+    @property
+    def _can_checkpoint(self) -> bool:
+        return self.workdir is not None and self.keep_checkpoints
+
+    def checkpointer_for(self, stage: str) -> Checkpointer:
+        """The checkpointer of ``stage`` (``""``: ``checkpoints/``; else
+        ``checkpoints-<stage>/``), opened on first use."""
+        if stage not in self._checkpointers:
+            folder = self.workdir / f"checkpoints{_stage_suffix(stage)}"
+            with wd.writing(folder):
+                self._checkpointers[stage] = Checkpointer(folder, max_to_keep=self.max_to_keep)
+        return self._checkpointers[stage]
+
+    def path(self, name: str) -> epath.Path | None:
         """``workdir / name`` for files process 0 writes; ``None`` elsewhere or without
         a workdir, so callers write nothing."""
         return self.workdir / name if self.workdir is not None and self.is_main else None
 
-    def resume_into(self, state: TrainState, shardings: Any = None) -> tuple[int, TrainState]:
-        """``(epoch, state)`` to continue from.
+    # -- resume ----------------------------------------------------------------------
 
-        The first call of a run opened with ``resume`` restores the newest checkpoint
-        (if any) into the structure of ``state``, placed by ``shardings``, and reloads
-        the history and per-step metrics up to it; later calls (the next stage of the
-        same run) return the restored epoch and ``state`` unchanged. Without a
-        checkpoint: ``(0, state)``.
+    def restore(
+        self, state: Any, shardings: Any = None, *, stage: str = ""
+    ) -> tuple[dict[str, Any] | None, Any]:
+        """``(progress, state)`` to continue ``stage`` from.
+
+        The first call for a stage of a resumed run restores that stage's newest
+        readable checkpoint into the structure of ``state`` (placed by ``shardings``)
+        and reloads its per-step metrics; ``progress`` is the record saved with it
+        (``epoch``, ``done`` steps of it, ``complete``, ``sums``, ``bad``, ``step``,
+        ``records``). Without a checkpoint: ``(None, state)``; later calls return the
+        first call's answer with ``state`` unchanged.
         """
-        if self.restored_epoch is not None:
-            return self.restored_epoch, state
-        self.restored_epoch = 0
-        ckpt = self.checkpointer
-        if not (self.resume and ckpt is not None and ckpt.latest_epoch() is not None):
-            return 0, state
-        epoch, state = ckpt.restore(state)
-        if shardings is not None:
-            from jaxdl.parallel import place
+        if stage in self._restored:
+            return self._restored[stage][0], state
+        progress = None
+        self.step_metrics = []  # a new stage keeps its own
+        if self.resume and self._can_checkpoint:
+            ckpt = self.checkpointer_for(stage)
+            newest = ckpt.latest_step()
+            if newest is not None:
+                key, state = ckpt.restore(state)
+                progress = ckpt.meta(key) or {"epoch": key, "complete": True}
+                if shardings is not None:
+                    from jaxdl.parallel import place
 
-            state = place(state, shardings)
-        self.restored_epoch = epoch
+                    state = place(state, shardings)
+                self._resume_records(progress, fell_back=key != newest)
+                self._load_step_metrics(stage, state)
+        self._restored[stage] = (progress, None)
+        return progress, state
+
+    def resume_into(self, state: TrainState, shardings: Any = None) -> tuple[int, TrainState]:
+        """``(completed epochs, state)`` of the main stage (see :meth:`restore`)."""
+        progress, state = self.restore(state, shardings)
+        if progress is None:
+            return 0, state
+        return int(progress["epoch"]) - (0 if progress.get("complete", True) else 1), state
+
+    def _resume_records(self, progress: Mapping[str, Any], *, fell_back: bool) -> None:
+        """Lines ``metrics.jsonl`` up with a restored checkpoint.
+
+        Opening the run cut the file back to the newest checkpoint of all stages. Here,
+        a fall-back to an older checkpoint (the newest was unreadable) cuts it further,
+        and the record of a checkpoint whose process was killed before writing it is
+        written now. The records logged next, up to what the file holds, are replays.
+        """
+        records = progress.get("records")
+        if records is None:
+            return
         if self.writer is not None:
-            self.writer.truncate_after(epoch)
-            self.history = self.writer.history()
-        saved = self.workdir / STEP_METRICS
+            lines = len(self.history)
+            if fell_back and lines > records:
+                self.writer.keep_first(records)
+                self.history = self.history[:records]
+            elif lines == records - 1 and progress.get("record"):
+                self.writer.write(progress["record"], step=int(progress.get("step", 0)))
+                self.history.append(dict(progress["record"]))
+            self._on_disk = len(self.history)
+        self._seq = records
+
+    def _load_step_metrics(self, stage: str, state: Any) -> None:
+        saved = self.workdir / f"step_metrics{_stage_suffix(stage)}.npz"
+        self.step_metrics = []
         if saved.exists():
             steps = int(np.max(jax.device_get(state.step)))
-            with np.load(saved) as f:
-                self.step_metrics = [{k: f[k][..., :steps] for k in f.files}]
-        return epoch, state
+            with saved.open("rb") as f, np.load(f) as data:
+                self.step_metrics = [{k: data[k][..., :steps] for k in data.files}]
+
+    # -- progress --------------------------------------------------------------------
+
+    def checkpoint_due(self, steps_since: int) -> bool:
+        """Whether a checkpoint within an epoch is due after ``steps_since`` steps."""
+        if not self._can_checkpoint:
+            return False
+        if self.every_steps and steps_since >= self.every_steps:
+            return True
+        return bool(self.every_s) and time.monotonic() - self._saved_at >= self.every_s
+
+    def save_progress(
+        self,
+        key: int,
+        state: Any,
+        progress: Mapping[str, Any],
+        record: Mapping[str, Any] | None = None,
+        *,
+        stage: str = "",
+    ) -> None:
+        """Checkpoints ``state`` as ``key`` of ``stage`` with ``progress``, then logs
+        ``record`` (the epoch's record, if it ended): the record is written only once
+        the checkpoint that holds its progress is on disk.
+
+        Raises:
+          WorkdirError: the checkpoint could not be written; nothing was logged.
+        """
+        if record is not None:
+            record = {k: _plain(v) for k, v in record.items()}
+        if self._can_checkpoint:
+            meta = dict(progress, records=self._seq + (record is not None), record=record)
+            if self.step_metrics and self.is_main:
+                name = f"step_metrics{_stage_suffix(stage)}.npz"
+                with wd.writing(self.workdir / name):
+                    buffer = io.BytesIO()
+                    np.savez(buffer, **concat_steps(self.step_metrics))
+                    (self.workdir / name).write_bytes(buffer.getvalue())
+            self.checkpointer_for(stage).save(key, state, meta)
+            self._saved_at = time.monotonic()
+            if self._replaced and self.is_main:
+                wd.drop_previous(self.workdir)
+                self._replaced = False
+        if record is not None:
+            self.history.append(dict(record))
+            self.log(record, step=int(record.get("step", key)))
+            self._redraw_if_due()
 
     def end_epoch(
         self, epoch: int, state: TrainState, record: Mapping[str, Any], *, save: bool = True
     ) -> None:
-        """Adds ``record`` to the history, logs it, redraws the curves and, with
-        ``save``, checkpoints ``state`` as ``epoch`` (with the per-step metrics so far)."""
+        """Adds ``record`` to the history and logs it; with ``save``, checkpoints
+        ``state`` as ``epoch`` first (for runs that do not go through ``train``)."""
+        if save and self._can_checkpoint:
+            progress = {"epoch": epoch, "done": 0, "complete": True, "step": epoch}
+            self.save_progress(epoch, state, progress, record)
+            return
         self.history.append(dict(record))
-        if save and self.checkpointer is not None:
-            self.checkpointer.save(epoch, state)
-        if self.step_metrics and self.path(STEP_METRICS) is not None:
-            np.savez(self.path(STEP_METRICS), **concat_steps(self.step_metrics))
         self.log(record, step=int(record.get("step", epoch)))
+        self._redraw_if_due()
+
+    def _redraw_if_due(self) -> None:
         if time.perf_counter() - self._drawn_at >= self.curves_every_s:
             self.draw_curves()
 
@@ -185,34 +388,51 @@ class Run:
         if not self.curves or self.path("curves.png") is None:
             return
         if self._drawn_len != len(self.history):
-            plot_curves(self.history, self.path("curves.png"), x=self.x)
+            with wd.writing(self.path("curves.png")):
+                plot_curves(self.history, self.path("curves.png"), x=self.x)
             self._drawn_len = len(self.history)
         self._drawn_at = time.perf_counter()
 
     def log(self, record: Mapping[str, Any], *, step: int) -> None:
-        """Appends ``record`` to ``metrics.jsonl`` and TensorBoard (process 0 only)."""
-        if self.writer is not None:
+        """Appends ``record`` to ``metrics.jsonl`` and TensorBoard (process 0 only).
+
+        A resumed run that logs again what the earlier process logged before its
+        checkpoint (work done before training) skips those records instead of doubling
+        them.
+        """
+        self._seq += 1
+        if self.writer is None or self._seq <= self._on_disk:
+            return
+        with wd.writing(self.writer.path):
             self.writer.write(record, step=step)
 
     def save(self, epoch: int, state: Any) -> None:
         """Checkpoints ``state`` as ``epoch`` (for runs that do not go through ``train``)."""
-        if self.checkpointer is not None:
-            self.checkpointer.save(epoch, state)
+        if self._can_checkpoint:
+            progress = {"epoch": epoch, "done": 0, "complete": True, "step": epoch}
+            self.save_progress(epoch, state, progress)
 
     def kept_checkpoint(self) -> str:
         """A clause saying which checkpoint a failed run leaves behind."""
-        if self.checkpointer is None:
+        if not self._can_checkpoint:
             return "no checkpoint is kept because there is no workdir"
-        self.checkpointer.wait()
-        last = self.checkpointer.latest_epoch()
-        if last is None:
-            return "no epoch had finished, so there is no checkpoint"
-        return f"the last good checkpoint (epoch {last}) is kept in {self.checkpointer.directory}"
+        kept = []
+        for ckpt in self._checkpointers.values():
+            ckpt.wait()
+            key = ckpt.latest_step()
+            if key is not None:
+                meta = ckpt.meta(key) or {"epoch": key}
+                part = "" if meta.get("complete", True) else " (part of it)"
+                at = f", step {meta['step']}" if "step" in meta else ""
+                kept.append(f"epoch {meta['epoch']}{part}{at}, in {ckpt.directory}")
+        if not kept:
+            return "nothing had been checkpointed yet"
+        return f"the last good checkpoint ({'; '.join(kept)}) is kept"
 
     def wait(self) -> None:
         """Blocks until started checkpoints are on disk."""
-        if self.checkpointer is not None:
-            self.checkpointer.wait()
+        for ckpt in self._checkpointers.values():
+            ckpt.wait()
 
     def elapsed(self) -> float:
         """Seconds since the run was opened."""
@@ -225,22 +445,54 @@ class Run:
         self.draw_curves()
         wall = self.elapsed()
         if self.path("summary.json") is not None:
-            write_summary(
-                self.workdir,
-                metrics=metrics,
-                config=self.config,
-                wall_time_s=wall,
-                recipe=self.recipe,
-                **extra,
-            )
+            with wd.writing(self.path("summary.json")):
+                write_summary(
+                    self.workdir,
+                    metrics=metrics,
+                    config=self.config,
+                    wall_time_s=wall,
+                    recipe=self.recipe,
+                    **extra,
+                )
         return {"metrics": metrics, "wall_time_s": wall, **extra}
 
-    def close(self) -> None:
-        """Draws the final curves, waits for checkpoints and closes the log files."""
-        self.draw_curves()
-        if self.checkpointer is not None:
-            self.checkpointer.close()
-            self.checkpointer = None
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+    def close(self, *, failed: bool = False) -> None:
+        """Draws the final curves, waits for checkpoints, closes the log files and
+        releases the workdir. A run that ``failed`` before its first checkpoint puts
+        back the older run it was replacing."""
+        try:
+            if not failed:
+                self.draw_curves()
+            for ckpt in self._checkpointers.values():
+                ckpt.close()
+            self._checkpointers = {}
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
+            if self._replaced and self.is_main:
+                if failed:
+                    wd.put_back(self.workdir)
+                    print(
+                        f"notice: the run failed before its first checkpoint; the earlier "
+                        f"run in {self.workdir} is back in place.",
+                        file=sys.stderr,
+                    )
+                else:
+                    wd.drop_previous(self.workdir)
+                self._replaced = False
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray | jax.Array):
+        value = np.asarray(value)
+        return value.item() if value.ndim == 0 else value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return value

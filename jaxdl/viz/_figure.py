@@ -68,6 +68,14 @@ def save_figure(
     """
     if tight:
         fig.tight_layout(rect=rect)
+    if "://" in os.fspath(path):  # a gs://-style workdir: matplotlib writes to a stream
+        from etils import epath
+
+        path = epath.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            fig.savefig(f, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+        return path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)

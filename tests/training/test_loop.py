@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.errors import NonFiniteLossError
+from jaxdl.errors import NonFiniteLossError, RunMismatchError
 from jaxdl.training import Checkpointer, classifier_eval, classifier_loss, fit
 from tests.training.helpers import tiny_data, tiny_state, to_float
 
@@ -17,7 +17,7 @@ EVAL = to_float(classifier_eval)
 KW = dict(loss_fn=LOSS, eval_fn=EVAL, batch_size=16, eval_batch_size=32, progress=False)
 
 
-def run(workdir=None, *, num_epochs, resume=False, seed=0, steps_per_dispatch=3):
+def run(workdir=None, *, num_epochs, resume=True, overwrite=False, seed=0, steps_per_dispatch=3):
     return fit(
         tiny_state(seed),
         tiny_data(),
@@ -26,6 +26,7 @@ def run(workdir=None, *, num_epochs, resume=False, seed=0, steps_per_dispatch=3)
         data_key=jax.random.key(seed + 7),
         workdir=workdir,
         resume=resume,
+        overwrite=overwrite,
         steps_per_dispatch=steps_per_dispatch,
         **KW,
     )
@@ -41,7 +42,7 @@ def test_fit_writes_metrics_tensorboard_curves_and_checkpoints(tmp_path):
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     ckpt = Checkpointer(tmp_path / "checkpoints")
-    assert ckpt.manager.all_steps() == [2, 3, 4]  # keeps the newest 3
+    assert ckpt.manager.all_steps() == [12, 18, 24]  # the newest 3, keyed by step
     assert result.metrics == lines[-1]
 
 
@@ -72,26 +73,29 @@ def test_resume_is_bit_identical(tmp_path):
     assert resumed.history[-1]["test_loss"] == straight.history[-1]["test_loss"]
 
 
-def test_not_resuming_starts_over(tmp_path):
+def test_not_resuming_is_refused_and_overwrite_starts_over(tmp_path):
     run(tmp_path, num_epochs=2)
-    again = run(tmp_path, num_epochs=1)
+    with pytest.raises(RunMismatchError, match="already holds this run"):
+        run(tmp_path, num_epochs=2, resume=False)
+    again = run(tmp_path, num_epochs=1, overwrite=True)
     assert [r["epoch"] for r in again.history] == [1]
-    assert Checkpointer(tmp_path / "checkpoints").manager.all_steps() == [1]
+    assert Checkpointer(tmp_path / "checkpoints").manager.all_steps() == [6]
+    assert not (tmp_path / ".previous").exists()
 
 
 def test_half_written_checkpoint_is_ignored(tmp_path):
     run(tmp_path, num_epochs=2)
     # What a save killed before orbax's final rename leaves behind.
-    junk = tmp_path / "checkpoints" / "3.orbax-checkpoint-tmp-123"
+    junk = tmp_path / "checkpoints" / "13.orbax-checkpoint-tmp-123"
     junk.mkdir()
     (junk / "partial").write_text("x")
     ckpt = Checkpointer(tmp_path / "checkpoints")
-    assert ckpt.latest_epoch() == 2
+    assert ckpt.latest_epoch() == 12
     # Orbax removes it in the background and awaits that before its next save.
-    ckpt.save(3, tiny_state())
+    ckpt.save(13, tiny_state())
     ckpt.wait()
     assert not junk.exists()
-    assert ckpt.latest_epoch() == 3
+    assert ckpt.latest_epoch() == 13
     ckpt.close()
 
 
@@ -114,8 +118,8 @@ def test_non_finite_loss_stops_with_one_sentence_and_keeps_last_good(tmp_path):
         )
     message = str(info.value)
     assert "step 6 (epoch 2)" in message
-    assert "last good checkpoint (epoch 1)" in message
+    assert "last good checkpoint (epoch 1, step 6, in" in message
     assert message.count(".") <= 3 and "\n" not in message
-    epoch, restored = Checkpointer(tmp_path / "checkpoints").restore(tiny_state())
-    assert epoch == 1
+    key, restored = Checkpointer(tmp_path / "checkpoints").restore(tiny_state())
+    assert key == 6
     chex.assert_trees_all_equal(restored.params, first.state.params)
