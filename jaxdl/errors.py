@@ -19,6 +19,10 @@ class PretrainedNotFoundError(JaxdlError, FileNotFoundError):
     """Pretrained weights are neither in a local directory nor downloadable."""
 
 
+class PretrainedFileError(JaxdlError, ValueError):
+    """A pretrained config or weights file is corrupt, or is a pickle nobody opted into."""
+
+
 class ODESolveError(JaxdlError, RuntimeError):
     """An adaptive ODE solve stopped early (step limit, step size underflow, non-finite state)."""
 

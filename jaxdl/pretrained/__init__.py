@@ -50,6 +50,8 @@ def _abstract(cls, config: TransformerConfig):
 
 def from_pretrained(
     path_or_name: str | os.PathLike,
+    *,
+    allow_pickle: bool = False,
 ) -> DistilBertClassifier | SentenceEncoder:
     """A jaxdl model holding the weights of a Hugging Face DistilBERT or BERT checkpoint.
 
@@ -58,18 +60,33 @@ def from_pretrained(
     :class:`~jaxdl.nn.SentenceEncoder` (mean pooling, L2 normalised, the
     sentence-transformers recipe of all-MiniLM-L6-v2).
 
+    Weights are read from ``model.safetensors`` or the shards named by
+    ``model.safetensors.index.json``. A folder with only ``pytorch_model.bin`` (a pickle)
+    is refused unless ``allow_pickle=True``.
+
     Args:
-      path_or_name: a directory with config.json and model.safetensors (or
-        pytorch_model.bin, read with ``torch.load(weights_only=True)``), or a hub name.
+      path_or_name: a directory with config.json and model.safetensors (or a sharded
+        safetensors index), or a hub name.
+      allow_pickle: when there are no safetensors, read ``pytorch_model.bin`` through
+        ``torch.load(weights_only=True)`` (and download it for a hub name). That refuses
+        objects other than tensors, but it still unpickles, so pass True only for files
+        you trust.
+
+    Returns:
+      the DistilBertClassifier or SentenceEncoder with every parameter loaded.
 
     Raises:
-      PretrainedNotFoundError: nothing local and no download possible.
+      PretrainedNotFoundError: nothing local and no download possible, no weights file,
+        or a shard missing.
+      PretrainedFileError: a corrupt config.json or weights file, or a pickle without
+        ``allow_pickle``.
       CheckpointMismatchError: tensors missing, unexpected or of the wrong shape.
+      ValueError: a config.json this encoder does not implement.
     """
-    model_dir = resolve_model_dir(path_or_name)
+    model_dir = resolve_model_dir(path_or_name, allow_pickle=allow_pickle)
     hf = read_config(model_dir)
     config = from_hf_config(hf)
-    tensors = read_tensors(model_dir)
+    tensors = read_tensors(model_dir, allow_pickle=allow_pickle)
     if hf["model_type"] == "distilbert":
         model = _abstract(DistilBertClassifier, config)
         names = distilbert_names(config, head=True)

@@ -37,8 +37,9 @@ def from_hf_config(hf: dict[str, Any]) -> TransformerConfig:
       the sizes, constants and classification-head settings of that checkpoint.
 
     Raises:
-      ValueError: for other model types or settings this encoder does not implement
-        (sinusoidal positions, activations other than exact GELU, relative positions).
+      ValueError: for other model types, missing sizes, or settings this encoder does not
+        implement (sinusoidal positions, activations other than exact GELU, relative
+        positions).
 
     Example:
       >>> cfg = from_hf_config({"model_type": "bert", "vocab_size": 9, "hidden_size": 8,
@@ -77,6 +78,12 @@ def from_hf_config(hf: dict[str, Any]) -> TransformerConfig:
         )
     else:
         raise ValueError(f"config has model_type={kind!r}, expected 'distilbert' or 'bert'.")
+    missing = [key for key in _SIZES[kind].values() if key not in hf]
+    if missing:
+        raise ValueError(
+            f"config has no {', '.join(missing)}, expected every size of a {kind} config "
+            f"({', '.join(_SIZES[kind].values())})."
+        )
     config = TransformerConfig(
         **{field: hf[key] for field, key in _SIZES[kind].items()},
         pad_token_id=hf.get("pad_token_id", 0) or 0,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from jaxdl.errors import CheckpointMismatchError, PretrainedNotFoundError
+from jaxdl.errors import CheckpointMismatchError, PretrainedFileError, PretrainedNotFoundError
 from jaxdl.pretrained import from_pretrained
 from tests.pretrained.helpers import SMALL, save_distilbert
 
@@ -65,13 +65,15 @@ def test_wrong_shape_and_unexpected(saved, tmp_path):
     assert "\n" not in message
 
 
-def test_pytorch_bin_is_read_weights_only(saved, tmp_path):
+def test_pytorch_bin_is_read_with_the_opt_in(saved, tmp_path):
     import torch
 
     tensors = {k: torch.from_numpy(v) for k, v in load_file(saved / "model.safetensors").items()}
     torch.save(tensors, tmp_path / "pytorch_model.bin")
     (tmp_path / "config.json").write_text((saved / "config.json").read_text())
-    a, b = from_pretrained(tmp_path), from_pretrained(saved)
+    with pytest.raises(PretrainedFileError, match="pass allow_pickle=True"):
+        from_pretrained(tmp_path)
+    a, b = from_pretrained(tmp_path, allow_pickle=True), from_pretrained(saved)
     ids = np.array([[1, 5, 7]])
     np.testing.assert_array_equal(np.asarray(a(ids)), np.asarray(b(ids)))
 

@@ -88,3 +88,23 @@ def test_config_mistakes_are_one_line(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: config.methods has 'saliency'") and "\n" not in err
+
+
+@pytest.mark.parametrize("weights", ["model.safetensors", "pytorch_model.bin"])
+def test_bad_weights_are_one_line(tmp_path, capsys, weights):
+    # A corrupt safetensors file and a pickle nobody opted into: one `error:` line each,
+    # naming the file, before any model is built.
+    folder = tmp_path / "model"
+    shutil.copytree(minilm_dir(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    (folder / weights).write_bytes(b"not weights at all")
+    code = main(
+        [
+            "explain_text",
+            "--config=quick",
+            f"--workdir={tmp_path / 'run'}",
+            f"--config.model={folder}",
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {folder / weights} ") and "\n" not in err
