@@ -4,9 +4,11 @@ Usage:
   jaxdl-train --list
   jaxdl-train RECIPE [--config=NAME|FILE.py] [--config.FIELD=VALUE ...] [--workdir=DIR]
 
-A wrong config, missing data or a bad value the library rejects (a ``ValueError`` or
-``TypeError`` naming the argument) ends the run with one sentence ``error: ...`` and exit
-status 1; set ``JAXDL_DEBUG=1`` for the traceback instead.
+Every error ends the run with one sentence ``error: ...`` and no traceback (set
+``JAXDL_DEBUG=1`` for it): exit status 2 for a usage error (a wrong config, field or
+value, a busy workdir or one that holds another run) and 1 for a failure (the loss
+became NaN, a final metric is not finite, the disk is full or read-only, the data or
+the weights are missing or corrupt).
 """
 
 from __future__ import annotations
@@ -14,12 +16,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
-from jaxdl.errors import JaxdlError
-from train.cli_config import ConfigError, apply_override, config_names, load_config
+from jaxdl.errors import (
+    CheckpointCorruptError,
+    JaxdlError,
+    NonFiniteLossError,
+    PretrainedFileError,
+    UsageError,
+    WorkdirError,
+)
+from train.cli_config import ConfigError, apply_override, config_names, load_config, validate
+
+USAGE, FAILURE = 2, 1
+#: Errors that say the run failed, although some of them are also ValueErrors.
+FAILURES = (NonFiniteLossError, WorkdirError, CheckpointCorruptError, PretrainedFileError)
 
 
 def recipes() -> list[str]:
@@ -63,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.list or not args.recipe:
             for name in recipes():
                 print(f"{name:20s} configs: {', '.join(config_names(name))}")
-            return 0 if args.list else 2
+            return 0 if args.list else USAGE
         if args.recipe not in recipes():
             raise ConfigError(
                 f"There is no recipe {args.recipe!r}; choose one of {', '.join(recipes())}."
@@ -71,22 +85,45 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.recipe, args.config)
         for field, value in overrides:
             apply_override(config, field, value)
+        validate(config)
         workdir = args.workdir or os.path.join("runs", args.recipe)
         module = importlib.import_module(f"train.{args.recipe}.train")
         summary = module.train_and_evaluate(config, workdir)
+        check_finite(summary["metrics"])
     # jaxdl's functions reject bad arguments with ValueError / TypeError whose message
-    # names the argument; from here that is a config value, so it is reported the same way.
-    except (JaxdlError, ValueError, TypeError) as e:
+    # names the argument; from here that is a config value, so it is a usage error.
+    except (JaxdlError, ValueError, TypeError, OSError) as e:
         if os.environ.get("JAXDL_DEBUG"):
             raise
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        print(f"error: {_sentence(e)}", file=sys.stderr)
+        usage = isinstance(e, ConfigError | UsageError | ValueError | TypeError)
+        return USAGE if usage and not isinstance(e, FAILURES) else FAILURE
     print(f"\n{args.recipe} ({args.config}) finished in {summary['wall_time_s']:.0f} s")
     for key, value in summary["metrics"].items():
         print(f"  {key:24s} {value:.4f}" if isinstance(value, float) else f"  {key:24s} {value}")
     print(f"  results in {Path(workdir).resolve()}/summary.json")
     print(json.dumps({k: v for k, v in summary["metrics"].items() if k.startswith("test_")}))
     return 0
+
+
+def check_finite(metrics: dict) -> None:
+    """Raises :class:`NonFiniteLossError` when a final metric is NaN or infinite: a run
+    whose result is NaN failed, whatever it printed on the way."""
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise NonFiniteLossError(
+            f"The run finished, but its final {', '.join(bad)} is {metrics[bad[0]]}; lower "
+            "the learning rate or check the inputs (summary.json keeps the run's numbers)."
+        )
+
+
+def _sentence(error: BaseException) -> str:
+    """The message of ``error`` as one line; an ``OSError`` from outside jaxdl is said
+    with its file and reason."""
+    if isinstance(error, OSError) and not isinstance(error, JaxdlError):
+        reason = error.strerror or str(error)
+        return f"{error.filename}: {reason}." if error.filename else f"{reason}."
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ from jaxdl import parallel
 from jaxdl.data import load_fashion_mnist_split
 from jaxdl.nn import CNNClassifier
 from jaxdl.training import Run, warmup_cosine_optimizer
-from train.cli_config import ConfigError
+from train.cli_config import LIFECYCLE_FIELDS, ConfigError, add_lifecycle_fields
 
 __all__ = [
     "QUICK_RUN",
+    "LIFECYCLE_FIELDS",
     "add_data_fields",
+    "add_lifecycle_fields",
     "add_run_fields",
     "add_scale_fields",
     "cnn_classifier",
@@ -57,7 +59,6 @@ def add_run_fields(
     eval_batch_size: int | None = 1000,
     steps_per_dispatch: int | None = 0,
     seed: int | None = 0,
-    resume: bool | None = False,
     max_to_keep: int | None = 2,
     progress: bool | None = True,
 ) -> ml_collections.ConfigDict:
@@ -70,7 +71,6 @@ def add_run_fields(
       eval_batch_size: the batch size of evaluations.
       steps_per_dispatch: steps compiled into one call; 0: a whole epoch per call.
       seed: the run's one seed (model, data order, dropout).
-      resume: continue from the newest checkpoint in the workdir.
       max_to_keep: how many checkpoints stay on disk.
       progress: show the progress bar.
 
@@ -85,7 +85,6 @@ def add_run_fields(
             eval_batch_size=eval_batch_size,
             steps_per_dispatch=steps_per_dispatch,
             seed=seed,
-            resume=resume,
             max_to_keep=max_to_keep,
             progress=progress,
         ),
@@ -209,16 +208,18 @@ def loss_scale(config: ml_collections.ConfigDict) -> parallel.DynamicLossScale |
 
 
 def open_run(config: ml_collections.ConfigDict, workdir: Any, recipe: str, **kwargs: Any) -> Run:
-    """The recipe's :class:`jaxdl.training.Run` in ``workdir``: resume and checkpoints kept
-    as the config says (configs without those fields start over and keep 3)."""
-    return Run(
-        workdir,
-        recipe=recipe,
-        config=config.to_dict(),
-        resume=config.get("resume", False),
+    """The recipe's :class:`jaxdl.training.Run` in ``workdir`` with the config's lifecycle
+    fields (:data:`LIFECYCLE_FIELDS`; their defaults where the config lacks them) and
+    ``max_to_keep`` (default 3)."""
+    get = lambda name: config.get(name, LIFECYCLE_FIELDS[name])  # noqa: E731
+    options = dict(
+        resume=get("resume"),
+        overwrite=get("overwrite"),
+        checkpoint_every_s=get("checkpoint_every_s"),
+        checkpoint_every_steps=get("checkpoint_every_steps"),
         max_to_keep=config.get("max_to_keep", 3),
-        **kwargs,
     )
+    return Run(workdir, recipe=recipe, config=config.to_dict(), **(options | kwargs))
 
 
 def fit_options(config: ml_collections.ConfigDict) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import ast
 import difflib
 import importlib
 import importlib.util
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,15 @@ import ml_collections
 
 from jaxdl.errors import JaxdlError
 
-__all__ = ["ConfigError", "apply_override", "config_names", "load_config", "parse_value"]
+__all__ = [
+    "LIFECYCLE_FIELDS",
+    "ConfigError",
+    "add_lifecycle_fields",
+    "apply_override",
+    "config_names",
+    "load_config",
+    "parse_value",
+]
 
 
 class ConfigError(JaxdlError, ValueError):
@@ -22,6 +31,24 @@ class ConfigError(JaxdlError, ValueError):
     Raised by the command line and the recipes; the library raises ``ValueError`` naming
     the argument instead.
     """
+
+
+#: The run lifecycle's fields, which every recipe's config gets from :func:`load_config`
+#: (see :class:`jaxdl.training.Run`).
+LIFECYCLE_FIELDS: dict[str, Any] = dict(
+    resume=True,  # continue the run the workdir holds; false: refuse to open it
+    overwrite=False,  # replace another run in the workdir (deleted once this one is safe)
+    checkpoint_every_s=120.0,  # also checkpoint within epochs: the most work a kill costs
+    checkpoint_every_steps=0,  # also checkpoint within epochs every this many steps
+)
+
+
+def add_lifecycle_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Adds the :data:`LIFECYCLE_FIELDS` that ``c`` does not have; returns ``c``."""
+    for name, value in LIFECYCLE_FIELDS.items():
+        if name not in c:
+            c[name] = value
+    return c
 
 
 def config_names(recipe: str) -> list[str]:
@@ -47,7 +74,7 @@ def load_config(recipe: str, name: str) -> ml_collections.ConfigDict:
                 f"choose one of {', '.join(names)} or pass a .py file."
             )
         module = importlib.import_module(f"train.{recipe}.configs.{name}")
-    return module.get_config()
+    return add_lifecycle_fields(module.get_config())
 
 
 def apply_override(config: ml_collections.ConfigDict, dotted: str, text: str) -> None:
@@ -111,3 +138,66 @@ def parse_value(text: str, current: Any) -> Any:
 def _did_you_mean(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+#: Integer fields that must be at least 1 wherever a config has them (at any depth).
+POSITIVE_INTS = frozenset(
+    {
+        "num_epochs",
+        "num_steps",
+        "batch_size",
+        "eval_batch_size",
+        "max_to_keep",
+        "accum_steps",
+        "num_seeds",
+        "num_envs",
+        "num_minibatches",
+        "update_epochs",
+        "total_timesteps",
+        "chunk_steps",
+        "num_timesteps",
+        "block_depth",
+        "max_steps",
+    }
+)
+#: Number fields that must be at least 0.
+NON_NEGATIVE = frozenset(
+    {
+        "steps_per_dispatch",
+        "train_examples",
+        "test_examples",
+        "checkpoint_every_steps",
+        "checkpoint_every_s",
+        "warmup_epochs",
+        "warmup_steps",
+        "weight_decay",
+        "dropout",
+        "label_smoothing",
+        "num_samples",
+    }
+)
+#: Number fields that must be finite and above 0.
+POSITIVE_NUMBERS = frozenset({"learning_rate", "temperature", "max_grad_norm", "grad_clip"})
+
+
+def validate(config: ml_collections.ConfigDict, prefix: str = "config") -> None:
+    """Checks the fields every recipe names alike before anything runs: an empty run
+    (``num_epochs=0``), a batch of 0 or -5, a NaN learning rate.
+
+    Raises:
+      ConfigError: naming the first bad field, its value and what it should be.
+    """
+    for name, value in config.items():
+        where = f"{prefix}.{name}"
+        if isinstance(value, ml_collections.ConfigDict):
+            validate(value, where)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        elif name in POSITIVE_INTS and value < 1:
+            raise ConfigError(
+                f"{where} is {value}, expected at least 1 (an empty run does nothing)."
+            )
+        elif name in NON_NEGATIVE and not value >= 0:
+            raise ConfigError(f"{where} is {value}, expected at least 0.")
+        elif name in POSITIVE_NUMBERS and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{where} is {value}, expected a finite number above 0.")

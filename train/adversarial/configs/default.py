@@ -36,7 +36,6 @@ def classifier_config() -> ml_collections.ConfigDict:
         num_epochs=4,
         batch_size=128,
         steps_per_dispatch=100,
-        resume=None,
         max_to_keep=3,
         progress=False,
     )

@@ -38,6 +38,5 @@ def get_config() -> ml_collections.ConfigDict:
     c.sweep = ml_collections.ConfigDict()
     c.num_samples = 20
     c.temperature = 1.0
-    c.resume = False
     c.progress = True
     return c
