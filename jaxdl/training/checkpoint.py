@@ -15,6 +15,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 
 from jaxdl.errors import CheckpointCorruptError, CheckpointMismatchError, WorkdirError
+from jaxdl.training import faults
 
 
 def _is_key(x: Any) -> bool:
@@ -97,6 +98,7 @@ class Checkpointer:
             args["meta"] = ocp.args.JsonSave(dict(meta))
         try:
             self.manager.save(key, args=ocp.args.Composite(**args), force=True)
+            faults.event("save", os.path.basename(self.directory), key)
             self.manager.wait_until_finished()
         except OSError as e:
             raise WorkdirError(_os_sentence(e, self.directory, key)) from e

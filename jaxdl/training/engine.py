@@ -29,6 +29,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxdl.errors import NonFiniteLossError
+from jaxdl.training import faults
 from jaxdl.training.run import Run, concat_steps
 from jaxdl.training.sources import BatchSource
 from jaxdl.training.state import TrainState
@@ -277,12 +278,15 @@ def train(
                 done = stop - begin
                 bar.set_postfix(epoch=epoch, **{k: _short(v / done) for k, v in sums.items()})
                 since_save += stop - start
+                faults.event("chunk", stage, stop)
                 if stop < end and run.checkpoint_due(since_save):
                     where = {"epoch": epoch_offset + epoch, "done": done, "complete": False}
                     run.save_progress(stop, state, where | _carry(sums, bad, state), stage=stage)
                     since_save = 0
             seconds = time.perf_counter() - tic
             record: dict[str, Any] = {"epoch": epoch_offset + epoch, "step": _step(state)}
+            if stage:
+                record["stage"] = stage
             # Records hold plain numbers: a vmapped stack of runs logs its mean.
             record |= {f"train_{k}": _mean(v) / (end - begin) for k, v in sums.items()}
             if batch_size is not None:
@@ -305,10 +309,18 @@ def train(
     finally:
         bar.close()
         run.wait()
+    # This call's records: a run of several stages holds the others' too.
+    mine = [
+        r
+        for r in run.history
+        if r.get("stage", "") == stage
+        and "epoch" in r
+        and epoch_offset < r["epoch"] <= epoch_offset + num_epochs
+    ]
     return TrainResult(
         state=state,
-        history=list(run.history),
-        metrics=run.history[-1] if run.history else {},
+        history=mine,
+        metrics=mine[-1] if mine else {},
         step_metrics=concat_steps(run.step_metrics),
         bad_step=bad,
         steady_steps=timed_steps,

@@ -29,6 +29,7 @@ import jax
 import numpy as np
 from etils import epath
 
+from jaxdl.training import faults
 from jaxdl.training import workdir as wd
 from jaxdl.training.checkpoint import Checkpointer
 from jaxdl.training.logging import MetricsWriter, plot_curves, write_summary
@@ -273,6 +274,7 @@ class Run:
             newest = ckpt.latest_step()
             if newest is not None:
                 key, state = ckpt.restore(state)
+                faults.event("restore", stage, key)
                 progress = ckpt.meta(key) or {"epoch": key, "complete": True}
                 if shardings is not None:
                     from jaxdl.parallel import place

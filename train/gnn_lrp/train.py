@@ -120,8 +120,10 @@ class PaddedGraphBatches:
     """Training graphs in a fresh order each epoch, padded and stacked on the host.
 
     The order comes from one NumPy generator seeded by the data key, drawn epoch after
-    epoch (the recipe's scheme since its first version); every batch is padded to the
-    same budgets, so one compiled scan runs the whole epoch.
+    epoch (the recipe's scheme since its first version); a run resumed at epoch ``e``
+    draws (and drops) the orders of epochs ``1 .. e-1`` first, so it sees the same
+    batches. Every batch is padded to the same budgets, so one compiled scan runs the
+    whole epoch.
     """
 
     graphs: list[GraphsTuple]
@@ -135,10 +137,15 @@ class PaddedGraphBatches:
     def __post_init__(self):
         self.steps_per_epoch = len(self.train_idx) // self.config.batch_size
         self._epoch: tuple[int, Any] | None = None
+        self._drawn = 0  # epochs whose order the generator has produced
 
     def inputs(self, epoch, start, stop):
         if self._epoch is None or self._epoch[0] != epoch:
+            while self._drawn < epoch - 1:  # a resumed run catches the generator up
+                self.rng.permutation(self.train_idx)
+                self._drawn += 1
             order = self.rng.permutation(self.train_idx)
+            self._drawn += 1
             stacked = stack_batches(self.graphs, self.labels, order, self.config, drop_last=True)
             self._epoch = (epoch, stacked)
         return jax.tree.map(lambda x: jnp.asarray(x[start:stop]), self._epoch[1])

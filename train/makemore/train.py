@@ -172,15 +172,20 @@ class SweepRow:
 
 
 def train_sweep(
-    runs: Sequence[CharLMRun], plan: Plan, splits_fn: Callable[[int], Splits]
+    runs: Sequence[CharLMRun],
+    plan: Plan,
+    splits_fn: Callable[[int], Splits],
+    run: Run | None = None,
 ) -> list[SweepRow]:
     """Trains ``runs``, one vmapped program per group of equal shapes; rows in run order.
 
     Row ``i`` equals the single run ``runs[i]`` up to float rounding of the batched
-    matmuls. A run that diverges stops updating there (``diverged_at_step``).
+    matmuls. A run that diverges stops updating there (``diverged_at_step``). With a
+    ``run``, each group is a stage of it with its own checkpoints (``group0``, ...), so
+    a killed sweep resumes in the group it was training.
     """
     rows: list[SweepRow | None] = [None] * len(runs)
-    for group in group_by_shape(runs):
+    for number, group in enumerate(group_by_shape(runs)):
         specs = [runs[i] for i in group]
         first = specs[0]
         splits = splits_fn(first.block_size)
@@ -193,6 +198,8 @@ def train_sweep(
             vmapped=True,
             on_non_finite="record",
             desc=label,
+            run=run,
+            stage=f"group{number}",
         )
         evaluate = make_split_evaluator(vmapped=True)
         split_losses = {
@@ -218,7 +225,7 @@ def results_table(rows: Sequence[SweepRow], fields: Sequence[str]) -> list[dict[
 
 def _sweep(plan: Plan, run: Run, splits_fn) -> tuple[dict[str, Any], dict[str, Any]]:
     tic = time.perf_counter()
-    rows = train_sweep(plan.runs, plan, splits_fn)
+    rows = train_sweep(plan.runs, plan, splits_fn, run)
     elapsed = time.perf_counter() - tic
     table = results_table(rows, list(plan.grid))
     label = lambda r: ", ".join(f"{k}={getattr(r.spec, k)}" for k in plan.grid)  # noqa: E731

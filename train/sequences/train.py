@@ -43,6 +43,7 @@ def _train_task(
     loss_fn: Callable[..., Any],
     metrics_fn: Callable[..., dict],
     progress: bool,
+    epoch_offset: int = 0,
 ) -> tuple[TrainResult, float]:
     """Trains one task as the next stage of ``run`` with Adam (cosine decay, clipped),
     evaluating on a fixed batch from a key the training batches never use.
@@ -67,11 +68,12 @@ def _train_task(
         progress=progress,
         desc=name,
         examples_per_step=c.batch_size,
-        epoch_offset=len(run.history),
+        epoch_offset=epoch_offset,
+        stage=name,
         checkpoint_every=num_epochs,  # each task's final model
     )
     seconds = time.perf_counter() - tic
-    history = [r for r in run.history if r["task"] == name]
+    history = result.history
     if run.path(f"{name}_curves.png") is not None:
         plot_curves(history, run.path(f"{name}_curves.png"), x="step")
     return result, seconds
@@ -80,8 +82,8 @@ def _train_task(
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains both models; writes metrics.jsonl (records tagged by task), per-task curves
     and summary.json."""
-    # TensorBoard off: both tasks log train_loss at the same steps. No resume: the two
-    # stages checkpoint different models into one folder (each task's final state).
+    # TensorBoard off: both tasks log train_loss at the same steps. Each task is a stage
+    # of the run with its own checkpoints, so a killed run resumes in either.
     with open_run(config, workdir, "sequences", tensorboard=False, curves=False) as run:
         key_ctc, key_s2s = jax.random.split(jax.random.key(config.seed))
         c, s = config.ctc, config.seq2seq
@@ -108,6 +110,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             loss_fn=teacher_forced_loss,
             metrics_fn=seq2seq_metrics,
             progress=config.progress,
+            epoch_offset=-(-c.num_steps // c.chunk_steps),  # the ctc stage's epochs
         )
         metrics = {
             "test_label_error_rate": ctc.metrics["test_label_error_rate"],

@@ -1,0 +1,54 @@
+"""The kill -9 chain shared by the reliability tests: an uninterrupted run, then the same
+run killed at three seeded points (one of them inside a checkpoint write) and resumed
+until it finishes; both workdirs must agree bit for bit."""
+
+from __future__ import annotations
+
+import random
+
+from tests.reliability import harness
+
+#: Checkpoint after every compiled chunk, so a kill costs at most one chunk of steps.
+EVERY_CHUNK = ("--config.checkpoint_every_steps=1",)
+
+
+def kill_chain(recipe, tmp_path, *overrides, config="quick", seed=0):
+    """Runs ``recipe`` straight and with three kills; returns the kill log."""
+    overrides = (*EVERY_CHUNK, *overrides)
+    straight, chained = tmp_path / "straight", tmp_path / "killed"
+    log0 = tmp_path / "straight.log"
+    done = harness.cli(recipe, straight, *overrides, config=config, log=log0)
+    assert done.returncode == 0, done.stderr[-3000:]
+    chunks = [e for e in harness.events(log0) if e[0] == "chunk"]
+    assert len(chunks) >= 3, f"{recipe} runs {len(chunks)} chunks; a kill chain needs 3"
+    rng = random.Random(seed)
+    # Kill 1 after a chunk in the first half; kill 2 inside the resumed run's first
+    # checkpoint write; kill 3 after the next run's first or second chunk.
+    plan = [f"chunk:{rng.randint(1, max(1, len(chunks) // 2))}", "save:1", "chunk:1"]
+    log = tmp_path / "killed.log"
+    for fault in plan:
+        before = len(harness.events(log))
+        process = harness.cli(recipe, chained, *overrides, config=config, fault=fault, log=log)
+        assert process.returncode == -9, (fault, process.returncode, process.stderr[-3000:])
+        assert len(harness.events(log)) > before
+    last = harness.cli(recipe, chained, *overrides, config=config, log=log)
+    assert last.returncode == 0, last.stderr[-3000:]
+    harness.assert_same_run(straight, chained)
+    assert_little_lost(harness.events(log), chunks)
+    return harness.events(log)
+
+
+def assert_little_lost(log, chunks) -> None:
+    """After each kill, the restore starts at most one chunk before the last chunk the
+    killed process finished (checkpoints after every chunk)."""
+    longest = (
+        max(b[2] - a[2] for a, b in zip(chunks, chunks[1:]) if a[1] == b[1])
+        if len(chunks) > 1
+        else 0
+    )
+    last_chunk: dict[str, int] = {}
+    for kind, stage, position in log:
+        if kind == "chunk":
+            last_chunk[stage] = position
+        elif kind == "restore" and stage in last_chunk:
+            assert last_chunk[stage] - position <= max(longest, 1), (stage, position, last_chunk)
