@@ -4,6 +4,7 @@ until it finishes; both workdirs must agree bit for bit."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from tests.reliability import harness
@@ -41,14 +42,11 @@ def kill_chain(recipe, tmp_path, *overrides, config="quick", seed=0):
 def assert_little_lost(log, chunks) -> None:
     """After each kill, the restore starts at most one chunk before the last chunk the
     killed process finished (checkpoints after every chunk)."""
-    longest = (
-        max(b[2] - a[2] for a, b in zip(chunks, chunks[1:]) if a[1] == b[1])
-        if len(chunks) > 1
-        else 0
-    )
+    steps = [b[2] - a[2] for a, b in itertools.pairwise(chunks) if a[1] == b[1]]
+    longest = max(steps, default=1)
     last_chunk: dict[str, int] = {}
     for kind, stage, position in log:
         if kind == "chunk":
             last_chunk[stage] = position
         elif kind == "restore" and stage in last_chunk:
-            assert last_chunk[stage] - position <= max(longest, 1), (stage, position, last_chunk)
+            assert last_chunk[stage] - position <= longest, (stage, position, last_chunk)
