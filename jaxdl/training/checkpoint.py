@@ -3,7 +3,10 @@ by epoch or step, with a JSON record of the run's progress."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -97,9 +100,10 @@ class Checkpointer:
         if meta is not None:
             args["meta"] = ocp.args.JsonSave(dict(meta))
         try:
-            self.manager.save(key, args=ocp.args.Composite(**args), force=True)
-            faults.event("save", os.path.basename(self.directory), key)
-            self.manager.wait_until_finished()
+            with _quiet_orbax():
+                self.manager.save(key, args=ocp.args.Composite(**args), force=True)
+                faults.event("save", os.path.basename(self.directory), key)
+                self.manager.wait_until_finished()
         except OSError as e:
             raise WorkdirError(_os_sentence(e, self.directory, key)) from e
         except Exception as e:  # orbax wraps the OSError of its writer threads
@@ -114,10 +118,11 @@ class Checkpointer:
         key = self.latest_epoch() if key is None else key
         if key is None:
             return None
+        # Read as a file: it also works while the manager is broken by a failed save.
         try:
-            out = self.manager.restore(key, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-            return dict(out["meta"])
-        except Exception:  # an unreadable or absent record: restore() decides what to do
+            file = epath.Path(self.directory) / str(key) / "meta" / "metadata"
+            return dict(json.loads(file.read_text()))
+        except (OSError, ValueError, TypeError):  # unreadable or absent: restore() decides
             return None
 
     def restore(self, template: Any, epoch: int | None = None) -> tuple[int, Any]:
@@ -194,10 +199,23 @@ class Checkpointer:
 
     def close(self) -> None:
         """Waits for pending saves and releases the manager."""
-        try:
-            self.manager.wait_until_finished()
-        finally:
-            self.manager.close()
+        with _quiet_orbax():
+            try:
+                self.manager.wait_until_finished()
+            finally:
+                self.manager.close()
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+    """Orbax's writer threads log each failure with its traceback through absl; the
+    caller turns the failure into one sentence, so those logs stay off meanwhile, and
+    after a failure for good (threads that outlive the error still log it)."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)
 
 
 def _absolute(directory: str | os.PathLike) -> str:

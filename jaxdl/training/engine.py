@@ -298,7 +298,7 @@ def train(
                 record |= {f"test_{k}": _mean(v) for k, v in values.items()}
             for hook in hooks:
                 record |= dict(hook(epoch_offset + epoch, state) or {})
-            if epoch % checkpoint_every == 0 or end == total:
+            if epoch % checkpoint_every == 0 or end == total or run.checkpoint_due(since_save):
                 where = {"epoch": epoch_offset + epoch, "done": end - begin, "complete": True}
                 run.save_progress(end, state, where | _carry({}, bad, state), record, stage=stage)
                 since_save = 0

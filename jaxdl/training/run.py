@@ -18,6 +18,7 @@ the file back to its checkpoint, so records are neither lost nor doubled.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -358,7 +359,10 @@ class Run:
                     buffer = io.BytesIO()
                     np.savez(buffer, **concat_steps(self.step_metrics))
                     (self.workdir / name).write_bytes(buffer.getvalue())
-            self.checkpointer_for(stage).save(key, state, meta)
+            try:
+                self.checkpointer_for(stage).save(key, state, meta)
+            except wd.WorkdirError as e:
+                raise wd.WorkdirError(f"{str(e).rstrip('.')}; {self.kept_checkpoint()}.") from e
             self._saved_at = time.monotonic()
             if self._replaced and self.is_main:
                 wd.drop_previous(self.workdir)
@@ -462,14 +466,19 @@ class Run:
         """Draws the final curves, waits for checkpoints, closes the log files and
         releases the workdir. A run that ``failed`` before its first checkpoint puts
         back the older run it was replacing."""
+        # After a failure, cleaning up must not bury the error that ended the run (a
+        # full disk fails the log flush too), so its own errors are dropped.
+        guard = contextlib.suppress(Exception) if failed else contextlib.nullcontext()
         try:
             if not failed:
                 self.draw_curves()
             for ckpt in self._checkpointers.values():
-                ckpt.close()
+                with guard:
+                    ckpt.close()
             self._checkpointers = {}
             if self.writer is not None:
-                self.writer.close()
+                with guard, wd.writing(self.workdir):
+                    self.writer.close()
                 self.writer = None
             if self._replaced and self.is_main:
                 if failed:

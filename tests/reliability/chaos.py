@@ -25,7 +25,7 @@ def kill_chain(recipe, tmp_path, *overrides, config="quick", seed=0):
     rng = random.Random(seed)
     # Kill 1 after a chunk in the first half; kill 2 inside the resumed run's first
     # checkpoint write; kill 3 after the next run's first or second chunk.
-    plan = [f"chunk:{rng.randint(1, max(1, len(chunks) // 2))}", "save:1", "chunk:1"]
+    plan = [f"chunk:{rng.randint(2, max(2, len(chunks) // 2))}", "save:1", "chunk:1"]
     log = tmp_path / "killed.log"
     for fault in plan:
         before = len(harness.events(log))
@@ -35,6 +35,8 @@ def kill_chain(recipe, tmp_path, *overrides, config="quick", seed=0):
     last = harness.cli(recipe, chained, *overrides, config=config, log=log)
     assert last.returncode == 0, last.stderr[-3000:]
     harness.assert_same_run(straight, chained)
+    restores = [e for e in harness.events(log) if e[0] == "restore"]
+    assert len(restores) >= 2, f"the resumed runs restored {restores}: nothing was resumed"
     assert_little_lost(harness.events(log), chunks)
     return harness.events(log)
 
