@@ -57,9 +57,9 @@ def snapshot(folder: pathlib.Path) -> dict[str, bytes]:
 
 
 def test_a_second_run_is_refused_naming_the_holder(tmp_path):
-    with Run(tmp_path, recipe="a"):
-        with pytest.raises(WorkdirBusyError, match=f"in use by process {os.getpid()}"):
-            Run(tmp_path, recipe="a")
+    busy = pytest.raises(WorkdirBusyError, match=f"in use by process {os.getpid()}")
+    with Run(tmp_path, recipe="a"), busy:
+        Run(tmp_path, recipe="a")
     with Run(tmp_path, recipe="a"):  # released on close
         pass
 
@@ -113,7 +113,9 @@ def test_an_overwrite_deletes_the_older_run_only_after_its_first_checkpoint(tmp_
     tiny_fit(tmp_path, num_epochs=1, overwrite=True, hooks=(look,))
     assert seen == [True]
     assert not (tmp_path / ".previous").exists()
-    assert [json.loads(x)["epoch"] for x in open(tmp_path / "metrics.jsonl")] == [1]
+    assert [
+        json.loads(x)["epoch"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ] == [1]
 
 
 def test_an_overwrite_cut_short_by_a_kill_is_undone_on_the_next_open(tmp_path):
@@ -180,7 +182,7 @@ def test_a_full_disk_keeps_the_last_good_checkpoint_and_records_nothing_unsaved(
         assert "No space left on device" in message and "\n" not in message
         assert "last good checkpoint (epoch 1, step 3" in message, message
         (disk / "filler").unlink()
-        records = [json.loads(x) for x in open(disk / "run" / "metrics.jsonl")]
+        records = [json.loads(x) for x in (disk / "run" / "metrics.jsonl").read_text().splitlines()]
         assert [r["epoch"] for r in records] == [1]
         key, _ = Checkpointer(disk / "run" / "checkpoints").restore(tiny_state())
         assert key == 3
