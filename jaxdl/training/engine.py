@@ -313,8 +313,8 @@ def train(
     mine = [
         r
         for r in run.history
-        if r.get("stage", "") == stage
-        and "epoch" in r
+        if "epoch" in r
+        and (r.get("stage", "") == stage or not isinstance(r.get("stage", ""), str))
         and epoch_offset < r["epoch"] <= epoch_offset + num_epochs
     ]
     return TrainResult(

@@ -5,7 +5,9 @@ told to kill itself with SIGKILL at a chosen point, and to log where it was.
 training steps; ``"save:2"`` during its second checkpoint write (orbax has started
 writing into its temporary folder and has not renamed it). ``JAXDL_FAULT_LOG=FILE``
 appends one line per event (``chunk <stage> <position>``, ``save <stage> <key>``,
-``restore <stage> <key>``). Unset, both cost one dictionary lookup per event.
+``restore <stage> <key>``); ``JAXDL_FAULT_STALL_S=S`` sleeps ``S`` seconds at every
+event (a slow run that surely overlaps another). Unset, they cost a dictionary lookup
+per event.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def event(kind: str, stage: str = "", position: int = 0) -> None:
     if log:
         with open(log, "a") as f:
             f.write(f"{kind} {stage or '-'} {position}\n")
+    stall = os.environ.get("JAXDL_FAULT_STALL_S")
+    if stall:
+        time.sleep(float(stall))
     fault = os.environ.get("JAXDL_FAULT")
     if not fault:
         return

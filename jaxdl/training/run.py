@@ -368,8 +368,7 @@ class Run:
                 wd.drop_previous(self.workdir)
                 self._replaced = False
         if record is not None:
-            self.history.append(dict(record))
-            self.log(record, step=int(record.get("step", key)))
+            self.log(record, step=int(record.get("step", key)), history=True)
             self._redraw_if_due()
 
     def end_epoch(
@@ -381,8 +380,7 @@ class Run:
             progress = {"epoch": epoch, "done": 0, "complete": True, "step": epoch}
             self.save_progress(epoch, state, progress, record)
             return
-        self.history.append(dict(record))
-        self.log(record, step=int(record.get("step", epoch)))
+        self.log(record, step=int(record.get("step", epoch)), history=True)
         self._redraw_if_due()
 
     def _redraw_if_due(self) -> None:
@@ -399,18 +397,22 @@ class Run:
             self._drawn_len = len(self.history)
         self._drawn_at = time.perf_counter()
 
-    def log(self, record: Mapping[str, Any], *, step: int) -> None:
-        """Appends ``record`` to ``metrics.jsonl`` and TensorBoard (process 0 only).
+    def log(self, record: Mapping[str, Any], *, step: int, history: bool = False) -> None:
+        """Appends ``record`` to ``metrics.jsonl`` and TensorBoard (process 0 only) and,
+        with ``history``, to :attr:`history`.
 
         A resumed run that logs again what the earlier process logged before its
         checkpoint (work done before training) skips those records instead of doubling
-        them.
+        them: they are on disk and in the history already.
         """
         self._seq += 1
-        if self.writer is None or self._seq <= self._on_disk:
+        if self._seq <= self._on_disk:
             return
-        with wd.writing(self.writer.path):
-            self.writer.write(record, step=step)
+        if history:
+            self.history.append({k: _plain(v) for k, v in record.items()})
+        if self.writer is not None:
+            with wd.writing(self.writer.path):
+                self.writer.write(record, step=step)
 
     def save(self, epoch: int, state: Any) -> None:
         """Checkpoints ``state`` as ``epoch`` (for runs that do not go through ``train``)."""

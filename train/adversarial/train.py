@@ -64,8 +64,8 @@ def _fit_classifier(c: ml_collections.ConfigDict, run: Run) -> None:
 def _classifier(config: ml_collections.ConfigDict, workdir: Path):
     """Restores the classifier from its workdir, training it there first if needed."""
     cwd = Path(config.classifier_workdir) if config.classifier_workdir else workdir / "classifier"
-    if not (cwd / "checkpoints").is_dir():
-        train_classifier(config.classifier, cwd)
+    if not (cwd / "summary.json").is_file():  # not trained, or killed while training
+        train_classifier(config.classifier, cwd)  # (the classifier's run resumes then)
     c = config.classifier
     steps_per_epoch = (c.train_examples or 60_000) // c.batch_size  # the schedule's length only
     key = jax.random.key(0)  # the checkpoint's values replace the template's
