@@ -11,6 +11,34 @@ from tests.reliability import harness
 
 #: Checkpoint after every compiled chunk, so a kill costs at most one chunk of steps.
 EVERY_CHUNK = ("--config.checkpoint_every_steps=1",)
+SWEEP = "tests/reliability/configs/makemore_sweep.py"
+#: Every training recipe, as ``(recipe, config, overrides)``: its quick config cut into
+#: at least six compiled chunks, so that three kills land inside training. (explain_text,
+#: lotka_volterra and optimizers train nothing that a kill could cost: they compute
+#: explanations and solver comparisons, or optimiser paths on 2-D surfaces, in seconds.)
+RECIPES = {
+    "fashion_mnist": ("quick", ()),
+    "name_sex": ("quick", ("--config.steps_per_dispatch=2",)),
+    "makemore": ("quick", ("--config.chunk_steps=100",)),
+    "makemore_sweep": (SWEEP, ()),
+    "gcn_karate": ("quick", ()),
+    "gnn_lrp": ("quick", ()),
+    "neural_ode": ("quick", ()),
+    "sequences": ("quick", ()),
+    "fewshot": ("quick", ("--config.chunk_steps=1",)),
+    "simclr": ("quick", ("--config.steps_per_dispatch=2",)),
+    "generative": ("quick", ("--config.steps_per_dispatch=2",)),
+    "ddpm": ("quick", ("--config.steps_per_dispatch=1",)),
+    "adversarial": ("quick", ("--config.classifier.steps_per_dispatch=2",)),
+    "ppo": ("quick", ()),
+}
+
+
+def recipe_chain(name, tmp_path, seed=0):
+    """:func:`kill_chain` of one of :data:`RECIPES`."""
+    config, overrides = RECIPES[name]
+    recipe = "makemore" if name == "makemore_sweep" else name
+    return kill_chain(recipe, tmp_path, *overrides, config=config, seed=seed)
 
 
 def kill_chain(recipe, tmp_path, *overrides, config="quick", seed=0):

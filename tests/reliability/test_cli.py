@@ -35,9 +35,7 @@ def fmnist(tiny_fmnist):
 )
 def test_bad_values_are_usage_errors_before_any_data_loads(tmp_path, override, says):
     # A data_dir that does not exist: the value is refused before anything is read.
-    done = harness.cli(
-        "fashion_mnist", tmp_path / "w", "--config.data_dir=/nonexistent", override
-    )
+    done = harness.cli("fashion_mnist", tmp_path / "w", "--config.data_dir=/nonexistent", override)
     assert says in harness.one_line_error(done, 2)
     assert not (tmp_path / "w").exists()
 
@@ -96,10 +94,20 @@ def test_a_second_run_into_a_busy_workdir_is_refused(tmp_path, fmnist):
     assert [r["epoch"] for r in records] == [1, 2, 3]
 
 
-def test_a_nan_result_fails_the_run(tmp_path):
-    done = harness.cli("makemore", tmp_path, "--config.learning_rate=1e30")
-    line = harness.one_line_error(done, 1)
-    assert "NaN" in line or "infinite" in line
+def test_a_nan_loss_fails_the_run(tmp_path):
+    done = harness.cli(
+        "makemore", tmp_path, "--config.learning_rate=1e38", "--config.lr_find_steps=0"
+    )
+    assert "step 1 (epoch 1)" in harness.one_line_error(done, 1)
+
+
+def test_a_non_finite_final_metric_fails_the_run():
+    from jaxdl.errors import NonFiniteLossError
+    from train.__main__ import check_finite
+
+    check_finite({"test_loss": 2.0, "samples": ["a"]})
+    with pytest.raises(NonFiniteLossError, match="final test_loss is nan"):
+        check_finite({"test_loss": float("nan"), "train_loss": 1.0})
 
 
 def test_a_workdir_that_is_a_file_fails_in_one_sentence(tmp_path, fmnist):

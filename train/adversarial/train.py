@@ -36,9 +36,10 @@ def build_classifier(
     return TrainState.create(model, _common.warmup_cosine(c, steps_per_epoch), key=state_key)
 
 
-def train_classifier(c: ml_collections.ConfigDict, workdir: Path) -> None:
-    """Trains the classifier into ``workdir`` (checkpoints, metrics, ``summary.json``)."""
-    with _common.open_run(c, workdir, "adversarial/classifier") as run:
+def train_classifier(c: ml_collections.ConfigDict, workdir: Path, **run_options) -> None:
+    """Trains the classifier into ``workdir`` (checkpoints, metrics, ``summary.json``);
+    ``run_options`` (the attack run's checkpoint fields) go to its ``Run``."""
+    with _common.open_run(c, workdir, "adversarial/classifier", **run_options) as run:
         _fit_classifier(c, run)
 
 
@@ -65,7 +66,9 @@ def _classifier(config: ml_collections.ConfigDict, workdir: Path):
     """Restores the classifier from its workdir, training it there first if needed."""
     cwd = Path(config.classifier_workdir) if config.classifier_workdir else workdir / "classifier"
     if not (cwd / "summary.json").is_file():  # not trained, or killed while training
-        train_classifier(config.classifier, cwd)  # (the classifier's run resumes then)
+        every = ("checkpoint_every_s", "checkpoint_every_steps")  # the attack run's say
+        options = {k: config[k] for k in every if k in config}
+        train_classifier(config.classifier, cwd, **options)  # (a killed one resumes)
     c = config.classifier
     steps_per_epoch = (c.train_examples or 60_000) // c.batch_size  # the schedule's length only
     key = jax.random.key(0)  # the checkpoint's values replace the template's
