@@ -24,6 +24,27 @@ TIMING = re.compile(r"(_per_s|_s|seconds|time|_ms)$")
 def cli(recipe, workdir, *overrides, config="quick", fault=None, log=None, timeout=900):
     """``python -m train RECIPE --config=CONFIG --workdir=WORKDIR OVERRIDES``; returns
     the finished process (``returncode`` -9 when the fault killed it)."""
+    env = _env(fault, log)
+    cmd = [sys.executable, "-m", "train", recipe, f"--config={config}", f"--workdir={workdir}"]
+    return subprocess.run(
+        [*cmd, *overrides], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def script(module, *args, fault=None, log=None, timeout=600):
+    """``python -m MODULE ARGS`` with the same environment as :func:`cli`."""
+    env = _env(fault, log)
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _env(fault, log):
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
@@ -31,16 +52,13 @@ def cli(recipe, workdir, *overrides, config="quick", fault=None, log=None, timeo
         JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
         JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
     )
-    env.pop("JAXDL_DEBUG", None)
-    env.pop("JAXDL_FAULT", None)
+    for name in ("JAXDL_DEBUG", "JAXDL_FAULT", "JAXDL_FAULT_LOG"):
+        env.pop(name, None)
     if fault:
         env["JAXDL_FAULT"] = fault
     if log:
         env["JAXDL_FAULT_LOG"] = str(log)
-    cmd = [sys.executable, "-m", "train", recipe, f"--config={config}", f"--workdir={workdir}"]
-    return subprocess.run(
-        [*cmd, *overrides], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
+    return env
 
 
 def events(log) -> list[tuple[str, str, int]]:
