@@ -1,11 +1,21 @@
-"""PPO with GAE on vectorised gymnax environments, the whole training run compiled.
+"""PPO with GAE on vectorised gymnax environments, compiled updates.
 
-``make_train(config)`` returns ``train(key)``: environment steps, rollouts, advantages
-and every update live in one ``lax.scan``, so ``jax.jit(jax.vmap(train))(keys)`` trains
-many seeds at once, the purejaxrl pattern. One update is :func:`update`: a
-:func:`~jaxdl.rl.rollout.rollout`, :func:`advantages`, then ``update_epochs`` passes of
-:func:`update_epoch` over shuffled minibatches of the rollout, each minibatch a gradient
-step on :func:`ppo_loss`.
+One update is :func:`update`: a :func:`~jaxdl.rl.rollout.rollout`, :func:`advantages`,
+then ``update_epochs`` passes of :func:`update_epoch` over shuffled minibatches of the
+rollout, each minibatch a gradient step on :func:`ppo_loss`. Update ``i`` draws its
+randomness from ``fold_in(runner.key, i)`` only, so the updates can run in any grouping:
+
+- ``make_train(config)`` returns ``train(key)``, the whole run in one ``lax.scan``, so
+  ``jax.jit(jax.vmap(train))(keys)`` trains many seeds at once (the purejaxrl pattern);
+- :func:`make_step` is one update as a step of the library's training engine
+  (:func:`jaxdl.training.train` with ``step_fn=``, over a stack of :func:`init_runner`
+  runners with ``vmapped=True``), which runs the updates in compiled chunks of an epoch,
+  logs and checkpoints between them and resumes a killed run bit-identically.
+
+For one seed both give the same numbers to the last bit. Over seeds they may differ in
+the last bits: under ``vmap`` of ``make_train`` Adam's step count is one scalar shared by
+the seeds (it depends on no seed), in a stack of runners each seed has its own, and XLA
+compiles Adam's arithmetic differently for the two.
 """
 
 from __future__ import annotations
@@ -25,18 +35,23 @@ from jaxdl.losses import generalized_advantages, ppo_clip_loss, value_loss
 from jaxdl.nn.actor_critic import ActorCritic
 from jaxdl.rl.config import PPOConfig
 from jaxdl.rl.rollout import EnvCarry, ObsStats, Transition, VecEnv, rollout
-from jaxdl.training.state import TrainState
+from jaxdl.training.state import TrainState, all_finite
 
 Metrics = dict[str, jax.Array]
 
 
 class Runner(NamedTuple):
-    """What the training scan carries from update to update."""
+    """What the training scan carries from update to update.
+
+    ``step`` counts the updates done (``state.step`` counts the optimiser's minibatch
+    steps); it is the step counter the training engine reads, logs and resumes from.
+    """
 
     state: TrainState
     envs: EnvCarry
     last_return: jax.Array  # metric carried over updates in which no episode ended
     key: jax.Array
+    step: jax.Array
 
 
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
@@ -199,9 +214,10 @@ def update(
       config: the run's configuration.
 
     Returns:
-      ``(runner, metrics)``; the metrics are scalars: ``episode_return`` (mean return
-      of the episodes that ended in the rollout; the previous value if none did),
-      ``episodes``, ``env_steps`` (after this update) and the loss metrics.
+      ``(runner, metrics)``, the runner's ``step`` one more; the metrics are scalars:
+      ``episode_return`` (mean return of the episodes that ended in the rollout; the
+      previous value if none did), ``episodes``, ``env_steps`` (after this update) and
+      the loss metrics.
     """
     # One key per update, split into independent streams for acting and shuffling.
     act_key, shuffle_key = jax.random.split(jax.random.fold_in(runner.key, i))
@@ -218,7 +234,7 @@ def update(
     state, losses = learn(runner.state, traj, adv, targets, shuffle_key, config=config)
     finished, total = ended
     ep_return = jnp.where(finished > 0, total / jnp.maximum(finished, 1), runner.last_return)
-    runner = Runner(state, envs, ep_return, runner.key)
+    runner = Runner(state, envs, ep_return, runner.key, runner.step + 1)
     metrics = {
         "episode_return": ep_return,
         "episodes": finished,
@@ -238,13 +254,78 @@ def init_runner(key: jax.Array, *, env: VecEnv, config: PPOConfig) -> Runner:
         continuous=env.continuous,
         rngs=nnx.Rngs(params=init_key),
     )
-    state = TrainState.create(model, make_optimizer(config), key=key)
+    # The state's key and the runner's are the same key but must be two buffers: the
+    # engine donates the runner, and one buffer may not be donated twice.
+    state = TrainState.create(model, make_optimizer(config), key=jax.random.clone(key))
     obs, env_state = env.reset(reset_key)
     stats = ObsStats.create(env.obs_dim)
     if config.normalize_obs:
         stats = stats.update(obs)
     envs = EnvCarry(env_state, obs, stats, jnp.zeros(env.num_envs))
-    return Runner(state, envs, jnp.zeros(()), key)
+    return Runner(state, envs, jnp.zeros(()), key, jnp.zeros((), jnp.int32))
+
+
+def guarded_update(
+    runner: Runner, bad_step: jax.Array, *, env: VecEnv, config: PPOConfig
+) -> tuple[Runner, jax.Array, Metrics]:
+    """:func:`update` number ``runner.step`` that refuses a non-finite update.
+
+    The contract of :func:`jaxdl.training.step.guarded_train_step`: ``bad_step`` is
+    ``-1`` while all is well; the first update whose losses or new parameters are not
+    finite records its number there, and from then on every update is dropped (the whole
+    runner, environments included, stays as it was), so the caller gets the last good
+    runner and learns where training broke.
+
+    Args:
+      runner: the state carried between updates.
+      bad_step: int32 scalar, ``-1`` or the first bad update so far.
+      env: the environments.
+      config: the run's configuration.
+
+    Returns:
+      ``(runner, bad_step, metrics)``, the metrics those of :func:`update`.
+    """
+    new, metrics = update(runner, runner.step, env=env, config=config)
+    losses = [metrics[k] for k in ("actor_loss", "value_loss", "entropy", "approx_kl")]
+    ok = all_finite(losses) & all_finite(new.state.params) & (bad_step < 0)
+    bad_step = jnp.where(ok | (bad_step >= 0), bad_step, runner.step)
+    kept = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, runner)
+    return kept, bad_step, metrics
+
+
+def make_step(
+    config: PPOConfig,
+) -> Callable[[Runner, Any, jax.Array], tuple[Runner, jax.Array, Metrics]]:
+    """One PPO update as a step of :func:`jaxdl.training.train` (its ``step_fn``).
+
+    Train a stack of runners (one per seed, ``jax.vmap(init_runner)``) with
+    ``train(runners, FullBatch(None, steps_per_epoch=...), loss_fn=None,
+    step_fn=make_step(config), num_steps=config.num_updates, vmapped=True)``: each
+    engine step is update ``runner.step``, drawing its randomness from that number only,
+    so the run's numbers do not depend on how the engine cuts it into chunks or where
+    it resumes (see the module docstring for how they compare with :func:`make_train`).
+
+    Args:
+      config: the run's hyperparameters.
+
+    Returns:
+      ``step(runner, batch, bad_step) -> (runner, bad_step, metrics)``; ``batch`` is
+      ignored (PPO makes its own data), the metrics are :func:`update`'s without
+      ``env_steps`` (``runner.step * config.batch_size`` after the step).
+
+    Raises:
+      TypeError: ``config`` is not a :class:`PPOConfig`.
+    """
+    if not isinstance(config, PPOConfig):
+        raise TypeError(f"config is a {type(config).__name__}, expected a PPOConfig.")
+    env = VecEnv(config.env_name, num_envs=config.num_envs)
+
+    def step(runner: Runner, batch: Any, bad_step: jax.Array):
+        del batch
+        runner, bad_step, metrics = guarded_update(runner, bad_step, env=env, config=config)
+        return runner, bad_step, {k: v for k, v in metrics.items() if k != "env_steps"}
+
+    return step
 
 
 def make_train(

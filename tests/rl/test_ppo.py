@@ -1,4 +1,5 @@
-"""PPO's compiled training run: determinism, vmap over seeds; PPOConfig's validation."""
+"""PPO's compiled training run: determinism, vmap over seeds, the engine's steps and their
+NaN guard; PPOConfig's validation."""
 
 from __future__ import annotations
 
@@ -6,10 +7,21 @@ import dataclasses
 import re
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.rl import PPOConfig, make_env, make_train, random_policy_return
+from jaxdl.errors import NonFiniteLossError
+from jaxdl.rl import (
+    PPOConfig,
+    VecEnv,
+    init_runner,
+    make_env,
+    make_step,
+    make_train,
+    random_policy_return,
+)
+from jaxdl.training import FullBatch, train
 
 CONFIG = PPOConfig(
     env_name="CartPole-v1",
@@ -126,3 +138,51 @@ def test_rollout_unroll_is_a_speed_knob_only():
     b = jax.jit(make_train(dataclasses.replace(CONFIG, rollout_unroll=4)))(key)["metrics"]
     for name in ("episode_return", "value_loss", "actor_loss"):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
+
+
+def test_engine_steps_are_make_trains_updates():
+    # One seed, the updates cut into two compiled epochs of 3 and a runner built outside
+    # the program: the numbers are make_train's to the last bit (the engine only regroups
+    # the same updates).
+    key = jax.random.key(3)
+    whole = jax.jit(make_train(CONFIG))(key)
+    runner = init_runner(key, env=VecEnv("CartPole-v1", num_envs=4), config=CONFIG)
+    result = train(
+        runner,
+        FullBatch(None, steps_per_epoch=3),
+        loss_fn=None,
+        step_fn=make_step(CONFIG),
+        num_epochs=2,
+        num_steps=CONFIG.num_updates,
+        keep_step_metrics=True,
+        progress=False,
+        epoch_lines=False,
+    )
+    assert int(result.state.step) == CONFIG.num_updates == 6
+    for name, values in result.step_metrics.items():
+        np.testing.assert_array_equal(values, whole["metrics"][name], err_msg=name)
+    assert "env_steps" not in result.step_metrics
+    for a, b in zip(leaves(result.state.state), leaves(whole["state"]), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def leaves(tree) -> list[np.ndarray]:
+    """The arrays of ``tree``, typed PRNG keys as their raw data."""
+    is_key = lambda x: jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)  # noqa: E731
+    return [np.asarray(jax.random.key_data(x) if is_key(x) else x) for x in jax.tree.leaves(tree)]
+
+
+def test_a_non_finite_update_is_dropped_and_reported():
+    # The same compiled chunk of 3 updates as above (the compilation cache shares it).
+    runner = init_runner(jax.random.key(3), env=VecEnv("CartPole-v1", num_envs=4), config=CONFIG)
+    params = jax.tree.map(lambda p: p.at[0].set(jnp.nan) if p.ndim == 2 else p, runner.state.params)
+    broken = runner._replace(state=runner.state.replace(params=params))
+    before = leaves(broken)  # the engine donates the runner it trains
+    options = dict(loss_fn=None, step_fn=make_step(CONFIG), num_epochs=1, progress=False)
+    result = train(broken, FullBatch(None, steps_per_epoch=3), on_non_finite="record", **options)
+    assert result.bad_step.tolist() == 0  # the first update failed
+    assert np.isnan(result.metrics["train_value_loss"])
+    for a, b in zip(leaves(result.state), before, strict=True):
+        np.testing.assert_array_equal(a, b)  # every update dropped: the runner as it was
+    with pytest.raises(NonFiniteLossError, match="Training stopped at step 0 "):
+        train(jax.tree.map(jnp.asarray, result.state), FullBatch(None, 3), **options)

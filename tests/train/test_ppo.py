@@ -1,25 +1,55 @@
-"""The ppo recipe through the entry point."""
+"""The ppo recipe through the entry point: artefacts, config mistakes, resume."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
 
 from jaxdl.rl import PPOConfig
+from jaxdl.training import run as run_module
 from train.__main__ import main
 from train.ppo.configs import default
 
+REPO = Path(__file__).resolve().parents[2]
+QUICK = ["ppo", "--config=quick"]  # 4 epochs of 2 updates, 2 seeds
+TIMING = ("env_steps_per_s", "compile_s", "train_examples_per_s")
 
-def test_quick_run_leaves_its_artefacts(tmp_path):
-    assert main(["ppo", "--config=quick", f"--workdir={tmp_path}"]) == 0
-    summary = json.loads((tmp_path / "summary.json").read_text())
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> Path:
+    """The workdir of one uninterrupted quick run, shared by the tests below."""
+    workdir = tmp_path_factory.mktemp("ppo_quick")
+    assert main([*QUICK, f"--workdir={workdir}"]) == 0
+    return workdir
+
+
+def test_quick_run_leaves_its_artefacts(quick_run):
+    workdir = quick_run
+    summary = json.loads((workdir / "summary.json").read_text())
     m = summary["metrics"]
     assert m["num_seeds"] == 2 and len(summary["per_seed_return"]) == 2
     assert 5 < m["mean_return"] <= 500 and 5 < m["random_policy_return"] < 60
-    assert (tmp_path / "returns.png").stat().st_size > 1000
-    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 8 and json.loads(lines[-1])["env_steps"] == 8 * 4 * 128
-    assert (tmp_path / "checkpoints").is_dir()
+    assert (workdir / "returns.png").stat().st_size > 1000
+    records = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4] and records[-1]["step"] == 8
+    assert records[-1]["env_steps"] == 8 * 4 * 128
+    assert {"return_mean", "return_min", "train_value_loss"} <= set(records[-1])
+    with np.load(workdir / "step_metrics.npz") as f:
+        returns = f["episode_return"]
+    assert returns.shape == (2, 8)  # seeds x updates
+    np.testing.assert_allclose(summary["per_seed_return"], returns.mean(1), atol=0.01)
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["3", "4"]
 
 
 def test_config_mistakes_are_one_sentence(tmp_path, capsys):
@@ -38,7 +68,9 @@ def test_config_mistakes_are_one_sentence(tmp_path, capsys):
     )
     assert "error: config.num_minibatches is 5, which does not divide" in capsys.readouterr().err
     assert main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.num_seeds=0"]) == 1
-    assert "config.num_seeds is 0, expected >= 1." in capsys.readouterr().err
+    assert "config.num_seeds is 0, expected an integer >= 1." in capsys.readouterr().err
+    assert main([*QUICK, f"--workdir={tmp_path}", "--config.updates_per_epoch=0"]) == 1
+    assert "config.updates_per_epoch is 0, expected an integer >= 1." in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # a config mistake is caught before the run opens
 
 
@@ -47,3 +79,117 @@ def test_library_defaults_are_the_default_config():
     assert dataclasses.asdict(PPOConfig()) == {
         f.name: config[f.name] for f in dataclasses.fields(PPOConfig)
     }
+
+
+def outcome(workdir: Path) -> dict:
+    """Everything a finished run leaves that must not depend on an interruption: the
+    summary (but timing), the per-epoch records (but speed), every update's metrics and
+    the final checkpoint (parameters, optimiser, environments, keys)."""
+    summary = json.loads((workdir / "summary.json").read_text())
+    records = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
+    with np.load(workdir / "step_metrics.npz") as f:
+        updates = {k: f[k] for k in f.files}
+    manager = ocp.CheckpointManager(workdir / "checkpoints")
+    epoch = manager.latest_step()
+    state = manager.restore(epoch, args=ocp.args.StandardRestore(None))
+    manager.close()
+    return {
+        "metrics": {k: v for k, v in summary["metrics"].items() if k not in TIMING},
+        "per_seed_return": summary["per_seed_return"],
+        "records": [{k: v for k, v in r.items() if k not in TIMING} for r in records],
+        "updates": updates,
+        "epoch": epoch,
+        "state": {k: np.asarray(v) for k, v in state.items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(quick_run) -> dict:
+    return outcome(quick_run)
+
+
+class Crash(Exception):
+    pass
+
+
+def resumed_from(monkeypatch) -> list[int]:
+    """Records the epoch each run restores (0: none), so a test knows a run resumed."""
+    restored: list[int] = []
+    resume_into = run_module.Run.resume_into
+
+    def spy(self, state, shardings=None):
+        epoch, state = resume_into(self, state, shardings)
+        restored.append(epoch)
+        return epoch, state
+
+    monkeypatch.setattr(run_module.Run, "resume_into", spy)
+    return restored
+
+
+def test_a_crashed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupted):
+    end_epoch = run_module.Run.end_epoch
+
+    def crash_after_2(self, epoch, state, record, *, save=True):
+        end_epoch(self, epoch, state, record, save=save)
+        if epoch == 2:
+            raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(run_module.Run, "end_epoch", crash_after_2)
+        with pytest.raises(Crash):
+            main([*QUICK, f"--workdir={tmp_path}"])
+    assert not (tmp_path / "summary.json").exists()
+    restored = resumed_from(monkeypatch)
+    assert main([*QUICK, f"--workdir={tmp_path}", "--config.resume=true"]) == 0
+    assert restored == [2]  # it continued from the checkpoint of epoch 2
+    np.testing.assert_equal(outcome(tmp_path), uninterrupted)
+
+
+# Runs the quick config and stops dead after epoch 2 has been recorded (its checkpoint
+# may still be on its way to the disk) until the test kills it.
+PAUSE_AFTER_EPOCH_2 = """
+import pathlib, sys, time
+from jaxdl.training import run as run_module
+from train.__main__ import main
+end_epoch = run_module.Run.end_epoch
+def pause(self, epoch, state, record, *, save=True):
+    end_epoch(self, epoch, state, record, save=save)
+    if epoch == 2:
+        pathlib.Path(sys.argv[1]).touch()
+        time.sleep(600)
+run_module.Run.end_epoch = pause
+main(sys.argv[2:])
+"""
+
+
+def test_a_killed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupted):
+    workdir, marker = tmp_path / "run", tmp_path / "epoch2"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "JAX_PLATFORMS": "cpu",
+        # The test session's compilation cache, so the child does not compile again.
+        "JAX_COMPILATION_CACHE_DIR": str(jax.config.jax_compilation_cache_dir or ""),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSE_AFTER_EPOCH_2, str(marker), *QUICK, f"--workdir={workdir}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 180
+        while not marker.exists():
+            assert proc.poll() is None and time.time() < deadline, "the run never paused"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not (workdir / "summary.json").exists()
+    restored = resumed_from(monkeypatch)
+    assert main([*QUICK, f"--workdir={workdir}", "--config.resume=true"]) == 0
+    assert restored in ([1], [2])  # epoch 2's checkpoint, unless the kill beat its write
+    np.testing.assert_equal(outcome(workdir), uninterrupted)

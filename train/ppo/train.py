@@ -1,8 +1,17 @@
-"""PPO (seed 001, "Reinforcement Learning"): whole runs compiled and vmapped over seeds."""
+"""PPO (seed 001, "Reinforcement Learning"): seeds vmapped, updates through the engine.
+
+All seeds train together as one stack of :class:`~jaxdl.rl.ppo.Runner` (``vmapped``);
+one engine step is one PPO update (:func:`jaxdl.rl.ppo.make_step`) and one epoch is
+``config.updates_per_epoch`` updates, compiled as one call. After each epoch the run
+logs a record and checkpoints the runners, so ``--config.resume=true`` continues a
+killed run with the same numbers an uninterrupted one gets.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -10,93 +19,112 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-from tqdm.auto import tqdm
 
-from jaxdl.rl import PPOConfig, make_train, num_params, random_policy_return
-from jaxdl.training import Run
+from jaxdl.rl import (
+    PPOConfig,
+    Runner,
+    VecEnv,
+    init_runner,
+    make_step,
+    num_params,
+    random_policy_return,
+)
+from jaxdl.training import FullBatch, make_chunk, train
 from jaxdl.viz import plot_band
+from train._common import open_run
 from train.cli_config import ConfigError
 
 LAST = 10  # updates averaged for the final return, as in the issue's criterion
-LOSSES = ("actor_loss", "value_loss", "entropy", "approx_kl")
-
-
-class _Progress:
-    """Host side of the in-graph callback: one bar over environment steps.
-
-    Under vmap the callback runs once per seed with that seed's metrics; the bar moves
-    when the first seed reaches a new update.
-    """
-
-    def __init__(self, total: int, enabled: bool):
-        self.bar = tqdm(total=total, disable=not enabled, unit="step", unit_scale=True)
-
-    def __call__(self, metrics: dict[str, Any]) -> None:
-        steps = int(np.max(metrics["env_steps"]))
-        if steps > self.bar.n:
-            self.bar.update(steps - self.bar.n)
-            self.bar.set_postfix(ret=f"{float(np.mean(metrics['episode_return'])):.1f}")
 
 
 def build(config: ml_collections.ConfigDict) -> PPOConfig:
     """The library's typed config from the recipe's; a mistake is one sentence."""
-    if config.num_seeds < 1:
-        raise ConfigError(f"config.num_seeds is {config.num_seeds}, expected >= 1.")
+    for name in ("num_seeds", "updates_per_epoch"):
+        if not (isinstance(config[name], int) and config[name] >= 1):
+            raise ConfigError(f"config.{name} is {config[name]!r}, expected an integer >= 1.")
     try:
         return PPOConfig(**{f.name: config[f.name] for f in dataclasses.fields(PPOConfig)})
     except ValueError as e:
         raise ConfigError(f"config.{e}") from None
 
 
-def log_updates(run: Run, m: dict[str, np.ndarray]) -> None:
-    """One metrics record per update, over seeds (``m``'s arrays are (seeds, updates))."""
-    env_steps = m["env_steps"][0]
-    for u in range(env_steps.shape[0]):
-        r = m["episode_return"][:, u]
-        record = {
-            "update": u + 1,
-            "env_steps": int(env_steps[u]),
-            "return_mean": float(r.mean()),
-            "return_min": float(r.min()),
-            "return_max": float(r.max()),
+class _Compiled:
+    """The engine's chunk, compiled ahead of its first call per length so the run can
+    report compilation and training time apart (a jitted call would do both at once)."""
+
+    def __init__(self, chunk):
+        self.chunk, self.executables, self.compile_s = chunk, {}, 0.0
+
+    def __call__(self, state, data, inputs, length):
+        if length not in self.executables:
+            t0 = time.perf_counter()
+            self.executables[length] = self.chunk.lower(state, data, inputs, length).compile()
+            self.compile_s += time.perf_counter() - t0
+        return self.executables[length](state, data, inputs)
+
+
+def _returns(batch_size: int):
+    """The epoch's record entries from the runners at its end: environment steps and
+    the last update's return over seeds (what the old per-update records held)."""
+
+    def hook(epoch: int, runners: Runner) -> dict[str, Any]:
+        last, steps = jax.device_get((runners.last_return, runners.step))
+        return {
+            "env_steps": int(np.max(steps)) * batch_size,
+            "return_mean": float(last.mean()),
+            "return_min": float(last.min()),
+            "return_max": float(last.max()),
         }
-        record.update({k: float(m[k][:, u].mean()) for k in LOSSES})
-        run.log(record, step=int(env_steps[u]))
+
+    return hook
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     ppo = build(config)
-    # PPO keeps its algorithm-internal scan (the whole run is one compiled program), so
-    # it uses the run lifecycle without the engine's train loop; it has no resume.
-    with Run(
-        workdir, recipe="ppo", config=config.to_dict(), resume=False, max_to_keep=1, curves=False
-    ) as run:
-        progress = _Progress(ppo.total_timesteps, config.progress)
-        train = jax.jit(jax.vmap(make_train(ppo, callback=progress)))
-        keys = jax.random.split(jax.random.key(config.seed), config.num_seeds)
-        compiled = train.lower(keys).compile()
-        compile_s = run.elapsed()
+    env = VecEnv(ppo.env_name, num_envs=ppo.num_envs)
+    keys = jax.random.split(jax.random.key(config.seed), config.num_seeds)
+    runners = jax.jit(jax.vmap(functools.partial(init_runner, env=env, config=ppo)))(keys)
+    # PPO makes its own data: the source feeds nothing and only sets the epoch length.
+    source = FullBatch(None, steps_per_epoch=config.updates_per_epoch)
+    chunk = _Compiled(make_chunk(None, source, vmapped=True, step_fn=make_step(ppo)))
+    with open_run(config, workdir, "ppo", curves=False) as run:
         t0 = time.perf_counter()
-        out = jax.block_until_ready(compiled(keys))
-        run_s = time.perf_counter() - t0
-        progress.bar.close()
+        result = train(
+            runners,
+            source,
+            loss_fn=None,
+            num_epochs=math.ceil(ppo.num_updates / config.updates_per_epoch),
+            num_steps=ppo.num_updates,
+            run=run,
+            hooks=[_returns(ppo.batch_size)],
+            steps_per_dispatch=0,
+            vmapped=True,
+            keep_step_metrics=True,
+            progress=config.progress,
+            desc="ppo",
+            chunk_fn=chunk,
+            examples_per_step=config.num_seeds * ppo.batch_size,  # environment steps
+            epoch_lines=config.progress,
+        )
+        train_s = time.perf_counter() - t0 - chunk.compile_s
+        restored = run.restored_epoch or 0
+        trained_updates = ppo.num_updates - min(
+            restored * config.updates_per_epoch, ppo.num_updates
+        )
 
-        m = jax.tree.map(np.asarray, out["metrics"])  # (seeds, updates)
-        env_steps = m["env_steps"][0]
-        log_updates(run, m)
+        returns = result.step_metrics["episode_return"]  # (seeds, updates), restored ones too
+        env_steps = ppo.batch_size * np.arange(1, returns.shape[1] + 1)
         if (path := run.path("returns.png")) is not None:
             plot_band(
                 env_steps,
-                m["episode_return"],
+                returns,
                 path,
                 xlabel="environment steps (per seed)",
                 ylabel="episodic return",
                 title=config.env_name,
                 label="mean of {n} seeds",
             )
-        run.save(int(env_steps[-1]), out["state"])  # the final policies of all seeds, stacked
-
-        final = m["episode_return"][:, -LAST:].mean(1)  # per seed
+        final = returns[:, -LAST:].mean(1)  # per seed
         random_return = random_policy_return(config.env_name, key=jax.random.key(config.seed + 1))
         metrics = {
             "mean_return": float(final.mean()),
@@ -104,11 +132,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             "seeds_solved": int((final >= config.solved_return).sum()),
             "num_seeds": int(config.num_seeds),
             "random_policy_return": random_return,
-            "env_steps_per_s": config.num_seeds * int(env_steps[-1]) / run_s,
-            "compile_s": compile_s,
+            # This call's updates over its time without compilation, logs and
+            # checkpoints included (a resumed run counts only what it trained).
+            "env_steps_per_s": config.num_seeds * trained_updates * ppo.batch_size / train_s
+            if trained_updates
+            else 0.0,
+            "compile_s": chunk.compile_s,
         }
         return run.finish(
             metrics,
             per_seed_return=[round(float(x), 2) for x in final],
-            num_params=num_params(jax.tree.map(lambda a: a[0], out["state"])),
+            num_params=num_params(jax.tree.map(lambda a: a[0], result.state.state)),
         )

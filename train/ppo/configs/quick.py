@@ -13,4 +13,5 @@ from train.ppo.configs import default
 
 def get_config() -> ml_collections.ConfigDict:
     c = default.get_config()
-    return override(c, num_seeds=2, total_timesteps=8 * 4 * 128, hidden=(16, 16), progress=False)
+    c = override(c, num_seeds=2, total_timesteps=8 * 4 * 128, hidden=(16, 16), progress=False)
+    return override(c, updates_per_epoch=2)  # 4 epochs of the 8 updates
