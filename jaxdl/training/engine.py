@@ -12,8 +12,8 @@ One batch takes this path (see ``docs/architecture.md``)::
     driver: progress bar, NaN check, then per epoch: evaluate, hooks, record,
             metrics.jsonl + TensorBoard, checkpoint (through a :class:`Run`)
 
-Every recipe's training goes through :func:`train` (or, for algorithms whose whole run
-is one program, such as PPO, through the same :class:`~jaxdl.training.Run`).
+Every recipe's training goes through :func:`train` (PPO too: one step is one update of a
+vmapped stack of runners).
 """
 
 from __future__ import annotations
@@ -120,6 +120,8 @@ class TrainResult:
         ``on_non_finite="record"``.
       steady_steps, steady_seconds: the steps and seconds of the chunks that did not
         compile (every chunk length's first call does): the steady-state speed.
+      resumed_at: the steps a restored checkpoint had done already (0: none); this
+        call trained the rest.
     """
 
     state: TrainState
@@ -129,6 +131,7 @@ class TrainResult:
     bad_step: np.ndarray | None = None
     steady_steps: int = 0
     steady_seconds: float = 0.0
+    resumed_at: int = 0
 
     @property
     def final(self) -> dict[str, Any]:
@@ -325,6 +328,7 @@ def train(
         bad_step=bad,
         steady_steps=timed_steps,
         steady_seconds=timed_s,
+        resumed_at=min(start_epoch * per_epoch + skip, total),
     )
 
 

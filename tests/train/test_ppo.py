@@ -49,13 +49,14 @@ def test_quick_run_leaves_its_artefacts(quick_run):
         returns = f["episode_return"]
     assert returns.shape == (2, 8)  # seeds x updates
     np.testing.assert_allclose(summary["per_seed_return"], returns.mean(1), atol=0.01)
-    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["3", "4"]
+    # The newest 2 (max_to_keep), keyed by update: epochs 3 and 4 of 2 updates each.
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["6", "8"]
 
 
 def test_config_mistakes_are_one_sentence(tmp_path, capsys):
     assert (
         main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.env_name=CartPole-v0"])
-        == 1
+        == 2  # a usage error
     )
     err = capsys.readouterr().err.strip()
     assert err.startswith(
@@ -64,12 +65,12 @@ def test_config_mistakes_are_one_sentence(tmp_path, capsys):
     )
     assert "\n" not in err
     assert (
-        main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.num_minibatches=5"]) == 1
+        main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.num_minibatches=5"]) == 2
     )
     assert "error: config.num_minibatches is 5, which does not divide" in capsys.readouterr().err
-    assert main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.num_seeds=0"]) == 1
-    assert "config.num_seeds is 0, expected an integer >= 1." in capsys.readouterr().err
-    assert main([*QUICK, f"--workdir={tmp_path}", "--config.updates_per_epoch=0"]) == 1
+    assert main(["ppo", "--config=quick", f"--workdir={tmp_path}", "--config.num_seeds=0"]) == 2
+    assert "config.num_seeds is 0, expected at least 1" in capsys.readouterr().err
+    assert main([*QUICK, f"--workdir={tmp_path}", "--config.updates_per_epoch=0"]) == 2
     assert "config.updates_per_epoch is 0, expected an integer >= 1." in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # a config mistake is caught before the run opens
 
@@ -91,7 +92,9 @@ def outcome(workdir: Path) -> dict:
         updates = {k: f[k] for k in f.files}
     manager = ocp.CheckpointManager(workdir / "checkpoints")
     epoch = manager.latest_step()
-    state = manager.restore(epoch, args=ocp.args.StandardRestore(None))
+    state = manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(None)))[
+        "state"
+    ]
     manager.close()
     return {
         "metrics": {k: v for k, v in summary["metrics"].items() if k not in TIMING},
@@ -115,27 +118,27 @@ class Crash(Exception):
 def resumed_from(monkeypatch) -> list[int]:
     """Records the epoch each run restores (0: none), so a test knows a run resumed."""
     restored: list[int] = []
-    resume_into = run_module.Run.resume_into
+    restore = run_module.Run.restore
 
-    def spy(self, state, shardings=None):
-        epoch, state = resume_into(self, state, shardings)
-        restored.append(epoch)
-        return epoch, state
+    def spy(self, state, shardings=None, *, stage=""):
+        progress, state = restore(self, state, shardings, stage=stage)
+        restored.append(0 if progress is None else progress["epoch"])
+        return progress, state
 
-    monkeypatch.setattr(run_module.Run, "resume_into", spy)
+    monkeypatch.setattr(run_module.Run, "restore", spy)
     return restored
 
 
 def test_a_crashed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupted):
-    end_epoch = run_module.Run.end_epoch
+    save_progress = run_module.Run.save_progress
 
-    def crash_after_2(self, epoch, state, record, *, save=True):
-        end_epoch(self, epoch, state, record, save=save)
-        if epoch == 2:
+    def crash_after_2(self, key, state, progress, record=None, *, stage=""):
+        save_progress(self, key, state, progress, record, stage=stage)
+        if record is not None and record["epoch"] == 2:
             raise Crash
 
     with monkeypatch.context() as m:
-        m.setattr(run_module.Run, "end_epoch", crash_after_2)
+        m.setattr(run_module.Run, "save_progress", crash_after_2)
         with pytest.raises(Crash):
             main([*QUICK, f"--workdir={tmp_path}"])
     assert not (tmp_path / "summary.json").exists()
@@ -145,19 +148,19 @@ def test_a_crashed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrup
     np.testing.assert_equal(outcome(tmp_path), uninterrupted)
 
 
-# Runs the quick config and stops dead after epoch 2 has been recorded (its checkpoint
-# may still be on its way to the disk) until the test kills it.
+# Runs the quick config and stops dead after epoch 2 has been saved and recorded until
+# the test kills it.
 PAUSE_AFTER_EPOCH_2 = """
 import pathlib, sys, time
 from jaxdl.training import run as run_module
 from train.__main__ import main
-end_epoch = run_module.Run.end_epoch
-def pause(self, epoch, state, record, *, save=True):
-    end_epoch(self, epoch, state, record, save=save)
-    if epoch == 2:
+save_progress = run_module.Run.save_progress
+def pause(self, key, state, progress, record=None, *, stage=""):
+    save_progress(self, key, state, progress, record, stage=stage)
+    if record is not None and record["epoch"] == 2:
         pathlib.Path(sys.argv[1]).touch()
         time.sleep(600)
-run_module.Run.end_epoch = pause
+run_module.Run.save_progress = pause
 main(sys.argv[2:])
 """
 
@@ -191,5 +194,5 @@ def test_a_killed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupt
     assert not (workdir / "summary.json").exists()
     restored = resumed_from(monkeypatch)
     assert main([*QUICK, f"--workdir={workdir}", "--config.resume=true"]) == 0
-    assert restored in ([1], [2])  # epoch 2's checkpoint, unless the kill beat its write
+    assert restored == [2]  # epoch 2's checkpoint: saved before its record
     np.testing.assert_equal(outcome(workdir), uninterrupted)

@@ -107,10 +107,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             epoch_lines=config.progress,
         )
         train_s = time.perf_counter() - t0 - chunk.compile_s
-        restored = run.restored_epoch or 0
-        trained_updates = ppo.num_updates - min(
-            restored * config.updates_per_epoch, ppo.num_updates
-        )
+        trained_updates = ppo.num_updates - result.resumed_at
 
         returns = result.step_metrics["episode_return"]  # (seeds, updates), restored ones too
         env_steps = ppo.batch_size * np.arange(1, returns.shape[1] + 1)
