@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: compilation its killed predecessor paid for, as a user's would with the cache on.
 CACHE = os.environ.get("JAXDL_TEST_XLA_CACHE") or tempfile.mkdtemp(prefix="jaxdl-xla-")
 #: Record and summary fields that measure time, not results.
-TIMING = re.compile(r"(_per_s|_s|seconds|time|_ms)$")
+TIMING = re.compile(r"(_per_s|_s|seconds|time|_ms)$|^s_per_")
 
 
 def cli(recipe, workdir, *overrides, config="quick", fault=None, log=None, timeout=900):
@@ -78,7 +78,10 @@ def _untimed(record: dict) -> dict:
 
 
 def records(workdir) -> list[dict]:
+    """The records of ``workdir/metrics.jsonl`` (none when there is no file), timing aside."""
     path = pathlib.Path(workdir) / "metrics.jsonl"
+    if not path.exists():
+        return []
     return [_untimed(json.loads(x)) for x in path.read_text().splitlines()]
 
 
@@ -88,11 +91,13 @@ def summary(workdir) -> dict:
 
 
 def final_checkpoints(workdir) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
-    """``{folder: (newest key, {leaf: array})}`` of every checkpoint folder."""
+    """``{folder: (newest key, {leaf: array})}`` of every checkpoint folder under
+    ``workdir`` (a recipe's sub-runs included)."""
     import orbax.checkpoint as ocp
 
     out = {}
-    for folder in sorted(pathlib.Path(workdir).glob("checkpoints*")):
+    root = pathlib.Path(workdir)
+    for folder in sorted(root.rglob("checkpoints*")):
         steps = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
         if not steps:
             continue
@@ -100,16 +105,21 @@ def final_checkpoints(workdir) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
             flat = manager.restore(
                 steps[-1], args=ocp.args.Composite(state=ocp.args.StandardRestore(None))
             )["state"]
-        out[folder.name] = (steps[-1], {k: np.asarray(v) for k, v in flat.items()})
+        name = str(folder.relative_to(root))
+        out[name] = (steps[-1], {k: np.asarray(v) for k, v in flat.items()})
     return out
 
 
 def assert_same_run(a, b) -> None:
-    """Final parameters (every leaf of the newest checkpoint of every stage), every
-    record and the summary of workdirs ``a`` and ``b`` are equal bit for bit (fields
-    that measure time aside)."""
-    assert summary(a) == summary(b)
-    assert records(a) == records(b)
+    """Final parameters (every leaf of the newest checkpoint of every stage and sub-run),
+    every record and every summary of workdirs ``a`` and ``b`` are equal bit for bit
+    (fields that measure time aside)."""
+    a, b = pathlib.Path(a), pathlib.Path(b)
+    runs = sorted(str(p.parent.relative_to(a)) for p in a.rglob("summary.json"))
+    assert runs == sorted(str(p.parent.relative_to(b)) for p in b.rglob("summary.json"))
+    for run in runs:
+        assert summary(a / run) == summary(b / run), run
+        assert records(a / run) == records(b / run), run
     ca, cb = final_checkpoints(a), final_checkpoints(b)
     assert ca.keys() == cb.keys() and ca
     for name in ca:
