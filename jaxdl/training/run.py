@@ -358,7 +358,10 @@ class Run:
                 with wd.writing(self.workdir / name):
                     buffer = io.BytesIO()
                     np.savez(buffer, **concat_steps(self.step_metrics))
-                    (self.workdir / name).write_bytes(buffer.getvalue())
+                    # Written aside and renamed: a kill mid-write leaves the old file whole.
+                    partial = self.workdir / f".{name}.partial"
+                    partial.write_bytes(buffer.getvalue())
+                    partial.rename(self.workdir / name)
             try:
                 self.checkpointer_for(stage).save(key, state, meta)
             except wd.WorkdirError as e:
