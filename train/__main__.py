@@ -29,6 +29,7 @@ from jaxdl.errors import (
     UsageError,
     WorkdirError,
 )
+from jaxdl.training.workdir import as_path
 from train.cli_config import ConfigError, apply_override, config_names, load_config, validate
 
 USAGE, FAILURE = 2, 1
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{args.recipe} ({args.config}) finished in {summary['wall_time_s']:.0f} s")
     for key, value in summary["metrics"].items():
         print(f"  {key:24s} {value:.4f}" if isinstance(value, float) else f"  {key:24s} {value}")
-    print(f"  results in {Path(workdir).resolve()}/summary.json")
+    print(f"  results in {as_path(workdir) / 'summary.json'}")
     print(json.dumps({k: v for k, v in summary["metrics"].items() if k.startswith("test_")}))
     return 0
 
