@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+from jaxdl.data.idx import IDXFormatError
+from jaxdl.data.names import NamesDataError
 from jaxdl.errors import (
     CheckpointCorruptError,
     JaxdlError,
@@ -34,7 +36,14 @@ from train.cli_config import ConfigError, apply_override, config_names, load_con
 
 USAGE, FAILURE = 2, 1
 #: Errors that say the run failed, although some of them are also ValueErrors.
-FAILURES = (NonFiniteLossError, WorkdirError, CheckpointCorruptError, PretrainedFileError)
+FAILURES = (
+    NonFiniteLossError,
+    WorkdirError,
+    CheckpointCorruptError,
+    PretrainedFileError,
+    IDXFormatError,
+    NamesDataError,
+)
 
 
 def recipes() -> list[str]:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from train.__main__ import main, recipes
@@ -67,14 +64,14 @@ def test_list_shows_recipes_and_configs(capsys):
     ],
 )
 def test_config_mistakes_are_one_sentence(tiny_fmnist, tmp_path, capsys, args, expected):
-    assert main([*quick(tiny_fmnist, tmp_path), *args]) == 1
+    assert main([*quick(tiny_fmnist, tmp_path), *args]) == 2  # usage errors
     err = capsys.readouterr().err
     assert expected in err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_unknown_recipe(capsys):
-    assert main(["fashion_mnst"]) == 1
+    assert main(["fashion_mnst"]) == 2
     assert "There is no recipe 'fashion_mnst'" in capsys.readouterr().err
 
 
@@ -93,43 +90,6 @@ def test_missing_and_corrupt_data_are_one_sentence(tiny_fmnist, tmp_path):
     assert out.returncode == 1
     assert "train-images-idx3-ubyte.gz" in out.stderr and "Traceback" not in out.stderr
     assert out.stderr.count("\n") == 1
-
-
-def test_killed_run_resumes_bit_identically(tiny_fmnist, tmp_path):
-    epochs = ["--config.num_epochs=6", "--config.train_examples=256"]
-    reference = cli(*quick(tiny_fmnist, tmp_path / "ref", *epochs))
-    assert reference.returncode == 0, reference.stderr
-
-    workdir = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "train", *quick(tiny_fmnist, workdir, *epochs)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    # Kill as soon as the first checkpoint is complete, i.e. during epoch 2.
-    deadline = time.time() + 180
-    while not (workdir / "checkpoints" / "1").exists() and time.time() < deadline:
-        assert proc.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_epochs = len((workdir / "metrics.jsonl").read_text().splitlines())
-    assert killed_epochs < 6
-
-    resumed = cli(*quick(tiny_fmnist, workdir, *epochs, "--config.resume=true"))
-    assert resumed.returncode == 0, resumed.stderr
-    ref = json.loads((tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()[-1])
-    got = json.loads((workdir / "metrics.jsonl").read_text().splitlines()[-1])
-    assert got["epoch"] == 6
-    # Bit-identical training: the same losses to the last digit, not just close.
-    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
-        assert got[key] == ref[key], key
-    history = [json.loads(x)["epoch"] for x in (workdir / "metrics.jsonl").read_text().splitlines()]
-    assert history == [1, 2, 3, 4, 5, 6]
-    np.testing.assert_equal(got["step"], ref["step"])
 
 
 def test_console_script_is_the_same_entry_point():
@@ -156,7 +116,7 @@ def test_console_script_is_the_same_entry_point():
     ],
 )
 def test_bad_config_values_are_one_sentence(tiny_fmnist, tmp_path, capsys, override, expected):
-    assert main([*quick(tiny_fmnist, tmp_path), override]) == 1
+    assert main([*quick(tiny_fmnist, tmp_path), override]) == 2
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1
 
@@ -174,7 +134,7 @@ def test_library_value_errors_are_one_sentence(
 ):
     # These come from jaxdl.parallel as plain ValueError, not from the recipe.
     monkeypatch.delenv("JAXDL_DEBUG", raising=False)
-    assert main([*quick(tiny_fmnist, tmp_path), override]) == 1
+    assert main([*quick(tiny_fmnist, tmp_path), override]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected in err
     assert err.count("\n") == 1 and "Traceback" not in err
