@@ -20,7 +20,6 @@ def test_run_and_data_fields_leave_out_none():
         "batch_size": 8,
         "steps_per_dispatch": 0,
         "seed": 0,
-        "resume": False,
         "max_to_keep": 2,
         "progress": True,
         "train_examples": 0,

@@ -33,6 +33,6 @@ def test_quick_run_reports_unseen_seen_and_pixel_accuracy(tiny_fmnist, tmp_path)
 def test_bad_settings_are_one_sentence(tiny_fmnist, tmp_path, capsys, override, message):
     args = ["fewshot", "--config=quick", f"--config.data_dir={tiny_fmnist}",
             f"--config.{override}", f"--workdir={tmp_path}"]  # fmt: skip
-    assert main(args) == 1
+    assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1

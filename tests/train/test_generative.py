@@ -49,7 +49,7 @@ def test_unknown_model_is_one_sentence(tiny_fmnist, tmp_path, capsys):
                 f"--config.data_dir={tiny_fmnist}",
             ]
         )
-        == 1
+        == 2
     )
     assert capsys.readouterr().err.strip() == (
         "error: config.model is 'flow', expected one of vae, inpaint, vqvae, gan."

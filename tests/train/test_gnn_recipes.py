@@ -45,7 +45,7 @@ def test_gnn_lrp_default_reaches_95_percent_and_conserves_relevance(tmp_path):
 def test_recipes_are_listed_and_config_mistakes_are_one_sentence(tmp_path, capsys):
     assert {"gcn_karate", "gnn_lrp"} <= set(recipes())
     args = ["gnn_lrp", f"--workdir={tmp_path}", "--config.adjacency=laplace"]
-    assert main(args) == 1
+    assert main(args) == 2
     err = capsys.readouterr().err
     assert "config.adjacency is 'laplace', expected 'sum' or 'gcn'." in err
     assert err.count("\n") == 1

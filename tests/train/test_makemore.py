@@ -98,7 +98,7 @@ def test_sweep_config_writes_the_table(names_file, tmp_path):
     ],
 )
 def test_bad_config_is_one_sentence(names_file, tmp_path, capsys, extra, expected):
-    assert run(names_file, tmp_path, *extra) == 1
+    assert run(names_file, tmp_path, *extra) == 2
     assert capsys.readouterr().err.strip() == f"error: {expected}"
 
 

@@ -59,7 +59,7 @@ def test_neural_ode_config_errors_are_one_sentence(tmp_path, capsys, field, valu
         neural_ode.build_optimizer(config)
         neural_ode.solve_options(config)
     override = f"--config.{field}={value}"  # the CLI reads a bare word as a string
-    assert main(["neural_ode", "--config=quick", f"--workdir={tmp_path}", override]) == 1
+    assert main(["neural_ode", "--config=quick", f"--workdir={tmp_path}", override]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 

@@ -19,5 +19,5 @@ def test_recipe_writes_the_plot(tmp_path):
 def test_unknown_surface_is_one_sentence(tmp_path, capsys):
     args = ["optimizers", "--config=quick", f"--workdir={tmp_path}",
             "--config.surfaces=('bowl','beale')"]  # fmt: skip
-    assert main(args) == 1
+    assert main(args) == 2
     assert "config.surfaces has ['beale']" in capsys.readouterr().err
