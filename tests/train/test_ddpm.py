@@ -38,7 +38,7 @@ def test_quick_run_leaves_its_artefacts(runs):
     assert summary["steps"] == 4  # 64 examples at batch 16, one epoch
     assert (ddpm / "samples_epoch01.png").stat().st_size > 200
     assert (ddpm / "samples.png").read_bytes() == (ddpm / "samples_epoch01.png").read_bytes()
-    assert (ddpm / "checkpoints" / "1").is_dir()
+    assert (ddpm / "checkpoints" / "4").is_dir()  # keyed by step
     assert json.loads((ddpm / "config.json").read_text())["num_timesteps"] == 10
 
 

@@ -52,7 +52,9 @@ def test_a_resumed_run_ends_where_the_whole_run_ends(names_file, tmp_path):
     with np.load(out / "step_metrics.npz") as f:
         losses = f["loss"]
     # As if the run had been stopped before its last checkpoint (epoch 3 of 3).
-    shutil.rmtree(out / "checkpoints" / "3")
+    newest = max(int(p.name) for p in (out / "checkpoints").iterdir() if p.name.isdigit())
+    assert newest == 600  # keyed by step
+    shutil.rmtree(out / "checkpoints" / str(newest))
     assert run(names_file, out, "--config.resume=true") == 0
     resumed = json.loads((out / "summary.json").read_text())["metrics"]
     for key in ("train_loss", "dev_loss", "test_loss", "lr_find_suggestion"):
