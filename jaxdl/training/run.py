@@ -361,7 +361,7 @@ class Run:
                     # Written aside and renamed: a kill mid-write leaves the old file whole.
                     partial = self.workdir / f".{name}.partial"
                     partial.write_bytes(buffer.getvalue())
-                    partial.rename(self.workdir / name)
+                    partial.replace(self.workdir / name)
             try:
                 self.checkpointer_for(stage).save(key, state, meta)
             except wd.WorkdirError as e:
