@@ -85,7 +85,7 @@ def test_config_mistakes_are_one_line(tmp_path, capsys):
             "--config.methods=('saliency',)",
         ]
     )
-    assert code == 1
+    assert code == 2  # a usage error
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: config.methods has 'saliency'") and "\n" not in err
 
