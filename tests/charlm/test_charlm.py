@@ -222,7 +222,7 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_divergence_is_reported():
-    spec = dataclasses.replace(BASE, init="seed", learning_rate=1e30)
+    spec = dataclasses.replace(BASE, init="seed", learning_rate=1e38)
     with pytest.raises(NonFiniteLossError, match="Lower the learning rate"):
         fit(spec, chunk_steps=60)
 
