@@ -21,13 +21,14 @@ def runs(tiny_fmnist, tmp_path_factory):
 
     The ddpm run keeps the quick config's programs (its 50 timesteps are a constant of
     them), so the diffusion notebook's quick run finds them compiled in the shared cache
-    (see conftest.py); the seed only changes values.
+    (see conftest.py); the seed only changes values. The classifier trains 6 epochs, as
+    test_cli's runs do, for the same reason.
     """
     ddpm, cnn = tmp_path_factory.mktemp("ddpm"), tmp_path_factory.mktemp("cnn")
     data = f"--config.data_dir={tiny_fmnist}"
     assert main(["ddpm", "--config=quick", f"--workdir={ddpm}", data, "--config.seed=3"]) == 0
     assert (
-        main(["fashion_mnist", "--config=quick", f"--workdir={cnn}", data, "--config.num_epochs=1"])
+        main(["fashion_mnist", "--config=quick", f"--workdir={cnn}", data, "--config.num_epochs=6"])
         == 0
     )
     return ddpm, cnn
