@@ -159,6 +159,8 @@ SCENARIOS = {f.__name__: f for f in (all_modes,)}
 
 if __name__ == "__main__":
     # Before the first device use: JAX creates its CPU devices then.
-    os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=8".strip()
     names = sys.argv[1:] or list(SCENARIOS)
     print(json.dumps({n: SCENARIOS[n]() for n in names}))
