@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import pathlib
 
-import jax
 import numpy as np
 import pytest
 
 from jaxdl.data.idx import write_idx
-
-
-@pytest.fixture(scope="session", autouse=True)
-def compilation_cache(tmp_path_factory):
-    """Shares compiled programs between tests: many build identical steps and evaluators."""
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla_cache")))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def tiny_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

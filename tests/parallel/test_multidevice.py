@@ -18,7 +18,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def _env(**extra) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
-    env.pop("XLA_FLAGS", None)
+    # The subprocess picks its own device count; other flags (conftest.py's) stay.
+    flags = env.pop("XLA_FLAGS", "").split()
+    kept = [f for f in flags if not f.startswith("--xla_force_host_platform_device_count")]
+    if kept:
+        env["XLA_FLAGS"] = " ".join(kept)
     return env
 
 
