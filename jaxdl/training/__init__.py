@@ -14,7 +14,7 @@ from jaxdl.training.optim import (
     warmup_adam_ema,
     warmup_cosine_optimizer,
 )
-from jaxdl.training.run import Run, clear_run
+from jaxdl.training.run import Run
 from jaxdl.training.sources import (
     BatchSource,
     FullBatch,
@@ -36,6 +36,7 @@ from jaxdl.training.step import (
     train_step,
 )
 from jaxdl.training.sweep import expand_grid, group_by, write_table
+from jaxdl.training.workdir import clear_run
 
 __all__ = [
     "BatchSource",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import os
 import sys
@@ -19,6 +18,7 @@ from etils import epath
 
 from jaxdl.errors import CheckpointCorruptError, CheckpointMismatchError, WorkdirError
 from jaxdl.training import faults
+from jaxdl.training.progress import read_meta
 
 
 def _is_key(x: Any) -> bool:
@@ -118,12 +118,7 @@ class Checkpointer:
         key = self.latest_epoch() if key is None else key
         if key is None:
             return None
-        # Read as a file: it also works while the manager is broken by a failed save.
-        try:
-            file = epath.Path(self.directory) / str(key) / "meta" / "metadata"
-            return dict(json.loads(file.read_text()))
-        except (OSError, ValueError, TypeError):  # unreadable or absent: restore() decides
-            return None
+        return read_meta(epath.Path(self.directory), key)
 
     def restore(self, template: Any, epoch: int | None = None) -> tuple[int, Any]:
         """Restores checkpoint ``epoch`` (default: the newest readable one) into the

@@ -28,9 +28,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxdl.errors import NonFiniteLossError
 from jaxdl.training import faults
-from jaxdl.training.run import Run, concat_steps
+from jaxdl.training import progress as pg
+from jaxdl.training.report import (
+    as_float,
+    epoch_line,
+    fold_bad_steps,
+    mean,
+    progress_bar,
+    report_memory,
+    short,
+)
+from jaxdl.training.run import Run
 from jaxdl.training.sources import BatchSource
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import LossFn, Metrics, guarded_train_step
@@ -241,15 +250,16 @@ def train(
         shardings = state_shardings(state, mesh)
         state = place(state, shardings)
         if progress and jax.process_index() == 0:
-            _report_memory(state, mesh)
+            report_memory(state, mesh)
     run = run if run is not None else Run(None)
     stage = ("" if epoch_offset == 0 else f"stage{epoch_offset}") if stage is None else stage
     saved, state = run.restore(state, shardings, stage=stage)
-    start_epoch, skip, carried, bad = _position(saved, epoch_offset)
+    start_epoch, skip, carried, bad = pg.position(saved, epoch_offset)
     batch_size = examples_per_step or getattr(source, "batch_size", None)
     compiled: set[int] = set()  # chunk lengths called so far: their first call compiles
     timed_steps, timed_s = 0, 0.0
-    bar = _bar(run, total, min(start_epoch * per_epoch + skip, total), progress, desc)
+    resumed_at = min(start_epoch * per_epoch + skip, total)
+    bar = progress_bar(total=total, initial=resumed_at, show=progress and run.is_main, desc=desc)
     since_save = 0  # steps since the last checkpoint
     try:
         for epoch in range(start_epoch + 1, num_epochs + 1):
@@ -268,183 +278,68 @@ def train(
                     state, source.data, inputs, stop - start
                 )
                 chunk_sums = jax.device_get(chunk_sums)
-                bad = _check(np.asarray(bad_step), bad, on_non_finite, epoch, run)
+                bad = fold_bad_steps(
+                    np.asarray(bad_step),
+                    bad,
+                    mode=on_non_finite,
+                    epoch=epoch,
+                    kept=run.kept_checkpoint,
+                )
                 if stop - start not in compiled:
                     compiled.add(stop - start)
                 else:
-                    timed_steps, timed_s = timed_steps + stop - start, timed_s + _since(t0)
+                    timed_steps, timed_s = (
+                        timed_steps + stop - start,
+                        timed_s + time.perf_counter() - t0,
+                    )
                 if keep_step_metrics:
                     run.step_metrics.append(jax.device_get(metrics))
                 for k, v in chunk_sums.items():
-                    sums[k] = sums.get(k, 0.0) + _as_float(v)
+                    sums[k] = sums.get(k, 0.0) + as_float(v)
                 bar.update(stop - start)
                 done = stop - begin
-                bar.set_postfix(epoch=epoch, **{k: _short(v / done) for k, v in sums.items()})
+                bar.set_postfix(epoch=epoch, **{k: short(v / done) for k, v in sums.items()})
                 since_save += stop - start
                 faults.event("chunk", stage, stop)
                 if stop < end and run.checkpoint_due(since_save):
                     where = {"epoch": epoch_offset + epoch, "done": done, "complete": False}
-                    run.save_progress(stop, state, where | _carry(sums, bad, state), stage=stage)
+                    run.save_progress(stop, state, where | pg.carry(sums, bad, state), stage=stage)
                     since_save = 0
             seconds = time.perf_counter() - tic
-            record: dict[str, Any] = {"epoch": epoch_offset + epoch, "step": _step(state)}
+            record: dict[str, Any] = {"epoch": epoch_offset + epoch, "step": pg.state_step(state)}
             if stage:
                 record["stage"] = stage
             # Records hold plain numbers: a vmapped stack of runs logs its mean.
-            record |= {f"train_{k}": _mean(v) / (end - begin) for k, v in sums.items()}
+            record |= {f"train_{k}": mean(v) / (end - begin) for k, v in sums.items()}
             if batch_size is not None:
                 record["train_examples_per_s"] = (end - first) * batch_size / seconds
             if mesh is not None:
                 record["skipped_steps"] = sums.get("skipped", 0.0)
             if evaluate is not None:
                 values = jax.device_get(evaluate(state))
-                record |= {f"test_{k}": _mean(v) for k, v in values.items()}
+                record |= {f"test_{k}": mean(v) for k, v in values.items()}
             for hook in hooks:
                 record |= dict(hook(epoch_offset + epoch, state) or {})
             if epoch % checkpoint_every == 0 or end == total or run.checkpoint_due(since_save):
                 where = {"epoch": epoch_offset + epoch, "done": end - begin, "complete": True}
-                run.save_progress(end, state, where | _carry({}, bad, state), record, stage=stage)
+                run.save_progress(end, state, where | pg.carry({}, bad, state), record, stage=stage)
                 since_save = 0
             else:
-                run.end_epoch(epoch_offset + epoch, state, record, save=False)
+                run.end_epoch(record)
             if epoch_lines and run.is_main:
                 bar.write(epoch_line(record))
     finally:
         bar.close()
         run.wait()
     # This call's records: a run of several stages holds the others' too.
-    mine = [
-        r
-        for r in run.history
-        if "epoch" in r
-        and (r.get("stage", "") == stage or not isinstance(r.get("stage", ""), str))
-        and epoch_offset < r["epoch"] <= epoch_offset + num_epochs
-    ]
+    mine = pg.stage_records(run.history, stage, epoch_offset, num_epochs)
     return TrainResult(
         state=state,
         history=mine,
         metrics=mine[-1] if mine else {},
-        step_metrics=concat_steps(run.step_metrics),
+        step_metrics=pg.concat_steps(run.step_metrics),
         bad_step=bad,
         steady_steps=timed_steps,
         steady_seconds=timed_s,
-        resumed_at=min(start_epoch * per_epoch + skip, total),
+        resumed_at=resumed_at,
     )
-
-
-def _position(progress: Mapping[str, Any] | None, epoch_offset: int):
-    """``(completed epochs, steps done in the next one, its partial sums, bad steps)``
-    of this call, from a restored checkpoint's progress record."""
-    if progress is None:
-        return 0, 0, {}, None
-    epoch = int(progress["epoch"]) - epoch_offset
-    bad = progress.get("bad")
-    bad = None if bad is None else np.asarray(bad, np.int32)
-    if progress.get("complete", True):
-        return max(epoch, 0), 0, {}, bad
-    sums = {
-        k: v if isinstance(v, float) else np.asarray(v, np.float64)
-        for k, v in progress.get("sums", {}).items()
-    }
-    return epoch - 1, int(progress["done"]), sums, bad
-
-
-def _carry(sums: Mapping[str, Any], bad: np.ndarray | None, state: Any) -> dict[str, Any]:
-    """What a checkpoint must hold besides the state to resume bit-identically: the
-    epoch's partial metric sums, the bad steps so far, the state's step."""
-    return {
-        "sums": {k: v if isinstance(v, float) else np.asarray(v).tolist() for k, v in sums.items()},
-        "bad": None if bad is None else np.asarray(bad).tolist(),
-        "step": _step(state),
-    }
-
-
-def _report_memory(state: Any, mesh: Mesh) -> None:
-    from tqdm.auto import tqdm
-
-    from jaxdl.parallel import bytes_per_device, total_bytes
-
-    per_device = max(bytes_per_device(state).values())
-    tqdm.write(
-        f"mesh {dict(mesh.shape)}: the train state takes {per_device / 2**20:.2f} MiB "
-        f"per device of {total_bytes(state) / 2**20:.2f} MiB in all"
-    )
-
-
-def _since(t0: float) -> float:
-    return time.perf_counter() - t0
-
-
-def _as_float(v: Any) -> Any:
-    """A Python float, or a float64 array of one value per run when vmapped."""
-    v = np.asarray(v)
-    return float(v) if v.ndim == 0 else v.astype(np.float64)
-
-
-def _mean(v: Any) -> float:
-    v = np.asarray(v)
-    return float(v) if v.ndim == 0 else float(v.mean())
-
-
-def _short(v: Any) -> str:
-    return f"{float(np.mean(v)):.4f}"
-
-
-def _step(state: TrainState) -> int:
-    return int(np.max(jax.device_get(state.step)))
-
-
-def _check(bad_step: np.ndarray, bad: np.ndarray | None, mode: str, epoch: int, run):
-    """Folds this chunk's first bad steps into ``bad``; raises in ``"raise"`` mode."""
-    bad = bad_step if bad is None else np.where(bad >= 0, bad, bad_step)
-    if mode == "raise" and (bad >= 0).any():
-        step = int(bad[bad >= 0].min())
-        kept = (
-            run.kept_checkpoint()
-            if run is not None
-            else ("no checkpoint is kept because there is no workdir")
-        )
-        raise NonFiniteLossError(
-            f"Training stopped at step {step} (epoch {epoch}) because the loss or the "
-            f"parameters became NaN or infinite; {kept}. Lower the learning rate or check "
-            "the inputs."
-        )
-    return bad
-
-
-def _bar(run, total, initial, progress, desc):
-    from tqdm.auto import tqdm
-
-    main = run.is_main
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="step",
-        desc=desc,
-        disable=not (progress and main),
-        dynamic_ncols=True,
-    )
-
-
-def epoch_line(record: Mapping[str, Any]) -> str:
-    """The one line printed per epoch: epoch, losses and accuracies, speed.
-
-    Args:
-      record: the epoch's record; needs ``"epoch"`` (int). The float entries
-        ``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy`` and
-        ``train_examples_per_s`` are shown when present.
-
-    Returns:
-      The line, its fields joined by ``" | "``.
-
-    Example:
-      >>> epoch_line({"epoch": 3, "train_loss": 0.5})
-      'epoch   3 | train_loss 0.5000'
-    """
-    parts = [f"epoch {record['epoch']:3d}"]
-    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
-        if isinstance(record.get(key), float):
-            parts.append(f"{key} {record[key]:.4f}")
-    if "train_examples_per_s" in record:
-        parts.append(f"{record['train_examples_per_s']:.0f} examples/s")
-    return " | ".join(parts)

@@ -61,18 +61,24 @@ class MetricsWriter:
         return records
 
     def keep_first(self, n: int) -> None:
-        """Keeps the first ``n`` records and drops the rest."""
-        kept = self.history()[:n]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        """Keeps the first ``n`` records and drops the rest (and a line cut short).
 
-    def truncate_after(self, epoch: int) -> None:
-        """Drops the records of epochs after ``epoch``."""
-        kept = [r for r in self.history() if r.get("epoch", 0) <= epoch]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        The shorter file is written aside and renamed over the old one, so a kill while
+        cutting leaves one of the two whole.
+        """
+        if not self.path.exists():
+            return
+        kept = self.history()[:n]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        if text == self.path.read_text():
+            return
+        partial = self.path.parent / f".{self.path.name}.partial"
+        partial.write_text(text)
+        partial.replace(self.path)
 
     def write(self, record: Mapping[str, Any], *, step: int) -> None:
         """Writes ``record`` (plain numbers) at global ``step``."""
-        record = {k: _plain(v) for k, v in record.items()}
+        record = {k: plain(v) for k, v in record.items()}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         if self._tb is not None:
@@ -86,7 +92,8 @@ class MetricsWriter:
             self._tb.close()
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A JSON-ready value: arrays become (nested) lists, scalars Python numbers."""
     if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:
         return value.tolist()
     if hasattr(value, "item"):
@@ -144,7 +151,7 @@ def write_summary(
     """
     path = epath.Path(workdir) / "summary.json"
     payload = {
-        "metrics": {k: _plain(v) for k, v in metrics.items()},
+        "metrics": {k: plain(v) for k, v in metrics.items()},
         "config": dict(config),
         "wall_time_s": round(wall_time_s, 3),
         **environment(),

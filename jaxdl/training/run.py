@@ -19,11 +19,10 @@ the file back to its checkpoint, so records are neither lost nor doubled.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -31,40 +30,10 @@ import numpy as np
 from etils import epath
 
 from jaxdl.training import faults
+from jaxdl.training import progress as pg
 from jaxdl.training import workdir as wd
 from jaxdl.training.checkpoint import Checkpointer
-from jaxdl.training.logging import MetricsWriter, plot_curves, write_summary
-from jaxdl.training.state import TrainState
-
-STEP_METRICS = "step_metrics.npz"
-
-
-def clear_run(workdir: str | os.PathLike) -> None:
-    """Removes what an earlier run left in ``workdir``: checkpoints, TensorBoard,
-    ``metrics.jsonl``, the per-step metrics and ``run.json``.
-
-    Missing entries are skipped; other files in ``workdir`` stay. (A :class:`Run` never
-    calls this: ``overwrite`` moves the old run aside instead, until the new run is safe.)
-    """
-    workdir = wd.as_path(workdir)
-    if not workdir.exists():
-        return
-    for entry in workdir.iterdir():
-        if entry.name.startswith("checkpoints") or entry.name == "tensorboard":
-            entry.rmtree()
-        elif entry.name in ("metrics.jsonl", wd.RECORD) or entry.name.startswith("step_metrics"):
-            entry.unlink()
-
-
-def concat_steps(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Per-step metrics of consecutive chunks joined along the step (last) axis."""
-    if not parts:
-        return {}
-    return {k: np.concatenate([np.asarray(p[k]) for p in parts], axis=-1) for k in parts[0]}
-
-
-def _stage_suffix(stage: str) -> str:
-    return f"-{stage}" if stage else ""
+from jaxdl.training.logging import MetricsWriter, plain, plot_curves, write_summary
 
 
 class Run:
@@ -165,38 +134,20 @@ class Run:
     def _open(self, resume: bool, overwrite: bool, tensorboard: bool) -> None:
         workdir = self.workdir
         if self.is_main:
-            with wd.writing(workdir):
-                if workdir.exists() and not workdir.is_dir():
-                    raise FileExistsError(17, "it is a file, not a folder", os.fspath(workdir))
-                workdir.mkdir(parents=True, exist_ok=True)
-            self.lock = wd.WorkdirLock(workdir)
-            self.lock.acquire()
-            if (workdir / wd.PREVIOUS).exists():  # an overwrite that was cut short
-                if self._has_checkpoint():
-                    wd.drop_previous(workdir)
-                else:
-                    wd.put_back(workdir)
-            if overwrite and wd.holds_a_run(workdir):
-                wd.move_aside(workdir)
-                self._replaced = True
-                self.resume = False
-            else:
-                self.resume = wd.check_same_run(workdir, self.recipe, self.config, resume=resume)
-            if not self.resume:
-                wd.write_record(workdir, self.recipe, self.config)
+            self.lock, self.resume, self._replaced = wd.claim(
+                workdir, self.recipe, self.config, resume=resume, overwrite=overwrite
+            )
         if jax.process_count() > 1:  # nobody opens the folder before process 0 decided
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices("jaxdl.Run.workdir")
             if not self.is_main:
-                self.resume = self._has_checkpoint()
+                self.resume = wd.has_checkpoint(workdir)
         if self.is_main:
             purge_step, keep = None, None
-            if self.resume:
-                metas = [m for m in (self._newest_meta(s) for s in self._stages()) if m]
-                newest = max(metas, key=lambda m: m.get("records", 0), default=None)
-                keep = newest.get("records", 0) if newest else 0
-                purge_step = newest.get("step", 0) + 1 if newest else 0
+            if self.resume:  # cut the logs back to the newest checkpoint
+                newest = pg.newest_progress(workdir) or {}
+                keep, purge_step = newest.get("records", 0), newest.get("step", -1) + 1
             with wd.writing(workdir):
                 self.writer = MetricsWriter(
                     workdir,
@@ -206,20 +157,6 @@ class Run:
                 )
                 self.history = self.writer.history()
             self._on_disk = len(self.history)
-
-    def _stages(self) -> list[str]:
-        names = [p.name for p in self.workdir.iterdir() if p.name.startswith("checkpoints")]
-        return [n[len("checkpoints-") :] if n != "checkpoints" else "" for n in names]
-
-    def _has_checkpoint(self) -> bool:
-        return any(
-            p.name.startswith("checkpoints") and any(c.name.isdigit() for c in p.iterdir())
-            for p in self.workdir.iterdir()
-            if p.is_dir()
-        )
-
-    def _newest_meta(self, stage: str) -> dict[str, Any] | None:
-        return self.checkpointer_for(stage).meta()
 
     def __enter__(self) -> Run:
         return self
@@ -242,7 +179,7 @@ class Run:
         """The checkpointer of ``stage`` (``""``: ``checkpoints/``; else
         ``checkpoints-<stage>/``), opened on first use."""
         if stage not in self._checkpointers:
-            folder = self.workdir / f"checkpoints{_stage_suffix(stage)}"
+            folder = self.workdir / f"checkpoints{pg.stage_suffix(stage)}"
             with wd.writing(folder):
                 self._checkpointers[stage] = Checkpointer(folder, max_to_keep=self.max_to_keep)
         return self._checkpointers[stage]
@@ -282,16 +219,9 @@ class Run:
 
                     state = place(state, shardings)
                 self._resume_records(progress, fell_back=key != newest)
-                self._load_step_metrics(stage, state)
+                self.step_metrics = pg.read_step_metrics(self.workdir, stage, pg.state_step(state))
         self._restored[stage] = (progress, None)
         return progress, state
-
-    def resume_into(self, state: TrainState, shardings: Any = None) -> tuple[int, TrainState]:
-        """``(completed epochs, state)`` of the main stage (see :meth:`restore`)."""
-        progress, state = self.restore(state, shardings)
-        if progress is None:
-            return 0, state
-        return int(progress["epoch"]) - (0 if progress.get("complete", True) else 1), state
 
     def _resume_records(self, progress: Mapping[str, Any], *, fell_back: bool) -> None:
         """Lines ``metrics.jsonl`` up with a restored checkpoint.
@@ -314,14 +244,6 @@ class Run:
                 self.history.append(dict(progress["record"]))
             self._on_disk = len(self.history)
         self._seq = records
-
-    def _load_step_metrics(self, stage: str, state: Any) -> None:
-        saved = self.workdir / f"step_metrics{_stage_suffix(stage)}.npz"
-        self.step_metrics = []
-        if saved.exists():
-            steps = int(np.max(jax.device_get(state.step)))
-            with saved.open("rb") as f, np.load(f) as data:
-                self.step_metrics = [{k: data[k][..., :steps] for k in data.files}]
 
     # -- progress --------------------------------------------------------------------
 
@@ -350,18 +272,11 @@ class Run:
           WorkdirError: the checkpoint could not be written; nothing was logged.
         """
         if record is not None:
-            record = {k: _plain(v) for k, v in record.items()}
+            record = {k: plain(v) for k, v in record.items()}
         if self._can_checkpoint:
             meta = dict(progress, records=self._seq + (record is not None), record=record)
             if self.step_metrics and self.is_main:
-                name = f"step_metrics{_stage_suffix(stage)}.npz"
-                with wd.writing(self.workdir / name):
-                    buffer = io.BytesIO()
-                    np.savez(buffer, **concat_steps(self.step_metrics))
-                    # Written aside and renamed: a kill mid-write leaves the old file whole.
-                    partial = self.workdir / f".{name}.partial"
-                    partial.write_bytes(buffer.getvalue())
-                    partial.replace(self.workdir / name)
+                pg.write_step_metrics(self.workdir, stage, self.step_metrics)
             try:
                 self.checkpointer_for(stage).save(key, state, meta)
             except wd.WorkdirError as e:
@@ -374,16 +289,10 @@ class Run:
             self.log(record, step=int(record.get("step", key)), history=True)
             self._redraw_if_due()
 
-    def end_epoch(
-        self, epoch: int, state: TrainState, record: Mapping[str, Any], *, save: bool = True
-    ) -> None:
-        """Adds ``record`` to the history and logs it; with ``save``, checkpoints
-        ``state`` as ``epoch`` first (for runs that do not go through ``train``)."""
-        if save and self._can_checkpoint:
-            progress = {"epoch": epoch, "done": 0, "complete": True, "step": epoch}
-            self.save_progress(epoch, state, progress, record)
-            return
-        self.log(record, step=int(record.get("step", epoch)), history=True)
+    def end_epoch(self, record: Mapping[str, Any]) -> None:
+        """Adds an epoch's ``record`` to the history and logs it, without a checkpoint
+        (:meth:`save_progress` checkpoints and logs)."""
+        self.log(record, step=int(record.get("step", record.get("epoch", 0))), history=True)
         self._redraw_if_due()
 
     def _redraw_if_due(self) -> None:
@@ -412,33 +321,17 @@ class Run:
         if self._seq <= self._on_disk:
             return
         if history:
-            self.history.append({k: _plain(v) for k, v in record.items()})
+            self.history.append({k: plain(v) for k, v in record.items()})
         if self.writer is not None:
             with wd.writing(self.writer.path):
                 self.writer.write(record, step=step)
-
-    def save(self, epoch: int, state: Any) -> None:
-        """Checkpoints ``state`` as ``epoch`` (for runs that do not go through ``train``)."""
-        if self._can_checkpoint:
-            progress = {"epoch": epoch, "done": 0, "complete": True, "step": epoch}
-            self.save_progress(epoch, state, progress)
 
     def kept_checkpoint(self) -> str:
         """A clause saying which checkpoint a failed run leaves behind."""
         if not self._can_checkpoint:
             return "no checkpoint is kept because there is no workdir"
-        kept = []
-        for ckpt in self._checkpointers.values():
-            ckpt.wait()
-            key = ckpt.latest_step()
-            if key is not None:
-                meta = ckpt.meta(key) or {"epoch": key}
-                part = "" if meta.get("complete", True) else " (part of it)"
-                at = f", step {meta['step']}" if "step" in meta else ""
-                kept.append(f"epoch {meta['epoch']}{part}{at}, in {ckpt.directory}")
-        if not kept:
-            return "nothing had been checkpointed yet"
-        return f"the last good checkpoint ({'; '.join(kept)}) is kept"
+        self.wait()
+        return pg.describe_kept(ckpt.directory for ckpt in self._checkpointers.values())
 
     def wait(self) -> None:
         """Blocks until started checkpoints are on disk."""
@@ -503,12 +396,3 @@ class Run:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.ndarray | jax.Array):
-        value = np.asarray(value)
-        return value.item() if value.ndim == 0 else value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    return value

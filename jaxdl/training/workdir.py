@@ -320,3 +320,72 @@ def drop_previous(workdir: epath.Path) -> None:
     previous = workdir / PREVIOUS
     if previous.exists():
         previous.rmtree()
+
+
+def has_checkpoint(workdir: epath.Path) -> bool:
+    """Whether any stage of the run in ``workdir`` has a finished checkpoint."""
+    return any(
+        p.name.startswith("checkpoints") and any(c.name.isdigit() for c in p.iterdir())
+        for p in workdir.iterdir()
+        if p.is_dir()
+    )
+
+
+def claim(
+    workdir: epath.Path,
+    recipe: str | None,
+    config: Mapping[str, Any],
+    *,
+    resume: bool,
+    overwrite: bool,
+) -> tuple[WorkdirLock, bool, bool]:
+    """Creates and locks ``workdir`` and decides what to do with what it holds.
+
+    An overwrite that a kill cut short is finished first (the new run had a checkpoint)
+    or undone (it had none). Then the workdir holds no run (start fresh), this run
+    (resume) or another one (refused, or moved aside with ``overwrite``).
+
+    Returns:
+      ``(lock, resume, replaced)``: the held lock (release it when done), whether to
+      resume, and whether an older run waits in ``.previous`` for the first checkpoint.
+
+    Raises:
+      WorkdirBusyError, RunMismatchError, WorkdirError: see :class:`~jaxdl.training.Run`.
+    """
+    with writing(workdir):
+        if workdir.exists() and not workdir.is_dir():
+            raise FileExistsError(17, "it is a file, not a folder", os.fspath(workdir))
+        workdir.mkdir(parents=True, exist_ok=True)
+    lock = WorkdirLock(workdir)
+    lock.acquire()
+    try:
+        if (workdir / PREVIOUS).exists():
+            drop_previous(workdir) if has_checkpoint(workdir) else put_back(workdir)
+        replaced = overwrite and holds_a_run(workdir)
+        if replaced:
+            move_aside(workdir)
+        again = not replaced and check_same_run(workdir, recipe, config, resume=resume)
+        if not again:
+            write_record(workdir, recipe, config)
+    except BaseException:
+        lock.release()
+        raise
+    return lock, again, replaced
+
+
+def clear_run(workdir: str | os.PathLike) -> None:
+    """Removes what an earlier run left in ``workdir``: checkpoints, TensorBoard,
+    ``metrics.jsonl``, the per-step metrics and ``run.json``.
+
+    Missing entries are skipped; other files in ``workdir`` stay. (A
+    :class:`~jaxdl.training.Run` never calls this: ``overwrite`` moves the old run aside
+    instead, until the new run is safe.)
+    """
+    workdir = as_path(workdir)
+    if not workdir.exists():
+        return
+    for entry in workdir.iterdir():
+        if entry.name.startswith("checkpoints") or entry.name == "tensorboard":
+            entry.rmtree()
+        elif entry.name in ("metrics.jsonl", RECORD) or entry.name.startswith("step_metrics"):
+            entry.unlink()

@@ -223,7 +223,7 @@ def test_a_gs_workdir_keeps_its_scheme(tmp_path, monkeypatch, memory_gcs):
     monkeypatch.chdir(tmp_path)
     assert os.fspath(wd.as_path("gs://bucket/run")) == "gs://bucket/run"
     with Run("gs://bucket/run", recipe="tiny", config={"lr": 0.1}, checkpoints=False) as run:
-        run.end_epoch(1, None, {"epoch": 1, "train_loss": 0.5}, save=False)
+        run.end_epoch({"epoch": 1, "train_loss": 0.5})
         run.finish({"test_loss": 0.25})
     assert not (tmp_path / "gs:").exists()  # nothing local, as pathlib would have made
     files = {p.removeprefix("gs://bucket/run/") for p in memory_gcs.store}

@@ -154,7 +154,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         )
         evaluate = jax.jit(lambda s: trajectory_loss(s.model(), ts, ys, options=options))
         init_loss = float(evaluate(state))
-        run.end_epoch(0, state, {"epoch": 0, "step": 0, "train_full_loss": init_loss}, save=False)
+        run.end_epoch({"epoch": 0, "step": 0, "train_full_loss": init_loss})
         epochs, steady_steps, steady_s = 0, 0, 0.0
         stages = zip(config.window_lengths, config.window_batches, config.stage_iters, strict=True)
         for stage, (length, batch, iters) in enumerate(stages):

@@ -1,0 +1,106 @@
+"""What the driver prints and raises about training: epoch lines, the progress bar, the
+memory a sharded state takes, and the error of a run that stopped being finite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from jaxdl.errors import NonFiniteLossError
+
+
+def epoch_line(record: Mapping[str, Any]) -> str:
+    """The one line printed per epoch: epoch, losses and accuracies, speed.
+
+    Args:
+      record: the epoch's record; needs ``"epoch"`` (int). The float entries
+        ``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy`` and
+        ``train_examples_per_s`` are shown when present.
+
+    Returns:
+      The line, its fields joined by ``" | "``.
+
+    Example:
+      >>> epoch_line({"epoch": 3, "train_loss": 0.5})
+      'epoch   3 | train_loss 0.5000'
+    """
+    parts = [f"epoch {record['epoch']:3d}"]
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        if isinstance(record.get(key), float):
+            parts.append(f"{key} {record[key]:.4f}")
+    if "train_examples_per_s" in record:
+        parts.append(f"{record['train_examples_per_s']:.0f} examples/s")
+    return " | ".join(parts)
+
+
+def progress_bar(*, total: int, initial: int, show: bool, desc: str | None):
+    """A tqdm bar over steps, shown only when ``show``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, initial=initial, unit="step", desc=desc, disable=not show, dynamic_ncols=True
+    )
+
+
+def report_memory(state: Any, mesh: Any) -> None:
+    """Prints the bytes of ``state`` per device of ``mesh`` and in all."""
+    from tqdm.auto import tqdm
+
+    from jaxdl.parallel import bytes_per_device, total_bytes
+
+    per_device = max(bytes_per_device(state).values())
+    tqdm.write(
+        f"mesh {dict(mesh.shape)}: the train state takes {per_device / 2**20:.2f} MiB "
+        f"per device of {total_bytes(state) / 2**20:.2f} MiB in all"
+    )
+
+
+def fold_bad_steps(
+    bad_step: np.ndarray,
+    bad: np.ndarray | None,
+    *,
+    mode: str,
+    epoch: int,
+    kept: Callable[[], str],
+) -> np.ndarray:
+    """Folds a chunk's first non-finite steps into ``bad`` (``-1``: none yet).
+
+    Args:
+      bad_step: the chunk's first bad step per run, ``()`` or ``(runs,)``.
+      bad: the earlier chunks' answer, or ``None`` before the first chunk.
+      mode: ``"raise"`` or ``"record"``.
+      epoch: the epoch, for the message.
+      kept: returns a clause saying which checkpoint the run leaves
+        (``Run.kept_checkpoint``); called only to raise, as it waits for checkpoints.
+
+    Raises:
+      NonFiniteLossError: in ``"raise"`` mode, when a step was not finite.
+    """
+    bad = bad_step if bad is None else np.where(bad >= 0, bad, bad_step)
+    if mode == "raise" and (bad >= 0).any():
+        step = int(bad[bad >= 0].min())
+        raise NonFiniteLossError(
+            f"Training stopped at step {step} (epoch {epoch}) because the loss or the "
+            f"parameters became NaN or infinite; {kept()}. Lower the learning rate or check "
+            "the inputs."
+        )
+    return bad
+
+
+def as_float(v: Any) -> Any:
+    """A Python float, or a float64 array of one value per run when vmapped."""
+    v = np.asarray(v)
+    return float(v) if v.ndim == 0 else v.astype(np.float64)
+
+
+def mean(v: Any) -> float:
+    """The mean over a vmapped stack of runs (the value itself for one run)."""
+    v = np.asarray(v)
+    return float(v) if v.ndim == 0 else float(v.mean())
+
+
+def short(v: Any) -> str:
+    """A metric as the progress bar shows it."""
+    return f"{float(np.mean(v)):.4f}"
