@@ -18,11 +18,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def _env(**extra) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
-    # The subprocess picks its own device count; other flags (conftest.py's) stay.
-    flags = env.pop("XLA_FLAGS", "").split()
-    kept = [f for f in flags if not f.startswith("--xla_force_host_platform_device_count")]
-    if kept:
-        env["XLA_FLAGS"] = " ".join(kept)
+    # The subprocess picks its own device count and compiles at XLA's default level:
+    # at conftest.py's level 0 the data-parallel programs round differently from the
+    # one-device ones (a loss 0.013 apart after 20 steps), which these tests compare.
+    env.pop("XLA_FLAGS", None)
     return env
 
 
