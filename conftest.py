@@ -6,6 +6,10 @@ subprocesses of the tests all read and write it: many of them compile the same p
 (a recipe's quick run, the CLI's reference, killed and resumed runs, model initialisers).
 A fresh directory per session (removed at its end) unless ``JAX_COMPILATION_CACHE_DIR`` is
 already set, which is then used as it is.
+
+It also sets ``JAXDL_SMOKE_TEST=1``, which the notebooks read to run every cell at their
+smallest size (as BoTorch's and Pyro's tutorials do under their test suites): what they
+show a reader is a real run, what the suite checks is that each cell works.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[_OWNED] = os.environ[CACHE_DIR] = tempfile.mkdtemp(prefix="jaxdl_xla_")
         for name, value in CACHE_ENV.items():
             os.environ.setdefault(name, value)
+        os.environ.setdefault("JAXDL_SMOKE_TEST", "1")
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_backend_optimization_level" not in flags:
             # Read when JAX starts its backend, which no test has done yet.

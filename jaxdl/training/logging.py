@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,9 +43,7 @@ class MetricsWriter:
             self.keep_first(keep)
         self._tb = None
         if tensorboard:
-            from tensorboardX import SummaryWriter  # imported lazily: protobuf is slow to load
-
-            self._tb = SummaryWriter(
+            self._tb = _summary_writer()(
                 os.fspath(epath.Path(workdir) / "tensorboard"), purge_step=purge_step
             )
 
@@ -90,6 +89,27 @@ class MetricsWriter:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _summary_writer() -> type:
+    """tensorboardX's ``SummaryWriter``, imported lazily (protobuf is slow to load).
+
+    tensorboardX imports torch when it can, only to accept torch tensors, which these
+    scalars never are; that import alone takes 3.5 s on a 2-core machine where torch is
+    installed (the ``torch`` extra). Unless the process has imported torch already, it
+    is hidden while tensorboardX loads (a ``None`` in ``sys.modules`` makes the import
+    fail, which tensorboardX handles), then unhidden.
+    """
+    if "tensorboardX" in sys.modules or "torch" in sys.modules:
+        from tensorboardX import SummaryWriter
+
+        return SummaryWriter
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        del sys.modules["torch"]
+    return SummaryWriter
 
 
 def plain(value: Any) -> Any:

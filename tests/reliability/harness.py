@@ -16,7 +16,8 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: Compiled programs shared by every process a test starts: a resumed run skips the
 #: compilation its killed predecessor paid for, as a user's would with the cache on.
-CACHE = os.environ.get("JAXDL_TEST_XLA_CACHE") or tempfile.mkdtemp(prefix="jaxdl-xla-")
+#: Under pytest, the session's cache (conftest.py), which the in-process runs share too.
+CACHE = os.environ.get("JAX_COMPILATION_CACHE_DIR") or tempfile.mkdtemp(prefix="jaxdl-xla-")
 #: Record and summary fields that measure time, not results.
 TIMING = re.compile(r"(_per_s|_s|seconds|time|_ms)$|^s_per_")
 

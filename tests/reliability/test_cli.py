@@ -15,13 +15,15 @@ import pytest
 from tests.reliability import harness
 from tests.reliability.test_workdir import snapshot
 
-SMALL = ("--config.train_examples=64", "--config.test_examples=32", "--config.batch_size=16")
+#: 6 epochs, as tests/train/test_cli.py and test_ddpm.py run fashion_mnist: the same
+#: compiled programs, found in the session's shared compilation cache (conftest.py).
+SIX_EPOCHS = "--config.num_epochs=6"
 
 
 @pytest.fixture(scope="module")
 def fmnist(tiny_fmnist):
     """Overrides that run fashion_mnist's quick config on the tiny IDX files."""
-    return (f"--config.data_dir={tiny_fmnist}", *SMALL)
+    return (f"--config.data_dir={tiny_fmnist}", SIX_EPOCHS)
 
 
 @pytest.mark.parametrize(
@@ -72,10 +74,10 @@ def test_a_failed_overwrite_keeps_the_older_run(tmp_path, fmnist):
 
 def test_a_second_run_into_a_busy_workdir_is_refused(tmp_path, fmnist):
     env = dict(os.environ, PYTHONPATH=str(harness.ROOT), JAX_COMPILATION_CACHE_DIR=harness.CACHE)
-    env["JAXDL_FAULT_STALL_S"] = "1"  # the first run stays in the workdir for a while
+    env["JAXDL_FAULT_STALL_S"] = "0.5"  # the first run stays in the workdir for a while
     cmd = [sys.executable, "-m", "train", "fashion_mnist", "--config=quick"]
     first = subprocess.Popen(
-        [*cmd, f"--workdir={tmp_path}", *fmnist, "--config.num_epochs=3"],
+        [*cmd, f"--workdir={tmp_path}", *fmnist],
         env=env,
         cwd=harness.ROOT,
         stdout=subprocess.DEVNULL,
@@ -85,13 +87,13 @@ def test_a_second_run_into_a_busy_workdir_is_refused(tmp_path, fmnist):
         deadline = time.monotonic() + 300
         while not (tmp_path / ".lock").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        second = harness.cli("fashion_mnist", tmp_path, *fmnist, "--config.num_epochs=3")
+        second = harness.cli("fashion_mnist", tmp_path, *fmnist)
         assert first.poll() is None, "the first run ended before the second one started"
         assert f"in use by process {first.pid}" in harness.one_line_error(second, 2)
     finally:
         assert first.wait(timeout=600) == 0
     records = harness.records(tmp_path)
-    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_nan_loss_fails_the_run(tmp_path):

@@ -1,8 +1,9 @@
 """kill -9 at seeded points, then resume: the result equals an uninterrupted run bit for
 bit, no record is lost or doubled, a kill costs at most one chunk of steps (issue 20).
 
-``make test`` runs the small library run and one seeded recipe; ``pytest -m chaos
-tests/reliability`` runs every training recipe."""
+``make test`` runs one seeded recipe; ``pytest -m chaos tests/reliability`` runs the small
+library run (kills at more points, checkpoints compared leaf by leaf) and every training
+recipe."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ TINY = "tests.reliability.tiny_run"
 CHEAP = ("fashion_mnist", "name_sex", "gcn_karate", "fewshot")
 
 
+@pytest.mark.chaos
 @pytest.mark.parametrize("seed", [0])
 def test_a_small_run_survives_kills_at_seeded_points(tmp_path, seed):
     straight = harness.script(TINY, tmp_path / "straight", log=tmp_path / "straight.log")
