@@ -50,3 +50,18 @@ $(BENCH): $(DEV)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+
+# The docs site in build/site, from a venv of its own (mkdocstrings reads the sources, so
+# jaxdl and its dependencies are not installed there); any warning fails the build.
+DOCS_VENV ?= /tmp/jaxdl-docs-venv
+DOCS := $(DOCS_VENV)/.stamp-docs
+.PHONY: docs
+
+docs: $(DOCS)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
+
+$(DOCS): pyproject.toml
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['docs'], sep='\\n')" > $(DOCS_VENV)/requirements.txt
+	$(DOCS_VENV)/bin/pip install -q -r $(DOCS_VENV)/requirements.txt
+	touch $@
