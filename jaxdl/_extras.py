@@ -10,8 +10,8 @@ instead of a bare ``ModuleNotFoundError`` from deep inside the package.
 from __future__ import annotations
 
 
-def missing_extra(owner: str, extra: str, error: ImportError, default: str) -> ImportError:
-    """The ImportError to raise when an optional library fails to import.
+def missing_extra(owner: str, extra: str, error: ImportError, default: str) -> ModuleNotFoundError:
+    """The error to raise when an optional library fails to import.
 
     Used as ``except ImportError as e: raise missing_extra(...) from e`` around the import,
     so that the failing module keeps its traceback and the message names the extra.
@@ -23,7 +23,8 @@ def missing_extra(owner: str, extra: str, error: ImportError, default: str) -> I
       default: the library to name when ``error`` does not say which module is missing.
 
     Returns:
-      one sentence, e.g. ``jaxdl.ode needs diffrax: pip install 'jaxdl[ode]'``.
+      a ModuleNotFoundError whose message is one sentence, e.g.
+      ``jaxdl.ode needs diffrax: pip install 'jaxdl[ode]'``.
 
     Example:
       >>> try:
@@ -35,4 +36,6 @@ def missing_extra(owner: str, extra: str, error: ImportError, default: str) -> I
     # A dependency of the library may be the module that is missing (equinox under
     # diffrax): name it, since that is what the user will look for.
     name = (error.name or default).partition(".")[0]
-    return ImportError(f"{owner} needs {name}: pip install 'jaxdl[{extra}]'", name=name)
+    # ModuleNotFoundError (an ImportError): callers that skip a missing optional module
+    # with either except clause keep working.
+    return ModuleNotFoundError(f"{owner} needs {name}: pip install 'jaxdl[{extra}]'", name=name)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def test_missing_extra_names_it(module, library, extra):
     result = run(["-c", f"import sys; sys.modules[{library!r}] = None; import {module}"])
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last == f"ImportError: {module} needs {library}: pip install 'jaxdl[{extra}]'"
+    assert last == f"ModuleNotFoundError: {module} needs {library}: pip install 'jaxdl[{extra}]'"
 
 
 def test_load_tokenizer_without_transformers_names_text(monkeypatch):
@@ -71,3 +72,17 @@ def test_load_tokenizer_without_transformers_names_text(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ImportError, match=r"needs transformers: pip install 'jaxdl\[text\]'"):
         load_tokenizer("all-MiniLM-L6-v2")
+
+
+def test_viz_without_matplotlib_names_viz(monkeypatch, tmp_path):
+    from jaxdl.viz import figure, save_grid
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.image", None)
+    with pytest.raises(
+        ImportError, match=r"^jaxdl.viz needs matplotlib: pip install 'jaxdl\[viz\]'$"
+    ):
+        figure(figsize=(1, 1))
+    with pytest.raises(ImportError, match=r"jaxdl.viz needs matplotlib"):
+        save_grid(np.zeros((1, 2, 2)), tmp_path / "g.png", nrow=1)
