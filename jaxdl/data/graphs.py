@@ -21,9 +21,15 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import jraph
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
+
+from jaxdl._extras import missing_extra
+
+try:
+    import jraph
+except ImportError as e:
+    raise missing_extra("jaxdl.data.graphs", "graph", e, "jraph") from e
 
 GraphsTuple = jraph.GraphsTuple
 

@@ -4,6 +4,13 @@ Graphs are built, padded and batched with :mod:`jaxdl.data.graphs`. This package
 jraph, which is why ``jaxdl.nn`` does not import it.
 """
 
+from jaxdl._extras import missing_extra
+
+try:
+    import jraph  # noqa: F401  (checked first: a missing extra fails with its install line)
+except ImportError as e:
+    raise missing_extra("jaxdl.graph", "graph", e, "jraph") from e
+
 from jaxdl.graph.layers import (
     GCN,
     GCNConv,

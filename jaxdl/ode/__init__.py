@@ -5,6 +5,13 @@ field and its fitting losses are in :mod:`jaxdl.ode.neural`. This package loads 
 which is why ``jaxdl.nn`` does not import it.
 """
 
+from jaxdl._extras import missing_extra
+
+try:
+    import diffrax  # noqa: F401  (checked first: a missing extra fails with its install line)
+except ImportError as e:
+    raise missing_extra("jaxdl.ode", "ode", e, "diffrax") from e
+
 from jaxdl.ode.fixed_step import (
     EULER,
     HEUN,

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxdl._extras import missing_extra
 from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
 from jaxdl.nn.transformer import TransformerConfig
 from jaxdl.pretrained._config import from_hf_config
@@ -102,7 +103,10 @@ def from_pretrained(
 
 def load_tokenizer(path_or_name: str | os.PathLike):
     """``transformers.AutoTokenizer`` of the same folder (or hub name) as the weights."""
-    from transformers import AutoTokenizer
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as e:
+        raise missing_extra("jaxdl.pretrained.load_tokenizer", "text", e, "transformers") from e
 
     return AutoTokenizer.from_pretrained(resolve_model_dir(path_or_name))
 

@@ -8,6 +8,13 @@
   one update.
 """
 
+from jaxdl._extras import missing_extra
+
+try:
+    import gymnax  # noqa: F401  (checked first: a missing extra fails with its install line)
+except ImportError as e:
+    raise missing_extra("jaxdl.rl", "rl", e, "gymnax") from e
+
 from jaxdl.rl.config import PPOConfig
 from jaxdl.rl.ppo import Runner, init_runner, make_step, make_train, num_params
 from jaxdl.rl.rollout import VecEnv, make_env, random_policy_return

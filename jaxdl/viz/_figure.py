@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jaxdl._extras import missing_extra
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -39,7 +41,10 @@ def figure(
     """
     if nrows < 1 or ncols < 1:
         raise ValueError(f"nrows, ncols are {nrows}, {ncols}, expected at least 1 each.")
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise missing_extra("jaxdl.viz", "viz", e, "matplotlib") from e
 
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze, **subplots_kw)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
+from jaxdl._extras import missing_extra
 from jaxdl.viz._figure import figure, save_figure
 
 
@@ -84,7 +85,10 @@ def save_grid(
     grid = image_grid(images, nrow=nrow)
     if grid.size == 0:
         raise ValueError(f"images has {np.shape(images)[0]} images, expected at least nrow={nrow}.")
-    from matplotlib import image as mpl_image
+    try:
+        from matplotlib import image as mpl_image
+    except ImportError as e:
+        raise missing_extra("jaxdl.viz", "viz", e, "matplotlib") from e
 
     path = Path(path)
     mpl_image.imsave(path, grid, cmap=cmap, vmin=vmin, vmax=vmax)

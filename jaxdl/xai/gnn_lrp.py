@@ -29,10 +29,16 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import jraph
 import numpy as np
 from flax import nnx
 from jaxtyping import Array, Float
+
+from jaxdl._extras import missing_extra
+
+try:
+    import jraph
+except ImportError as e:
+    raise missing_extra("jaxdl.xai.gnn_lrp", "graph", e, "jraph") from e
 
 # A sideways import between capability folders: GNN-LRP explains exactly this network.
 from jaxdl.graph import GraphNet, edge_weights, propagate
