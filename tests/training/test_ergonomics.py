@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl.training import classifier_eval, classifier_loss, train
+from jaxdl.training import classifier_eval, classifier_loss, epoch_line, train
 from jaxdl.training.sources import Permuted
 from tests.training.helpers import tiny_data, to_float
 from train.__main__ import main
@@ -92,3 +92,21 @@ def test_throughput_leaves_compilation_out(steps_per_dispatch):
     expected = 16 / STEP_S
     for record in (first, second):
         assert expected / 1.5 < record["train_examples_per_s"] <= expected * 1.05, record
+
+
+def test_epoch_line_shows_custom_metrics_speed_and_compile_time():
+    record = {
+        "epoch": 2,
+        "step": 12,
+        "test_top5": 0.987654,
+        "train_grad_norm": 1234.5678,
+        "test_accuracy": 0.5,
+        "train_loss": 0.25,
+        "train_examples_per_s": 5633.2,
+        "compile_s": 3.21,
+        "lr": 0.1,  # not a train_/test_ metric: left out
+    }
+    assert epoch_line(record) == (
+        "epoch   2 | train_loss 0.2500 | test_accuracy 0.5000 | test_top5 0.9877 | "
+        "train_grad_norm 1235 | 5633 examples/s | compiled in 3.2 s"
+    )
