@@ -3,21 +3,30 @@ optional tensorboardX and matplotlib, and a workdir released after a failure."""
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
 from types import SimpleNamespace
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
+from flax import nnx
 
-from jaxdl.training import classifier_eval, classifier_loss, epoch_line, train
+from jaxdl.errors import NonFiniteLossError
+from jaxdl.training import (
+    TrainState,
+    epoch_line,
+    fit,
+    logging,
+    train,
+)
 from jaxdl.training.sources import Permuted
-from tests.training.helpers import tiny_data, to_float
+from jaxdl.viz import curves
+from tests.training.helpers import tiny_data
 from train.__main__ import main
-
-LOSS = to_float(classifier_loss)
-EVAL = to_float(classifier_eval)
-KW = dict(loss_fn=LOSS, eval_fn=EVAL, batch_size=16, eval_batch_size=32, progress=False)
 
 
 def test_help_mentions_config_overrides(capsys):
@@ -110,3 +119,54 @@ def test_epoch_line_shows_custom_metrics_speed_and_compile_time():
         "epoch   2 | train_loss 0.2500 | test_accuracy 0.5000 | test_top5 0.9877 | "
         "train_grad_norm 1235 | 5633 examples/s | compiled in 3.2 s"
     )
+
+
+class Linear(nnx.Module):
+    """The smallest classifier of the tiny images: fits in a second."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.dense = nnx.Linear(28 * 28, 10, rngs=rngs)
+
+    def __call__(self, x):
+        return self.dense(x.reshape(x.shape[0], -1).astype(jnp.float32) / 255.0)
+
+
+def linear_loss(model, batch, *, train, key, scale=1.0):
+    logits = model(batch["image"])
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+    return loss * scale, {"loss": loss * scale}
+
+
+def linear_fit(workdir, **kw):
+    state = TrainState.create(Linear(nnx.Rngs(0)), optax.sgd(0.1), key=jax.random.key(1))
+    kw = {"loss_fn": linear_loss, "num_epochs": 2, **kw}
+    return fit(
+        state,
+        tiny_data(64),
+        batch_size=16,
+        data_key=jax.random.key(2),
+        workdir=workdir,
+        progress=False,
+        **kw,
+    )
+
+
+def test_fit_without_tensorboardx_or_matplotlib_and_after_a_failure(tmp_path, monkeypatch, capsys):
+    # A None in sys.modules makes the import fail as if the package were missing.
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(logging, "_told", set(), raising=False)
+    monkeypatch.setattr(curves, "_told", False, raising=False)
+    with pytest.raises(NonFiniteLossError):
+        linear_fit(tmp_path, loss_fn=functools.partial(linear_loss, scale=jnp.nan))
+    assert not (tmp_path / ".lock").exists()  # the failed run let the workdir go
+    result = linear_fit(tmp_path)  # and the same run starts again in it
+    assert result.metrics["epoch"] == 2 and not (tmp_path / ".lock").exists()
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+    assert not (tmp_path / "curves.png").exists()
+    assert not list(tmp_path.glob("tensorboard/events.*"))
+    err = capsys.readouterr().err
+    notices = [line for line in err.splitlines() if line.startswith("notice:")]
+    assert len(notices) == 2, err  # once each, for two runs and every drawing
+    assert "tensorboardX is not installed: no TensorBoard events; pip install tensorboardX" in err
+    assert "matplotlib is not installed: no curves.png" in err
