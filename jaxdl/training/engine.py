@@ -18,6 +18,7 @@ vmapped stack of runners).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -313,6 +314,7 @@ def train(
     resumed_at = min(start_epoch * per_epoch + skip, total)
     bar = progress_bar(total=total, initial=resumed_at, show=progress and run.is_main, desc=desc)
     since_save = 0  # steps since the last checkpoint
+    finished = False
     try:
         for epoch in range(start_epoch + 1, num_epochs + 1):
             begin, end = (epoch - 1) * per_epoch, min(epoch * per_epoch, total)
@@ -389,9 +391,14 @@ def train(
                 run.end_epoch(record)
             if epoch_lines and run.is_main:
                 bar.write(epoch_line(record))
+        finished = True
     finally:
         bar.close()
-        run.wait()
+        if finished:
+            run.wait()
+        else:  # the error that stopped training wins over a checkpoint's failing too
+            with contextlib.suppress(Exception):
+                run.wait()
     # This call's records: a run of several stages holds the others' too.
     mine = pg.stage_records(run.history, stage, epoch_offset, num_epochs)
     return TrainResult(

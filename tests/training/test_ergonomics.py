@@ -3,6 +3,7 @@ optional tensorboardX and matplotlib, and a workdir released after a failure."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 import time
@@ -15,7 +16,7 @@ import optax
 import pytest
 from flax import nnx
 
-from jaxdl.errors import NonFiniteLossError
+from jaxdl.errors import NonFiniteLossError, WorkdirError
 from jaxdl.training import (
     TrainState,
     epoch_line,
@@ -23,6 +24,10 @@ from jaxdl.training import (
     logging,
     train,
 )
+from jaxdl.training import run as run_module
+from jaxdl.training.checkpoint import Checkpointer
+from jaxdl.training.logging import MetricsWriter
+from jaxdl.training.run import Run
 from jaxdl.training.sources import Permuted
 from jaxdl.viz import curves
 from tests.training.helpers import tiny_data
@@ -170,3 +175,44 @@ def test_fit_without_tensorboardx_or_matplotlib_and_after_a_failure(tmp_path, mo
     assert len(notices) == 2, err  # once each, for two runs and every drawing
     assert "tensorboardX is not installed: no TensorBoard events; pip install tensorboardX" in err
     assert "matplotlib is not installed: no curves.png" in err
+
+
+def test_run_closes_everything_when_closing_fails(tmp_path, monkeypatch):
+    closed = []
+    for cls in (Checkpointer, MetricsWriter):
+        original = cls.close
+        monkeypatch.setattr(
+            cls, "close", lambda self, o=original, c=cls: (closed.append(c.__name__), o(self))
+        )
+
+    def full_disk(history, path, *, x):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(run_module, "plot_curves", full_disk)
+    run = Run(tmp_path, tensorboard=False)
+    run.checkpointer_for("")
+    run.log({"epoch": 1, "train_loss": 0.5}, step=1, history=True)
+    with pytest.raises(WorkdirError, match="No space left on device"):
+        run.close()
+    assert sorted(closed) == ["Checkpointer", "MetricsWriter"]
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_the_error_that_stopped_training_is_the_one_raised():
+    class BrokenRun(Run):
+        def wait(self):
+            raise OSError("the checkpoint could not be flushed")
+
+    def nan_chunk(state, data, inputs, length):
+        return state, {"loss": np.full(length, np.nan)}, {"loss": np.nan}, np.int32(0)
+
+    with pytest.raises(NonFiniteLossError):
+        train(
+            SimpleNamespace(step=np.int32(0)),
+            Permuted(tiny_data(), 16, jax.random.key(0)),
+            loss_fn=None,
+            num_epochs=1,
+            run=BrokenRun(None),
+            chunk_fn=nan_chunk,
+            progress=False,
+        )
