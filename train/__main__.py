@@ -3,6 +3,7 @@
 Usage:
   jaxdl-train --list
   jaxdl-train RECIPE [--config=NAME|FILE.py] [--config.FIELD=VALUE ...] [--workdir=DIR]
+  jaxdl-train RECIPE [--config=NAME] --help    the config's fields, defaults and comments
 
 Every error ends the run with one sentence ``error: ...`` and no traceback (set
 ``JAXDL_DEBUG=1`` for it): exit status 2 for a usage error (a wrong config, field or
@@ -32,7 +33,14 @@ from jaxdl.errors import (
     WorkdirError,
 )
 from jaxdl.training.workdir import as_path
-from train.cli_config import ConfigError, apply_override, config_names, load_config, validate
+from train.cli_config import (
+    ConfigError,
+    apply_override,
+    config_names,
+    describe_fields,
+    load_config,
+    validate,
+)
 
 USAGE, FAILURE = 2, 1
 #: Errors that say the run failed, although some of them are also ValueErrors.
@@ -70,20 +78,44 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[tuple[str, str
         else:
             rest.append(arg)
         i += 1
+    return build_parser().parse_args(rest), overrides
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ordinary arguments (``--config.FIELD=VALUE`` is split off
+    before it, by :func:`parse_args`)."""
     parser = argparse.ArgumentParser(
-        prog="jaxdl-train", description="Train a jaxdl recipe.", allow_abbrev=False
+        prog="jaxdl-train",
+        usage="jaxdl-train [--list] RECIPE [--config=NAME|FILE.py] "
+        "[--config.FIELD=VALUE ...] [--workdir=DIR]",
+        description="Train a jaxdl recipe.",
+        epilog="--config.FIELD=VALUE sets one field of the config (nested ones dotted, "
+        "e.g. --config.learning_rate=1e-3 --config.channels='(16, 32)'); the value keeps "
+        "the field's type. `jaxdl-train RECIPE [--config=NAME] --help` lists the "
+        "config's fields, their defaults and what they mean.",
+        allow_abbrev=False,
+        add_help=False,
     )
     parser.add_argument("recipe", nargs="?", help="recipe to run; see --list")
+    parser.add_argument(
+        "-h",
+        "--help",
+        action="store_true",
+        help="show this help (with a RECIPE: its config's fields) and exit",
+    )
     parser.add_argument("--list", action="store_true", help="list recipes and their configs")
     parser.add_argument("--config", default="default", help="config name or .py file")
     parser.add_argument("--workdir", default=None, help="output folder (default runs/RECIPE)")
-    return parser.parse_args(rest), overrides
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args, overrides = parse_args(argv)
+        if args.help and not args.recipe:
+            build_parser().print_help()
+            return 0
         if args.list or not args.recipe:
             for name in recipes():
                 print(f"{name:20s} configs: {', '.join(config_names(name))}")
@@ -95,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.recipe, args.config)
         for field, value in overrides:
             apply_override(config, field, value)
+        if args.help:  # the fields as this command line would run them
+            print(describe_fields(args.recipe, args.config, config))
+            return 0
         validate(config)
         workdir = args.workdir or os.path.join("runs", args.recipe)
         module = importlib.import_module(f"train.{args.recipe}.train")

@@ -6,7 +6,11 @@ import ast
 import difflib
 import importlib
 import importlib.util
+import io
 import math
+import re
+import textwrap
+import tokenize
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,8 @@ __all__ = [
     "add_lifecycle_fields",
     "apply_override",
     "config_names",
+    "describe_fields",
+    "field_comments",
     "load_config",
     "parse_value",
 ]
@@ -201,3 +207,173 @@ def validate(config: ml_collections.ConfigDict, prefix: str = "config") -> None:
             raise ConfigError(f"{where} is {value}, expected at least 0.")
         elif name in POSITIVE_NUMBERS and not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{where} is {value}, expected a finite number above 0.")
+
+
+def config_source(recipe: str, name: str) -> Path:
+    """The file that defines the config ``name`` of ``recipe`` (or ``name`` itself, a
+    ``.py`` path)."""
+    if name.endswith(".py"):
+        return Path(name)
+    return Path(__file__).parent / recipe / "configs" / f"{name}.py"
+
+
+def field_comments(path: Path) -> dict[str, str]:
+    """The comment of every config field ``path`` and the ``train`` modules it imports
+    assign, keyed by the field's (last) name.
+
+    A field's comment is the one on the line that assigns it (``c.lr = 0.1  # why``,
+    ``lr=0.1,  # why`` in a dict, ``"lr": 0.1,  # why``) or, failing that, the block of
+    comment lines right above that line. The config file wins over what it imports.
+    """
+    comments: dict[str, str] = {}
+    sources = _sources(path, set())
+    for source in sources:
+        for name, text in _comments_of(source).items():
+            comments.setdefault(name, text)
+    # Fields that helpers such as add_run_fields(c, num_epochs=...) add are described
+    # in the helper's docstring (its Args), not by a comment.
+    for source in sources:
+        for name, text in _documented_args(source).items():
+            comments.setdefault(name, text)
+    return comments
+
+
+def _documented_args(path: Path) -> dict[str, str]:
+    """``{argument: description}`` from the ``Args:`` sections of the functions of
+    ``path`` whose names start with ``add_``."""
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return {}
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("add_")):
+            continue
+        doc = ast.get_docstring(node) or ""
+        _, _, args = doc.partition("Args:")
+        name = None
+        for line in args.splitlines():
+            if line.strip() and not line.startswith(" "):
+                break  # the next section
+            entry = re.match(r"^\s{2,4}(\w+): (.*)$", line)
+            if entry:
+                name = entry.group(1)
+                found[name] = entry.group(2).strip()
+            elif name and line.strip():
+                found[name] += " " + line.strip()
+    found.pop("c", None)
+    # "None: leave the field out" speaks to the recipe's author, not to the command line.
+    return {k: re.sub(r"\s*``None``: leave the field out\.", "", v) for k, v in found.items()}
+
+
+# c.name = / c["name"] = / name=value (dict(...), keyword) / "name": value
+_FIELD = re.compile(
+    r"""^\s*(?:\w+\.(?P<attr>\w+)\s*=(?!=)|\w+\[["'](?P<item>\w+)["']\]\s*=(?!=)"""
+    r"""|(?P<kw>\w+)\s*=(?!=)|["'](?P<key>\w+)["']\s*:)"""
+)
+
+
+def _comments_of(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text()
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (OSError, SyntaxError, tokenize.TokenError):
+        return {}
+    inline: dict[int, str] = {}  # line -> a comment after code on that line
+    alone: dict[int, str] = {}  # line -> a comment that is the whole line
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            row, col = tok.start
+            body = tok.string.lstrip("#").strip()
+            (alone if not tok.line[:col].strip() else inline)[row] = body
+    found: dict[str, str] = {}
+    for row, line in enumerate(text.splitlines(), start=1):
+        match = _FIELD.match(line)
+        if not match:
+            continue
+        name = next(g for g in match.groups() if g)
+        if row in inline:
+            found.setdefault(name, inline[row])
+            continue
+        above, r = [], row - 1
+        while r in alone:
+            above.insert(0, alone[r])
+            r -= 1
+        if above:
+            found.setdefault(name, " ".join(above))
+    return found
+
+
+def _sources(path: Path, seen: set[Path]) -> list[Path]:
+    """``path``, then the files of the ``train`` modules it imports (recursively)."""
+    path = path.resolve()
+    if path in seen or not path.is_file():
+        return []
+    seen.add(path)
+    out = [path]
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return out
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("train"):
+            names += [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+        elif isinstance(node, ast.Import):
+            names += [a.name for a in node.names if a.name.startswith("train")]
+    for module in names:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            out += _sources(Path(spec.origin), seen)
+    # The lifecycle fields every config gets are commented here.
+    out += _sources(Path(__file__), seen)
+    return out
+
+
+def describe_fields(recipe: str, name: str, config: ml_collections.ConfigDict) -> str:
+    """The help of ``jaxdl-train RECIPE --config=NAME --help``: the config's docstring
+    and every field (nested ones dotted) with its value and its comment.
+
+    Example:
+      >>> print(describe_fields("fashion_mnist", "quick", load_config("fashion_mnist",
+      ...     "quick")).splitlines()[0])  # doctest: +ELLIPSIS
+      usage: jaxdl-train fashion_mnist --config=quick [--config.FIELD=VALUE ...] ...
+    """
+    path = config_source(recipe, name)
+    comments = field_comments(path)
+    lines = [
+        f"usage: jaxdl-train {recipe} --config={name} [--config.FIELD=VALUE ...] [--workdir=DIR]",
+        "",
+    ]
+    doc = _docstring(path)
+    if doc:
+        lines += [doc, ""]
+    lines.append("fields (set with --config.FIELD=VALUE; shown: the default, or the override):")
+    for dotted, value in _flatten(config):
+        lines.append(f"  {dotted:26s} {value!r}")
+        comment = comments.get(dotted.rsplit(".", 1)[-1])
+        if comment:
+            lines += textwrap.wrap(
+                comment, width=88, initial_indent=" " * 6, subsequent_indent=" " * 6
+            )
+    return "\n".join(lines)
+
+
+def _docstring(path: Path) -> str:
+    try:
+        return (ast.get_docstring(ast.parse(path.read_text())) or "").strip()
+    except (OSError, SyntaxError):
+        return ""
+
+
+def _flatten(config: ml_collections.ConfigDict, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for key, value in config.items():
+        if isinstance(value, ml_collections.ConfigDict):
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out

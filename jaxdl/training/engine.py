@@ -18,7 +18,9 @@ vmapped stack of runners).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -120,8 +122,14 @@ class TrainResult:
       state: the final state (a stack of states when ``vmapped``).
       history: one record per epoch: ``epoch``, ``step``, ``train_<metric>`` (mean over
         the epoch's steps, and over the runs when vmapped), ``train_examples_per_s``
-        (when the source has a batch size), ``test_<metric>`` from ``evaluate`` and
-        whatever the hooks returned.
+        (when the source has a batch size), ``compile_s`` (in epochs that compiled),
+        ``test_<metric>`` from ``evaluate`` and whatever the hooks returned.
+        ``train_examples_per_s`` leaves compilation out: it is measured over the
+        epoch's chunks that compiled nothing or, in an epoch whose every chunk compiled
+        (one chunk per epoch, the first epoch), over the epoch's training time less
+        ``compile_s``. ``compile_s`` is the time JAX reports spending, during the
+        epoch's chunk calls, on tracing, lowering and compiling (or loading a compiled
+        program from the persistent cache); it does not include evaluation.
       metrics: the last record.
       step_metrics: ``{metric: (steps,)}`` (``(runs, steps)`` when vmapped), every
         step's training metrics, when ``keep_step_metrics``.
@@ -151,6 +159,50 @@ class TrainResult:
     def steps_per_s(self) -> float | None:
         """Steady-state steps per second, or ``None`` when there was a single chunk."""
         return self.steady_steps / self.steady_seconds if self.steady_seconds > 0 else None
+
+
+#: Seconds JAX has spent tracing, lowering and compiling, per thread: read before and
+#: after a chunk call, so a checkpoint thread's compilation does not count against it.
+_compile_seconds: dict[int, float] = {}
+_COMPILE_EVENTS = frozenset(
+    {
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    }
+)
+_listening = False
+
+
+def _listen_to_compilations() -> None:
+    """Adds JAX's compilation durations to :data:`_compile_seconds` from now on (once
+    per process; JAX keeps its listeners for the process's life)."""
+    global _listening
+    if not _listening:
+
+        def add(event: str, seconds: float, **_: Any) -> None:
+            if event in _COMPILE_EVENTS:
+                me = threading.get_ident()
+                _compile_seconds[me] = _compile_seconds.get(me, 0.0) + seconds
+
+        jax.monitoring.register_event_duration_secs_listener(add)
+        _listening = True
+
+
+def _compiling() -> float:
+    """Seconds this thread has spent compiling since :func:`_listen_to_compilations`."""
+    return _compile_seconds.get(threading.get_ident(), 0.0)
+
+
+def _examples_per_s(
+    batch_size: int, steady_steps: int, steady_s: float, steps: int, seconds: float
+) -> float:
+    """Examples per second without compilation: over the chunks that compiled nothing
+    when there are any, else over all ``steps`` in ``seconds`` (the epoch's training
+    time less its compilation)."""
+    if steady_steps > 0 and steady_s > 0:
+        return steady_steps * batch_size / steady_s
+    return steps * batch_size / max(seconds, 1e-9)
 
 
 def train(
@@ -258,9 +310,11 @@ def train(
     batch_size = examples_per_step or getattr(source, "batch_size", None)
     compiled: set[int] = set()  # chunk lengths called so far: their first call compiles
     timed_steps, timed_s = 0, 0.0
+    _listen_to_compilations()
     resumed_at = min(start_epoch * per_epoch + skip, total)
     bar = progress_bar(total=total, initial=resumed_at, show=progress and run.is_main, desc=desc)
     since_save = 0  # steps since the last checkpoint
+    finished = False
     try:
         for epoch in range(start_epoch + 1, num_epochs + 1):
             begin, end = (epoch - 1) * per_epoch, min(epoch * per_epoch, total)
@@ -270,9 +324,11 @@ def train(
             first = begin + skip if resumed_here else begin
             tic = time.perf_counter()
             sums: dict[str, Any] = dict(carried) if resumed_here else {}
+            # This epoch's chunks that compiled nothing, and its compilation time.
+            steady_steps, steady_s, compile_s, compiled_here = 0, 0.0, 0.0, False
             for start in range(first, end, chunk_size):
                 stop = min(start + chunk_size, end)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), _compiling()
                 inputs = source.inputs(epoch, start - begin, stop - begin)
                 state, metrics, chunk_sums, bad_step = chunk(
                     state, source.data, inputs, stop - start
@@ -285,13 +341,15 @@ def train(
                     epoch=epoch,
                     kept=run.kept_checkpoint,
                 )
-                if stop - start not in compiled:
+                # A chunk length's first call compiles; so does any call that JAX saw
+                # trace or compile (a new input shape, a first eager operation).
+                compiling = _compiling() - c0
+                if stop - start not in compiled or compiling > 0:
                     compiled.add(stop - start)
+                    compile_s, compiled_here = compile_s + compiling, True
                 else:
-                    timed_steps, timed_s = (
-                        timed_steps + stop - start,
-                        timed_s + time.perf_counter() - t0,
-                    )
+                    steady_steps += stop - start
+                    steady_s += time.perf_counter() - t0
                 if keep_step_metrics:
                     run.step_metrics.append(jax.device_get(metrics))
                 for k, v in chunk_sums.items():
@@ -306,13 +364,18 @@ def train(
                     run.save_progress(stop, state, where | pg.carry(sums, bad, state), stage=stage)
                     since_save = 0
             seconds = time.perf_counter() - tic
+            timed_steps, timed_s = timed_steps + steady_steps, timed_s + steady_s
             record: dict[str, Any] = {"epoch": epoch_offset + epoch, "step": pg.state_step(state)}
             if stage:
                 record["stage"] = stage
             # Records hold plain numbers: a vmapped stack of runs logs its mean.
             record |= {f"train_{k}": mean(v) / (end - begin) for k, v in sums.items()}
             if batch_size is not None:
-                record["train_examples_per_s"] = (end - first) * batch_size / seconds
+                record["train_examples_per_s"] = _examples_per_s(
+                    batch_size, steady_steps, steady_s, end - first, seconds - compile_s
+                )
+            if compiled_here:
+                record["compile_s"] = compile_s
             if mesh is not None:
                 record["skipped_steps"] = sums.get("skipped", 0.0)
             if evaluate is not None:
@@ -328,9 +391,14 @@ def train(
                 run.end_epoch(record)
             if epoch_lines and run.is_main:
                 bar.write(epoch_line(record))
+        finished = True
     finally:
         bar.close()
-        run.wait()
+        if finished:
+            run.wait()
+        else:  # the error that stopped training wins over a checkpoint's failing too
+            with contextlib.suppress(Exception):
+                run.wait()
     # This call's records: a run of several stages holds the others' too.
     mine = pg.stage_records(run.history, stage, epoch_offset, num_epochs)
     return TrainResult(

@@ -43,9 +43,16 @@ class MetricsWriter:
             self.keep_first(keep)
         self._tb = None
         if tensorboard:
-            self._tb = _summary_writer()(
-                os.fspath(epath.Path(workdir) / "tensorboard"), purge_step=purge_step
-            )
+            try:
+                writer = _summary_writer()
+            except ImportError:  # an optional dependency: the run goes on without events
+                notice_once(
+                    "tensorboardX is not installed: no TensorBoard events; pip install tensorboardX"
+                )
+            else:
+                self._tb = writer(
+                    os.fspath(epath.Path(workdir) / "tensorboard"), purge_step=purge_step
+                )
 
     def history(self) -> list[dict[str, Any]]:
         """All records written so far (a line cut short by a kill is dropped)."""
@@ -110,6 +117,17 @@ def _summary_writer() -> type:
     finally:
         del sys.modules["torch"]
     return SummaryWriter
+
+
+_told: set[str] = set()
+
+
+def notice_once(message: str) -> None:
+    """Prints ``notice: <message>`` on stderr, the first time only in this process (a
+    run that opens several writers or draws every epoch says it once)."""
+    if message not in _told:
+        _told.add(message)
+        print(f"notice: {message}", file=sys.stderr)
 
 
 def plain(value: Any) -> Any:

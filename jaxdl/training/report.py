@@ -10,28 +10,42 @@ import numpy as np
 
 from jaxdl.errors import NonFiniteLossError
 
+#: Shown first, in this order, and with 4 decimals (they are mostly in [0, 1]).
+_FIRST = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
 
 def epoch_line(record: Mapping[str, Any]) -> str:
-    """The one line printed per epoch: epoch, losses and accuracies, speed.
+    """The one line printed per epoch: epoch, metrics, speed and compilation time.
 
     Args:
-      record: the epoch's record; needs ``"epoch"`` (int). The float entries
-        ``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy`` and
-        ``train_examples_per_s`` are shown when present.
+      record: the epoch's record; needs ``"epoch"`` (int). Its numbers named
+        ``train_*`` and ``test_*`` are shown: ``train_loss``, ``train_accuracy``,
+        ``test_loss``, ``test_accuracy`` first (4 decimals), then the others by name (4
+        significant digits); then ``train_examples_per_s`` and ``compile_s`` when
+        present.
 
     Returns:
       The line, its fields joined by ``" | "``.
 
     Example:
-      >>> epoch_line({"epoch": 3, "train_loss": 0.5})
-      'epoch   3 | train_loss 0.5000'
+      >>> epoch_line({"epoch": 3, "train_loss": 0.5, "test_perplexity": 12.3456})
+      'epoch   3 | train_loss 0.5000 | test_perplexity 12.35'
     """
     parts = [f"epoch {record['epoch']:3d}"]
-    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
-        if isinstance(record.get(key), float):
-            parts.append(f"{key} {record[key]:.4f}")
+    numbers = {
+        k: v
+        for k, v in record.items()
+        if k.startswith(("train_", "test_"))
+        and k != "train_examples_per_s"
+        and isinstance(v, float | int)
+        and not isinstance(v, bool)
+    }
+    parts += [f"{k} {numbers[k]:.4f}" for k in _FIRST if k in numbers]
+    parts += [f"{k} {numbers[k]:.4g}" for k in sorted(numbers) if k not in _FIRST]
     if "train_examples_per_s" in record:
         parts.append(f"{record['train_examples_per_s']:.0f} examples/s")
+    if "compile_s" in record:
+        parts.append(f"compiled in {record['compile_s']:.1f} s")
     return " | ".join(parts)
 
 

@@ -18,7 +18,6 @@ the file back to its checkpoint, so records are neither lost nor doubled.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -363,21 +362,34 @@ class Run:
     def close(self, *, failed: bool = False) -> None:
         """Draws the final curves, waits for checkpoints, closes the log files and
         releases the workdir. A run that ``failed`` before its first checkpoint puts
-        back the older run it was replacing."""
-        # After a failure, cleaning up must not bury the error that ended the run (a
-        # full disk fails the log flush too), so its own errors are dropped.
-        guard = contextlib.suppress(Exception) if failed else contextlib.nullcontext()
+        back the older run it was replacing.
+
+        Every step is tried even when an earlier one fails (a full disk fails the final
+        curves, then the log flush): the checkpointers and the log files are closed and
+        the workdir released whatever happens; the first error is raised afterwards.
+
+        Raises:
+          WorkdirError: a file could not be written (only when not ``failed``).
+        """
+        # After a failure, cleaning up must not bury the error that ended the run, so
+        # its own errors are dropped; otherwise the first one is raised at the end.
+        errors: list[Exception] = []
+
+        def attempt(step: Any) -> None:
+            try:
+                step()
+            except Exception as e:
+                errors.append(e)
+
         try:
             if not failed:
-                self.draw_curves()
-            for ckpt in self._checkpointers.values():
-                with guard:
-                    ckpt.close()
-            self._checkpointers = {}
+                attempt(self.draw_curves)
+            checkpointers, self._checkpointers = self._checkpointers, {}
+            for ckpt in checkpointers.values():
+                attempt(ckpt.close)
             if self.writer is not None:
-                with guard, wd.writing(self.workdir):
-                    self.writer.close()
-                self.writer = None
+                writer, self.writer = self.writer, None
+                attempt(lambda: _close_writer(writer, self.workdir))
             if self._replaced and self.is_main:
                 if failed:
                     wd.put_back(self.workdir)
@@ -386,13 +398,20 @@ class Run:
                         f"run in {self.workdir} is back in place.",
                         file=sys.stderr,
                     )
-                else:
+                elif not errors:  # else unsure: the older run stays aside, in .previous
                     wd.drop_previous(self.workdir)
                 self._replaced = False
         finally:
             self._release()
+        if errors and not failed:
+            raise errors[0]
 
     def _release(self) -> None:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+
+def _close_writer(writer: MetricsWriter, workdir: Any) -> None:
+    with wd.writing(workdir):
+        writer.close()

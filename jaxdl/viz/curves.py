@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,26 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from jaxdl.viz._figure import figure, save_figure
+
+_told = False
+
+
+def _have_matplotlib(path: str | os.PathLike) -> bool:
+    """Whether matplotlib imports; if not, says once on stderr that curves are skipped
+    (training needs no plots, so a run without matplotlib goes on)."""
+    global _told
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if not _told:
+            _told = True
+            print(
+                f"notice: matplotlib is not installed: no {Path(path).name} (curves are "
+                "skipped); pip install matplotlib",
+                file=sys.stderr,
+            )
+        return False
+    return True
 
 
 def plot_curves(
@@ -26,7 +47,8 @@ def plot_curves(
         x: The key plotted on the horizontal axis.
 
     Returns:
-        The PNG's path, or ``None`` (nothing written) when there is nothing to plot.
+        The PNG's path, or ``None`` (nothing written) when there is nothing to plot or
+        matplotlib is not installed (said once per process on stderr).
     """
     names = sorted(
         {
@@ -36,7 +58,7 @@ def plot_curves(
             if "_" in k and k.split("_", 1)[0] in ("train", "test")
         }
     )
-    if not history or not names:
+    if not history or not names or not _have_matplotlib(path):
         return None
     fig, axes = figure(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):

@@ -39,6 +39,8 @@ def test_fit_writes_metrics_tensorboard_curves_and_checkpoints(tmp_path):
     assert lines[-1]["step"] == 4 * 6
     assert {"train_loss", "train_accuracy", "test_loss", "test_accuracy"} <= set(lines[-1])
     assert lines[-1]["train_loss"] < lines[0]["train_loss"]
+    # Epoch 1 compiles (its time is recorded on its own), the others do not.
+    assert lines[0]["compile_s"] > 0 and not any("compile_s" in r for r in lines[1:])
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     ckpt = Checkpointer(tmp_path / "checkpoints")
