@@ -36,7 +36,6 @@ from jaxdl.training.step import (
     train_step,
 )
 from jaxdl.training.sweep import expand_grid, group_by, write_table
-from jaxdl.training.workdir import clear_run
 
 __all__ = [
     "BatchSource",
@@ -55,7 +54,6 @@ __all__ = [
     "WARMUP_COSINE_OPTIMIZERS",
     "classifier_eval",
     "classifier_loss",
-    "clear_run",
     "ema_params",
     "environment",
     "epoch_line",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -34,8 +33,11 @@ from jaxdl.training import faults
 from jaxdl.training import progress as pg
 from jaxdl.training.report import (
     as_float,
+    compiling_s,
     epoch_line,
+    examples_per_s,
     fold_bad_steps,
+    listen_to_compilations,
     mean,
     progress_bar,
     report_memory,
@@ -161,50 +163,6 @@ class TrainResult:
         return self.steady_steps / self.steady_seconds if self.steady_seconds > 0 else None
 
 
-#: Seconds JAX has spent tracing, lowering and compiling, per thread: read before and
-#: after a chunk call, so a checkpoint thread's compilation does not count against it.
-_compile_seconds: dict[int, float] = {}
-_COMPILE_EVENTS = frozenset(
-    {
-        "/jax/core/compile/jaxpr_trace_duration",
-        "/jax/core/compile/jaxpr_to_mlir_module_duration",
-        "/jax/core/compile/backend_compile_duration",
-    }
-)
-_listening = False
-
-
-def _listen_to_compilations() -> None:
-    """Adds JAX's compilation durations to :data:`_compile_seconds` from now on (once
-    per process; JAX keeps its listeners for the process's life)."""
-    global _listening
-    if not _listening:
-
-        def add(event: str, seconds: float, **_: Any) -> None:
-            if event in _COMPILE_EVENTS:
-                me = threading.get_ident()
-                _compile_seconds[me] = _compile_seconds.get(me, 0.0) + seconds
-
-        jax.monitoring.register_event_duration_secs_listener(add)
-        _listening = True
-
-
-def _compiling() -> float:
-    """Seconds this thread has spent compiling since :func:`_listen_to_compilations`."""
-    return _compile_seconds.get(threading.get_ident(), 0.0)
-
-
-def _examples_per_s(
-    batch_size: int, steady_steps: int, steady_s: float, steps: int, seconds: float
-) -> float:
-    """Examples per second without compilation: over the chunks that compiled nothing
-    when there are any, else over all ``steps`` in ``seconds`` (the epoch's training
-    time less its compilation)."""
-    if steady_steps > 0 and steady_s > 0:
-        return steady_steps * batch_size / steady_s
-    return steps * batch_size / max(seconds, 1e-9)
-
-
 def train(
     state: TrainState,
     source: BatchSource,
@@ -310,7 +268,7 @@ def train(
     batch_size = examples_per_step or getattr(source, "batch_size", None)
     compiled: set[int] = set()  # chunk lengths called so far: their first call compiles
     timed_steps, timed_s = 0, 0.0
-    _listen_to_compilations()
+    listen_to_compilations()
     resumed_at = min(start_epoch * per_epoch + skip, total)
     bar = progress_bar(total=total, initial=resumed_at, show=progress and run.is_main, desc=desc)
     since_save = 0  # steps since the last checkpoint
@@ -328,7 +286,7 @@ def train(
             steady_steps, steady_s, compile_s, compiled_here = 0, 0.0, 0.0, False
             for start in range(first, end, chunk_size):
                 stop = min(start + chunk_size, end)
-                t0, c0 = time.perf_counter(), _compiling()
+                t0, c0 = time.perf_counter(), compiling_s()
                 inputs = source.inputs(epoch, start - begin, stop - begin)
                 state, metrics, chunk_sums, bad_step = chunk(
                     state, source.data, inputs, stop - start
@@ -343,7 +301,7 @@ def train(
                 )
                 # A chunk length's first call compiles; so does any call that JAX saw
                 # trace or compile (a new input shape, a first eager operation).
-                compiling = _compiling() - c0
+                compiling = compiling_s() - c0
                 if stop - start not in compiled or compiling > 0:
                     compiled.add(stop - start)
                     compile_s, compiled_here = compile_s + compiling, True
@@ -371,7 +329,7 @@ def train(
             # Records hold plain numbers: a vmapped stack of runs logs its mean.
             record |= {f"train_{k}": mean(v) / (end - begin) for k, v in sums.items()}
             if batch_size is not None:
-                record["train_examples_per_s"] = _examples_per_s(
+                record["train_examples_per_s"] = examples_per_s(
                     batch_size, steady_steps, steady_s, end - first, seconds - compile_s
                 )
             if compiled_here:

@@ -12,6 +12,8 @@ from typing import Any
 import jax
 from etils import epath
 
+from jaxdl.training.workdir import writing
+
 # Moved to jaxdl.viz; kept importable here for the code that still names it so.
 from jaxdl.viz.curves import plot_curves
 
@@ -94,8 +96,10 @@ class MetricsWriter:
             self._tb.flush()
 
     def close(self) -> None:
+        """Flushes and closes the TensorBoard file (an OS error becomes a WorkdirError)."""
         if self._tb is not None:
-            self._tb.close()
+            with writing(self.path.parent):
+                self._tb.close()
 
 
 def _summary_writer() -> type:

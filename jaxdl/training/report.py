@@ -1,11 +1,14 @@
-"""What the driver prints and raises about training: epoch lines, the progress bar, the
-memory a sharded state takes, and the error of a run that stopped being finite."""
+"""What the driver prints, measures and raises about training: epoch lines, the progress
+bar, the memory a sharded state takes, compilation time and throughput without it, and the
+error of a run that stopped being finite."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import jax
 import numpy as np
 
 from jaxdl.errors import NonFiniteLossError
@@ -118,3 +121,47 @@ def mean(v: Any) -> float:
 def short(v: Any) -> str:
     """A metric as the progress bar shows it."""
     return f"{float(np.mean(v)):.4f}"
+
+
+#: Seconds JAX has spent tracing, lowering and compiling, per thread: read before and
+#: after a chunk call, so a checkpoint thread's compilation does not count against it.
+_compile_seconds: dict[int, float] = {}
+_COMPILE_EVENTS = frozenset(
+    {
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    }
+)
+_listening = False
+
+
+def listen_to_compilations() -> None:
+    """Adds JAX's compilation durations to :data:`_compile_seconds` from now on (once
+    per process; JAX keeps its listeners for the process's life)."""
+    global _listening
+    if not _listening:
+
+        def add(event: str, seconds: float, **_: Any) -> None:
+            if event in _COMPILE_EVENTS:
+                me = threading.get_ident()
+                _compile_seconds[me] = _compile_seconds.get(me, 0.0) + seconds
+
+        jax.monitoring.register_event_duration_secs_listener(add)
+        _listening = True
+
+
+def compiling_s() -> float:
+    """Seconds this thread has spent compiling since :func:`listen_to_compilations`."""
+    return _compile_seconds.get(threading.get_ident(), 0.0)
+
+
+def examples_per_s(
+    batch_size: int, steady_steps: int, steady_s: float, steps: int, seconds: float
+) -> float:
+    """Examples per second without compilation: over the chunks that compiled nothing
+    when there are any, else over all ``steps`` in ``seconds`` (the epoch's training
+    time less its compilation)."""
+    if steady_steps > 0 and steady_s > 0:
+        return steady_steps * batch_size / steady_s
+    return steps * batch_size / max(seconds, 1e-9)

@@ -19,7 +19,6 @@ the file back to its checkpoint, so records are neither lost nor doubled.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -360,16 +359,10 @@ class Run:
         return {"metrics": metrics, "wall_time_s": wall, **extra}
 
     def close(self, *, failed: bool = False) -> None:
-        """Draws the final curves, waits for checkpoints, closes the log files and
-        releases the workdir. A run that ``failed`` before its first checkpoint puts
-        back the older run it was replacing.
-
-        Every step is tried even when an earlier one fails (a full disk fails the final
-        curves, then the log flush): the checkpointers and the log files are closed and
-        the workdir released whatever happens; the first error is raised afterwards.
-
-        Raises:
-          WorkdirError: a file could not be written (only when not ``failed``).
+        """Draws the final curves, closes checkpointers and log files and releases the
+        workdir, trying every step even when one fails (the first error is raised after,
+        unless the run ``failed``). A run that ``failed`` before its first checkpoint
+        puts back the older run it was replacing.
         """
         # After a failure, cleaning up must not bury the error that ended the run, so
         # its own errors are dropped; otherwise the first one is raised at the end.
@@ -389,17 +382,10 @@ class Run:
                 attempt(ckpt.close)
             if self.writer is not None:
                 writer, self.writer = self.writer, None
-                attempt(lambda: _close_writer(writer, self.workdir))
+                attempt(writer.close)
             if self._replaced and self.is_main:
-                if failed:
-                    wd.put_back(self.workdir)
-                    print(
-                        f"notice: the run failed before its first checkpoint; the earlier "
-                        f"run in {self.workdir} is back in place.",
-                        file=sys.stderr,
-                    )
-                elif not errors:  # else unsure: the older run stays aside, in .previous
-                    wd.drop_previous(self.workdir)
+                if failed or not errors:  # else unsure: the older run stays in .previous
+                    wd.settle_overwrite(self.workdir, failed=failed)
                 self._replaced = False
         finally:
             self._release()
@@ -410,8 +396,3 @@ class Run:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
-
-
-def _close_writer(writer: MetricsWriter, workdir: Any) -> None:
-    with wd.writing(workdir):
-        writer.close()

@@ -322,6 +322,19 @@ def drop_previous(workdir: epath.Path) -> None:
         previous.rmtree()
 
 
+def settle_overwrite(workdir: epath.Path, *, failed: bool) -> None:
+    """Ends an overwrite when the new run closes: a run that ``failed`` before its first
+    checkpoint puts the older run back (with a notice), one that did not drops it."""
+    if not failed:
+        drop_previous(workdir)
+    elif put_back(workdir):
+        print(
+            f"notice: the run failed before its first checkpoint; the earlier run in "
+            f"{workdir} is back in place.",
+            file=sys.stderr,
+        )
+
+
 def has_checkpoint(workdir: epath.Path) -> bool:
     """Whether any stage of the run in ``workdir`` has a finished checkpoint."""
     return any(
@@ -371,21 +384,3 @@ def claim(
         lock.release()
         raise
     return lock, again, replaced
-
-
-def clear_run(workdir: str | os.PathLike) -> None:
-    """Removes what an earlier run left in ``workdir``: checkpoints, TensorBoard,
-    ``metrics.jsonl``, the per-step metrics and ``run.json``.
-
-    Missing entries are skipped; other files in ``workdir`` stay. (A
-    :class:`~jaxdl.training.Run` never calls this: ``overwrite`` moves the old run aside
-    instead, until the new run is safe.)
-    """
-    workdir = as_path(workdir)
-    if not workdir.exists():
-        return
-    for entry in workdir.iterdir():
-        if entry.name.startswith("checkpoints") or entry.name == "tensorboard":
-            entry.rmtree()
-        elif entry.name in ("metrics.jsonl", RECORD) or entry.name.startswith("step_metrics"):
-            entry.unlink()
