@@ -99,8 +99,10 @@ def test_throughput_leaves_compilation_out(steps_per_dispatch):
         epoch_lines=False,
     )
     first, second = result.history
-    # The source's first eager operations (the permutation) compile too.
-    assert first["compile_s"] >= COMPILE_S
+    # The source's first eager operations (the permutation) compile too, unless the
+    # persistent compilation cache already holds them; compile_s is a difference of
+    # running totals, so allow for rounding.
+    assert first["compile_s"] >= COMPILE_S - 1e-6
     assert "compile_s" not in second
     # Counting the compilation, epoch 1 would do 96 / 0.36 = 267 examples/s.
     expected = 16 / STEP_S
