@@ -33,7 +33,8 @@ from jaxdl.errors import (
     WorkdirError,
 )
 from jaxdl.training.workdir import as_path
-from train.cli_config import (
+
+from .cli_config import (
     ConfigError,
     apply_override,
     config_names,
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         validate(config)
         workdir = args.workdir or os.path.join("runs", args.recipe)
-        module = importlib.import_module(f"train.{args.recipe}.train")
+        module = importlib.import_module(f"{__package__}.{args.recipe}.train")
         summary = module.train_and_evaluate(config, workdir)
         check_finite(summary["metrics"])
     # jaxdl's functions reject bad arguments with ValueError / TypeError whose message

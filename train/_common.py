@@ -22,7 +22,8 @@ from jaxdl import parallel
 from jaxdl.data import load_fashion_mnist_split
 from jaxdl.nn import CNNClassifier
 from jaxdl.training import Run, warmup_cosine_optimizer
-from train.cli_config import LIFECYCLE_FIELDS, ConfigError, add_lifecycle_fields
+
+from .cli_config import LIFECYCLE_FIELDS, ConfigError, add_lifecycle_fields
 
 __all__ = [
     "QUICK_RUN",

@@ -79,7 +79,7 @@ def load_config(recipe: str, name: str) -> ml_collections.ConfigDict:
                 f"Recipe {recipe} has no config {name!r}{_did_you_mean(name, names)}; "
                 f"choose one of {', '.join(names)} or pass a .py file."
             )
-        module = importlib.import_module(f"train.{recipe}.configs.{name}")
+        module = importlib.import_module(f"{__package__}.{recipe}.configs.{name}")
     return add_lifecycle_fields(module.get_config())
 
 
@@ -305,7 +305,7 @@ def _comments_of(path: Path) -> dict[str, str]:
 
 
 def _sources(path: Path, seen: set[Path]) -> list[Path]:
-    """``path``, then the files of the ``train`` modules it imports (recursively)."""
+    """``path``, then the files of the recipe modules it imports (recursively)."""
     path = path.resolve()
     if path in seen or not path.is_file():
         return []
@@ -315,22 +315,34 @@ def _sources(path: Path, seen: set[Path]) -> list[Path]:
         tree = ast.parse(path.read_text())
     except (OSError, SyntaxError):
         return out
-    names = []
+    root = Path(__file__).resolve().parent
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("train"):
-            names += [f"{node.module}.{a.name}" for a in node.names] + [node.module]
-        elif isinstance(node, ast.Import):
-            names += [a.name for a in node.names if a.name.startswith("train")]
-    for module in names:
-        try:
-            spec = importlib.util.find_spec(module)
-        except (ImportError, ValueError):
-            continue
-        if spec is not None and spec.origin and spec.origin.endswith(".py"):
-            out += _sources(Path(spec.origin), seen)
+        if isinstance(node, ast.ImportFrom):
+            for candidate in _imported_files(path, node, root):
+                out += _sources(candidate, seen)
     # The lifecycle fields every config gets are commented here.
     out += _sources(Path(__file__), seen)
     return out
+
+
+def _imported_files(path: Path, node: ast.ImportFrom, root: Path) -> list[Path]:
+    """The files under ``root`` (the recipes' package) that ``from ... import ...`` in
+    ``path`` names: relative imports, or absolute ones through this package's name
+    (``train`` in a checkout, ``jaxdl.recipes`` in the wheel)."""
+    module = (node.module or "").split(".") if node.module else []
+    if node.level:
+        base = path.parent
+        for _ in range(node.level - 1):
+            base = base.parent
+    else:
+        prefix = __package__.split(".")
+        if module[: len(prefix)] != prefix:
+            return []
+        base, module = root, module[len(prefix) :]
+    base = base.joinpath(*module)
+    files = [base.with_suffix(".py"), base / "__init__.py"]
+    files += [base / f"{a.name}.py" for a in node.names]
+    return [f for f in files if f.is_file() and f.resolve().is_relative_to(root)]
 
 
 def describe_fields(recipe: str, name: str, config: ml_collections.ConfigDict) -> str:

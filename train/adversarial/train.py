@@ -21,7 +21,8 @@ from jaxdl.data import (
 )
 from jaxdl.training import Checkpointer, Run, TrainState, classifier_eval, classifier_loss, fit
 from jaxdl.viz import save_image_table
-from train import _common
+
+from .. import _common
 
 
 def build_classifier(

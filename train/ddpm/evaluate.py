@@ -41,8 +41,9 @@ from jaxdl.nn import CNNClassifier
 from jaxdl.parallel import compute_dtype
 from jaxdl.training import Checkpointer, TrainState, environment, warmup_cosine_optimizer
 from jaxdl.viz import save_grid
-from train.cli_config import ConfigError
-from train.ddpm.train import NUM_CLASSES, build_sampler, build_state
+
+from ..cli_config import ConfigError
+from .train import NUM_CLASSES, build_sampler, build_state
 
 
 def _saved_config(workdir: Path) -> ml_collections.ConfigDict:

@@ -36,8 +36,9 @@ from jaxdl.diffusion import (
 from jaxdl.nn.unet import UNet
 from jaxdl.training import TrainState, fit, warmup_adam_ema
 from jaxdl.viz import save_grid
-from train import _common
-from train.cli_config import ConfigError
+
+from .. import _common
+from ..cli_config import ConfigError
 
 NUM_CLASSES = 10  # and the null label of the unconditional model
 IMAGE_SHAPE = (28, 28, 1)

@@ -33,9 +33,10 @@ from jaxdl.xai import (
     perturbation_curve,
     save_heatmap_png,
 )
-from train._common import open_run
-from train.cli_config import ConfigError
-from train.explain_text.texts import PAIRS, REVIEWS
+
+from .._common import open_run
+from ..cli_config import ConfigError
+from .texts import PAIRS, REVIEWS
 
 BASELINES = ("attention", "random")
 

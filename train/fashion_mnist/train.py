@@ -20,8 +20,9 @@ from jaxdl.training import (
     classifier_loss,
     fit,
 )
-from train import _common
-from train.cli_config import ConfigError
+
+from .. import _common
+from ..cli_config import ConfigError
 
 INPUT_SHAPE = (28, 28, 1)
 

@@ -33,8 +33,9 @@ from jaxdl.fewshot import (
 )
 from jaxdl.nn import CNNClassifier
 from jaxdl.training import Generated, Run, TrainResult, TrainState, train
-from train._common import open_run
-from train.cli_config import ConfigError
+
+from .._common import open_run
+from ..cli_config import ConfigError
 
 FEATURE_TRANSFORMS = ("l2", "cl2n")
 

@@ -17,8 +17,9 @@ from jaxdl.data.graphs import GraphsTuple, karate_club
 from jaxdl.graph import GCN
 from jaxdl.training import FullBatch, TrainState, train
 from jaxdl.viz import figure, save_figure
-from train._common import open_run
-from train.cli_config import ConfigError
+
+from .._common import open_run
+from ..cli_config import ConfigError
 
 
 def build_model(

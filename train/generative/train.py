@@ -40,8 +40,9 @@ from jaxdl.training import (
 )
 from jaxdl.training.state import all_finite, select_update
 from jaxdl.viz import save_grid
-from train import _common
-from train.cli_config import ConfigError
+
+from .. import _common
+from ..cli_config import ConfigError
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")
 EVAL_KEY = jax.random.key(1234)  # one fixed draw of latents and masks for every evaluation

@@ -27,8 +27,9 @@ from jaxdl.graph import GraphNet, gcn_norm
 from jaxdl.training import TrainState, train
 from jaxdl.viz import figure, save_figure
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
-from train._common import open_run
-from train.cli_config import ConfigError
+
+from .._common import open_run
+from ..cli_config import ConfigError
 
 ADJACENCIES = ("sum", "gcn")
 

@@ -35,8 +35,9 @@ from jaxdl.ode import (
 )
 from jaxdl.training import Run
 from jaxdl.viz import figure, save_figure
-from train._common import open_run
-from train.cli_config import ConfigError
+
+from .._common import open_run
+from ..cli_config import ConfigError
 
 
 def _system(config: ml_collections.ConfigDict) -> LotkaVolterra:

@@ -48,8 +48,9 @@ from jaxdl.training import (
     write_table,
 )
 from jaxdl.viz import plot_embedding, plot_losses, plot_lr_find
-from train._common import open_run
-from train.cli_config import ConfigError
+
+from .._common import open_run
+from ..cli_config import ConfigError
 
 Splits = Mapping[str, Mapping[str, jax.Array]]
 

@@ -18,7 +18,8 @@ from jaxdl.losses import softmax_cross_entropy
 from jaxdl.metrics import accuracy
 from jaxdl.nn import DistilBertClassifier, TransformerConfig
 from jaxdl.training import TrainState, fit
-from train import _common
+
+from .. import _common
 
 CLS = 27  # after '.' (0, padding) and 'a'..'z' (1..26)
 VOCAB = 32  # 28 rounded up to a multiple of 8, so FSDP can split the embedding

@@ -29,9 +29,10 @@ from flax import nnx
 from jaxdl.ode import LotkaVolterra, SolveOptions, reference_solution, solve_errors
 from jaxdl.ode.neural import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
 from jaxdl.training import FullBatch, TrainState, train
-from train._common import open_run
-from train.cli_config import ConfigError
-from train.neural_ode import plots
+
+from .._common import open_run
+from ..cli_config import ConfigError
+from . import plots
 
 
 def make_data(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:

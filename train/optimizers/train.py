@@ -21,8 +21,9 @@ from jaxdl.surfaces import (
     plot_trajectories,
     trajectories,
 )
-from train._common import open_run
-from train.cli_config import ConfigError
+
+from .._common import open_run
+from ..cli_config import ConfigError
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:

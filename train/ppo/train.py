@@ -31,8 +31,9 @@ from jaxdl.rl import (
 )
 from jaxdl.training import FullBatch, make_chunk, train
 from jaxdl.viz import plot_band
-from train._common import open_run
-from train.cli_config import ConfigError
+
+from .._common import open_run
+from ..cli_config import ConfigError
 
 LAST = 10  # updates averaged for the final return, as in the criterion
 

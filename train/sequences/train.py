@@ -22,7 +22,8 @@ from jaxdl.data.synthetic_speech import speech_batch
 from jaxdl.nn.ctc import CTCTagger, ctc_tagger_loss, ctc_tagger_metrics
 from jaxdl.nn.seq2seq import Seq2Seq, seq2seq_metrics, teacher_forced_loss
 from jaxdl.training import Generated, Run, TrainResult, TrainState, plot_curves, train
-from train._common import open_run
+
+from .._common import open_run
 
 _SPEECH_FIELDS = ("num_symbols", "features", "max_labels", "noise")  # speech_batch settings
 

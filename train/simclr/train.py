@@ -24,8 +24,9 @@ from jaxdl.nn.simclr import READOUTS, SimCLRNet, representations
 from jaxdl.training import Run, TrainState, fit
 from jaxdl.training.probe import fit_linear_probe, per_class_subset, probe_accuracy
 from jaxdl.viz import save_augmentations, scatter_classes
-from train import _common
-from train.cli_config import ConfigError
+
+from .. import _common
+from ..cli_config import ConfigError
 
 
 def build_encoder(config: ml_collections.ConfigDict, key: jax.Array) -> SimCLRNet:

@@ -14,7 +14,7 @@ Time:     about 9 minutes on a busy 2-core CPU (562 s measured), most of it trai
 
 import ml_collections
 
-from train._common import add_data_fields, add_run_fields
+from ..._common import add_data_fields, add_run_fields
 
 
 def classifier_config() -> ml_collections.ConfigDict:

@@ -7,8 +7,8 @@ Time:     about 20 seconds on a 2-core CPU.
 
 import ml_collections
 
-from train._common import quick_run
-from train.adversarial.configs import default
+from ..._common import quick_run
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

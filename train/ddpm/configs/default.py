@@ -12,7 +12,7 @@ Time:     40 minutes on an idle 2-core CPU (2371 s measured: 18,740 steps at bat
 
 import ml_collections
 
-from train._common import add_data_fields, add_run_fields, add_scale_fields
+from ..._common import add_data_fields, add_run_fields, add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:

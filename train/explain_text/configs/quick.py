@@ -7,7 +7,7 @@ Time:     about 20 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
-from train.explain_text.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -10,7 +10,7 @@ Scale:    --config.mesh=data=8 (data parallel), --config.mesh=fsdp=8 (sharded st
 
 import ml_collections
 
-from train._common import add_data_fields, add_run_fields, add_scale_fields
+from ..._common import add_data_fields, add_run_fields, add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -7,8 +7,8 @@ Time:     about 1 minute on a 2-core CPU (60 s measured, jax 0.10.2).
 
 import ml_collections
 
-from train._common import override
-from train.fashion_mnist.configs import default
+from ..._common import override
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -7,7 +7,7 @@ Time:     a few seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
-from train.gcn_karate.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

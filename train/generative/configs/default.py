@@ -10,7 +10,7 @@ Time:     20 minutes on a 2-core CPU (1193 s measured, about 530 examples/s, whi
 
 import ml_collections
 
-from train._common import add_data_fields, add_run_fields
+from ..._common import add_data_fields, add_run_fields
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -9,7 +9,7 @@ Time:     9 minutes on a 2-core CPU (518 s measured, about 105 s per epoch).
 
 import ml_collections
 
-from train.generative.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

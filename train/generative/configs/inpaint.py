@@ -11,7 +11,7 @@ Time:     about 20 minutes on a busy 2-core CPU (1234 s measured with other jobs
 
 import ml_collections
 
-from train.generative.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

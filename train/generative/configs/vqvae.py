@@ -10,7 +10,7 @@ Time:     about 12 minutes on a busy 2-core CPU (694 s measured with other jobs 
 
 import ml_collections
 
-from train.generative.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

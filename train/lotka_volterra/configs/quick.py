@@ -7,7 +7,7 @@ Time:     about 10 seconds on a 2-core CPU.
 
 import ml_collections
 
-from train.lotka_volterra.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

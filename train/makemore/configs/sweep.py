@@ -9,7 +9,7 @@ Time:     about a minute on a 2-core CPU, several times less than 16 separate ru
 
 import ml_collections
 
-from train.makemore.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -10,7 +10,7 @@ Time:     several minutes on a 2-core CPU (8 groups of 200,000 steps).
 
 import ml_collections
 
-from train.makemore.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

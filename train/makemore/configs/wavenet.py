@@ -7,8 +7,8 @@ Time:     a few minutes on a 2-core CPU (200,000 steps of batch 32 with BatchNor
 
 import ml_collections
 
-from train._common import override
-from train.makemore.configs import default
+from ..._common import override
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -15,7 +15,7 @@ Time:     11 minutes measured on a 2-core CPU shared with a load of 12-17 other
 
 import ml_collections
 
-from train._common import add_run_fields, add_scale_fields
+from ..._common import add_run_fields, add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -7,8 +7,8 @@ Time:     about 15 seconds on a 2-core CPU, mostly loading the names and compili
 
 import ml_collections
 
-from train._common import override
-from train.name_sex.configs import default
+from ..._common import override
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

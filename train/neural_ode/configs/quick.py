@@ -7,8 +7,8 @@ Time:     about 20 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
-from train._common import override
-from train.neural_ode.configs import default
+from ..._common import override
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

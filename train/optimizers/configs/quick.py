@@ -7,7 +7,7 @@ Time:     a few seconds on a 2-core CPU.
 
 import ml_collections
 
-from train.optimizers.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -9,8 +9,8 @@ Time:     about 2 minutes on a 2-core CPU (4 seeds x 1,000,000 steps; 110 s meas
 
 import ml_collections
 
-from train._common import override
-from train.ppo.configs import default
+from ..._common import override
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -8,8 +8,8 @@ Time:     about 9 minutes on a busy 2-core CPU (2 seeds x 2,000,000 steps, 538 s
 
 import ml_collections
 
-from train._common import override
-from train.ppo.configs import default
+from ..._common import override
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

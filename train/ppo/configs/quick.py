@@ -7,8 +7,8 @@ Time:     about 15 seconds on a 2-core CPU, mostly compilation.
 
 import ml_collections
 
-from train._common import override
-from train.ppo.configs import default
+from ..._common import override
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -7,7 +7,7 @@ Time:     20-35 seconds on a 2-core CPU (busy machine), mostly compilation.
 
 import ml_collections
 
-from train.sequences.configs import default
+from . import default
 
 
 def get_config() -> ml_collections.ConfigDict:

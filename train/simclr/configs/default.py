@@ -16,7 +16,7 @@ Time:     training 36 min (32 epochs, about 3.9 steps/s), 37 min in all with the
 
 import ml_collections
 
-from train._common import add_data_fields, add_run_fields
+from ..._common import add_data_fields, add_run_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
