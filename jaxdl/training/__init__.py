@@ -15,6 +15,7 @@ from jaxdl.training.optim import (
     warmup_cosine_optimizer,
 )
 from jaxdl.training.run import Run
+from jaxdl.training.saved import export_model, load_exported, restore_weights
 from jaxdl.training.sources import (
     BatchSource,
     FullBatch,
@@ -60,10 +61,12 @@ __all__ = [
     "epoch_order",
     "eval_step",
     "expand_grid",
+    "export_model",
     "exponential_lrs",
     "fit",
     "group_by",
     "hyperparams",
+    "load_exported",
     "lr_find",
     "make_chunk",
     "make_evaluator",
@@ -71,6 +74,7 @@ __all__ = [
     "minibatch_indices",
     "num_examples",
     "plot_curves",
+    "restore_weights",
     "smooth",
     "suggest_lr",
     "take",

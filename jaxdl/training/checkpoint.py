@@ -21,41 +21,92 @@ from jaxdl.training import faults
 from jaxdl.training.progress import read_meta
 
 
-def _is_key(x: Any) -> bool:
+def is_prng_key(x: Any) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def _flat(state: Any) -> dict[str, Any]:
-    """``{path: array}`` of every leaf of ``state`` (a :class:`~jaxdl.training.TrainState`
-    or any pytree of arrays); typed PRNG keys become their raw ``uint32`` data."""
-    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
-    return {
-        jax.tree_util.keystr(path): jax.random.key_data(x) if _is_key(x) else x
-        for path, x in leaves
-    }
+def path_keys(path: tuple) -> tuple[str, ...]:
+    """A leaf's tree path as the string keys of the nested checkpoint: ``.params['conv']
+    ['kernel'].value`` becomes ``("params", "conv", "kernel")`` (a Variable's ``.value``
+    is not a level of its own), list and tuple positions become ``"0"``, ``"1"``..."""
+    keys = []
+    for entry in path:
+        if isinstance(entry, jax.tree_util.DictKey):
+            keys.append(str(entry.key))
+        elif isinstance(entry, jax.tree_util.GetAttrKey):
+            keys.append(entry.name)
+        elif isinstance(entry, jax.tree_util.SequenceKey):
+            keys.append(str(entry.idx))
+        else:  # FlattenedIndexKey of custom nodes
+            keys.append(str(entry.key))
+    if len(path) > 1 and isinstance(path[-1], jax.tree_util.GetAttrKey) and keys[-1] == "value":
+        keys.pop()
+    return tuple(keys)
 
 
-def _unflat(template: Any, flat: dict[str, Any]) -> Any:
-    """Inverse of :func:`_flat`, shaped like ``template`` (a freshly built state)."""
+def _nested(state: Any) -> dict[str, Any]:
+    """Every leaf of ``state`` (a :class:`~jaxdl.training.TrainState` or any pytree of
+    arrays) in nested dicts of strings, the layout plain orbax (or any reader of its
+    checkpoints) sees: ``{"params": {"conv": {"kernel": ...}}, "opt_state": ..., "step":
+    ...}``; typed PRNG keys become their raw ``uint32`` data.
+
+    Raises:
+      ValueError: two leaves would share a place (keys that differ only in type).
+    """
+    out: dict[str, Any] = {}
+    for path, x in jax.tree_util.tree_flatten_with_path(state)[0]:
+        *parents, leaf = path_keys(path) or ("value",)
+        node = out
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"state has a leaf and a subtree at {jax.tree_util.keystr(path)}")
+        if leaf in node:
+            raise ValueError(f"state has two leaves at {jax.tree_util.keystr(path)}")
+        node[leaf] = jax.random.key_data(x) if is_prng_key(x) else x
+    return out
+
+
+def _stored(stored: Mapping[str, Any], path: tuple) -> Any:
+    """The array a checkpoint holds for the leaf at ``path``, or ``None``. Checkpoints of
+    jaxdl before 0.1 were flat (``{".params['conv']['kernel'].value": ...}``); they
+    still load."""
+    flat = jax.tree_util.keystr(path)
+    if flat in stored:
+        return stored[flat]
+    node: Any = stored
+    for key in path_keys(path) or ("value",):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return None if isinstance(node, Mapping) else node
+
+
+def _unflat(template: Any, stored: Mapping[str, Any]) -> Any:
+    """The checkpoint's arrays (see :func:`_nested`) shaped like ``template`` (a freshly
+    built state, or any part of one with the same paths)."""
     paths, treedef = jax.tree_util.tree_flatten_with_path(template)
-    missing = [jax.tree_util.keystr(p) for p, _ in paths if jax.tree_util.keystr(p) not in flat]
+    values = [_stored(stored, p) for p, _ in paths]
+    missing = [
+        jax.tree_util.keystr(p) for (p, _), v in zip(paths, values, strict=True) if v is None
+    ]
     if missing:
         raise CheckpointMismatchError(
             f"The checkpoint has no {missing[0]} (and {len(missing) - 1} more); it was written "
             "by a different model or optimiser. Use a fresh --workdir or the config it used."
         )
     leaves = []
-    for path, like in paths:
-        name = jax.tree_util.keystr(path)
-        value = np.asarray(flat[name])
-        raw = jax.random.key_data(like) if _is_key(like) else like
+    for (path, like), value in zip(paths, values, strict=True):
+        value = np.asarray(value)
+        raw = jax.random.key_data(like) if is_prng_key(like) else like
         if value.shape != raw.shape:
             raise CheckpointMismatchError(
-                f"The checkpoint's {name} has shape {value.shape}, expected {raw.shape}; it "
-                "was written with another config. Use a fresh --workdir."
+                f"The checkpoint's {jax.tree_util.keystr(path)} has shape {value.shape}, "
+                f"expected {raw.shape}; it was written with another config. Use a fresh "
+                "--workdir."
             )
         value = jax.numpy.asarray(value, raw.dtype)
-        if _is_key(like):
+        if is_prng_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
         leaves.append(value)
     return jax.tree_util.tree_unflatten(treedef, leaves)
@@ -96,7 +147,7 @@ class Checkpointer:
         Raises:
           WorkdirError: the checkpoint could not be written (full disk, read-only).
         """
-        args = {"state": ocp.args.StandardSave(_flat(state))}
+        args = {"state": ocp.args.StandardSave(_nested(state))}
         if meta is not None:
             args["meta"] = ocp.args.JsonSave(dict(meta))
         try:

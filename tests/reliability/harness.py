@@ -94,6 +94,7 @@ def summary(workdir) -> dict:
 def final_checkpoints(workdir) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
     """``{folder: (newest key, {leaf: array})}`` of every checkpoint folder under
     ``workdir`` (a recipe's sub-runs included)."""
+    import jax
     import orbax.checkpoint as ocp
 
     out = {}
@@ -107,7 +108,8 @@ def final_checkpoints(workdir) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
                 steps[-1], args=ocp.args.Composite(state=ocp.args.StandardRestore(None))
             )["state"]
         name = str(folder.relative_to(root))
-        out[name] = (steps[-1], {k: np.asarray(v) for k, v in flat.items()})
+        leaves = jax.tree_util.tree_flatten_with_path(flat)[0]
+        out[name] = (steps[-1], {jax.tree_util.keystr(k): np.asarray(v) for k, v in leaves})
     return out
 
 

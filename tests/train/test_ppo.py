@@ -102,7 +102,10 @@ def outcome(workdir: Path) -> dict:
         "records": [{k: v for k, v in r.items() if k not in TIMING} for r in records],
         "updates": updates,
         "epoch": epoch,
-        "state": {k: np.asarray(v) for k, v in state.items()},
+        "state": {
+            jax.tree_util.keystr(k): np.asarray(v)
+            for k, v in jax.tree_util.tree_flatten_with_path(state)[0]
+        },
     }
 
 
