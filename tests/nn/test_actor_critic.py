@@ -48,6 +48,7 @@ def test_sampling_frequencies_follow_the_probabilities():
     assert abs(freq - 0.8) < 0.02
 
 
+@pytest.mark.slow
 def test_actor_critic_initialisation_and_shapes():
     model = ActorCritic(4, 3, hidden=(8, 8), rngs=nnx.Rngs(0))
     w = np.asarray(model.actor.hidden[1].kernel[...])

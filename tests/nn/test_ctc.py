@@ -61,6 +61,7 @@ def test_edit_distance_matches_the_textbook_recursion():
     assert float(label_error_rate(b, lb, b, lb)) == 0.0
 
 
+@pytest.mark.slow
 def test_tagger_loss_and_metrics_agree_and_a_perfect_tagger_scores_zero_errors():
     b = speech_batch(jax.random.key(2), batch_size=6, max_labels=3, noise=0.5)
     model = CTCTagger(16, 11, hidden=8, rngs=nnx.Rngs(0))

@@ -16,6 +16,7 @@ def net():
     return UNet(channels=(8, 16), num_classes=10, dropout=0.0, rngs=nnx.Rngs(0))
 
 
+@pytest.mark.slow
 def test_zero_initialised_output_and_conditioning(net):
     x = jax.random.normal(jax.random.key(0), (2, 28, 28, 1))
     t = jnp.array([5, 500])

@@ -55,6 +55,7 @@ def _loss_fn(model, ts, ys, adjoint):
     return loss, params
 
 
+@pytest.mark.slow
 def test_fit_loss_gradients_backsolve_recursive_and_finite_differences(lv_data):
     ts, ys = lv_data
     with jax.enable_x64(True):
@@ -98,6 +99,7 @@ def test_fit_loss_gradients_backsolve_recursive_and_finite_differences(lv_data):
             assert abs(analytic - fd) <= 1e-5 * max(1.0, abs(fd)), (adjoint, analytic, fd)
 
 
+@pytest.mark.slow
 def test_gradient_is_finite_at_zero_error_point_and_extrapolates():
     # At t0 the prediction equals y0 exactly: jnp.linalg.norm would give NaN gradients.
     model = NeuralODE(2, (16,), rngs=nnx.Rngs(0))

@@ -40,6 +40,7 @@ def scenarios() -> dict:
 
 
 @pytest.mark.parametrize("model", ["classifier", "transformer"])
+@pytest.mark.slow
 def test_data_parallel_8_devices_equals_1_device(scenarios, model):
     r = scenarios["all_modes"][model]
     assert r["steps"] == 20
@@ -70,6 +71,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one(tmp_path):
     port = str(_free_port())
     workers = [

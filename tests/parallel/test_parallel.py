@@ -142,6 +142,7 @@ def _text_loss(model, batch, *, train, key):
     return loss, {"loss": loss}
 
 
+@pytest.mark.slow
 def test_remat_cuts_deep_transformer_memory_at_equal_results():
     rng = np.random.default_rng(0)
     batch = {
@@ -210,6 +211,7 @@ def test_unknown_remat_and_precision_are_one_sentence():
         parallel.compute_dtype("fp8")
 
 
+@pytest.mark.slow
 def test_unet_checkpointed_blocks_give_the_same_gradients():
     from jaxdl.nn.unet import UNet
 

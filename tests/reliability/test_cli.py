@@ -42,6 +42,7 @@ def test_bad_values_are_usage_errors_before_any_data_loads(tmp_path, override, s
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.slow
 def test_another_run_in_the_workdir_is_refused_and_the_same_one_resumes(tmp_path, fmnist):
     first = harness.cli("fashion_mnist", tmp_path, *fmnist)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -60,6 +61,7 @@ def test_another_run_in_the_workdir_is_refused_and_the_same_one_resumes(tmp_path
     ]
 
 
+@pytest.mark.slow
 def test_a_failed_overwrite_keeps_the_older_run(tmp_path, fmnist):
     assert harness.cli("fashion_mnist", tmp_path, *fmnist).returncode == 0
     before = snapshot(tmp_path)
@@ -72,6 +74,7 @@ def test_a_failed_overwrite_keeps_the_older_run(tmp_path, fmnist):
     assert "the earlier run in" in failed.stderr
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_busy_workdir_is_refused(tmp_path, fmnist):
     env = dict(os.environ, PYTHONPATH=str(harness.ROOT), JAX_COMPILATION_CACHE_DIR=harness.CACHE)
     env["JAXDL_FAULT_STALL_S"] = "0.5"  # the first run stays in the workdir for a while

@@ -47,6 +47,7 @@ def test_a_small_run_survives_kills_at_seeded_points(tmp_path, seed):
     chaos.assert_little_lost(harness.events(log), chunks, bound=4)
 
 
+@pytest.mark.slow
 def test_a_seeded_recipe_survives_kills(tmp_path):
     chaos.recipe_chain(random.Random(20).choice(CHEAP), tmp_path)
 

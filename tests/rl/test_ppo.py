@@ -132,6 +132,7 @@ def test_make_train_takes_a_ppo_config():
         make_train(dataclasses.asdict(CONFIG))
 
 
+@pytest.mark.slow
 def test_rollout_unroll_is_a_speed_knob_only():
     key = jax.random.key(1)
     a = jax.jit(make_train(CONFIG))(key)["metrics"]
@@ -140,6 +141,7 @@ def test_rollout_unroll_is_a_speed_knob_only():
         np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_engine_steps_are_make_trains_updates():
     # One seed, the updates cut into two compiled epochs of 3 and a runner built outside
     # the program: the numbers are make_train's to the last bit (the engine only regroups

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from train.__main__ import main
 
 
+@pytest.mark.slow
 def test_quick_run(tiny_fmnist, tmp_path):
     args = [
         "adversarial",

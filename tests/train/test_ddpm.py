@@ -34,6 +34,7 @@ def runs(tiny_fmnist, tmp_path_factory):
     return ddpm, cnn
 
 
+@pytest.mark.slow
 def test_quick_run_leaves_its_artefacts(runs):
     ddpm, _ = runs
     summary = json.loads((ddpm / "summary.json").read_text())
@@ -46,6 +47,7 @@ def test_quick_run_leaves_its_artefacts(runs):
     assert config["num_timesteps"] == 50 and config["seed"] == 3
 
 
+@pytest.mark.slow
 def test_evaluate_scores_every_sampler_on_the_same_samples(runs):
     ddpm, cnn = runs
     result = evaluate.evaluate(
@@ -66,6 +68,7 @@ def test_evaluate_scores_every_sampler_on_the_same_samples(runs):
     assert (ddpm / "samples_ddpm50_w1.png").is_file()
 
 
+@pytest.mark.slow
 def test_ddpm_must_take_every_step(runs):
     ddpm, cnn = runs
     with pytest.raises(JaxdlError, match="DDPM takes all 50 steps of this run's schedule"):

@@ -20,6 +20,7 @@ TOKENIZER_FILES = (
 )
 
 
+@pytest.mark.slow
 def test_quick_minilm_lrp_beats_random(tmp_path):
     summary = train_and_evaluate(quick.get_config(), tmp_path)
     m = summary["metrics"]
@@ -48,6 +49,7 @@ def test_quick_minilm_lrp_beats_random(tmp_path):
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4 * 5
 
 
+@pytest.mark.slow
 def test_classifier_folder_and_texts_file(tmp_path):
     pytest.importorskip("torch")
     from tests.pretrained.helpers import save_distilbert

@@ -9,6 +9,7 @@ import pytest
 from train.__main__ import main
 
 
+@pytest.mark.slow
 def test_quick_run_reports_unseen_seen_and_pixel_accuracy(tiny_fmnist, tmp_path):
     out = tmp_path / "run"
     # cl2n (not the default) so that one run goes through every evaluation step.

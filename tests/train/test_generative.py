@@ -18,6 +18,7 @@ from train.__main__ import main
         ("gan", "gan_samples.png", "train_d_loss"),
     ],
 )
+@pytest.mark.slow
 def test_quick_runs(tiny_fmnist, tmp_path, model, artefact, metric):
     args = [
         "generative",

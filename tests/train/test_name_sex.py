@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from train.__main__ import main
 
 
+@pytest.mark.slow
 def test_quick_run_with_every_scale_switch(tmp_path):
     args = [
         "name_sex",

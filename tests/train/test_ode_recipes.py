@@ -15,6 +15,7 @@ def test_recipes_are_discovered():
     assert {"lotka_volterra", "neural_ode"} <= set(recipes())
 
 
+@pytest.mark.slow
 def test_lotka_volterra_quick(tmp_path, capsys):
     assert main(["lotka_volterra", "--config=quick", f"--workdir={tmp_path}"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -26,6 +27,7 @@ def test_lotka_volterra_quick(tmp_path, capsys):
     assert "lotka_volterra (quick) finished" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_neural_ode_quick_learns_and_writes_artefacts(tmp_path):
     assert main(["neural_ode", "--config=quick", f"--workdir={tmp_path}"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())

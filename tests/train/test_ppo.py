@@ -34,6 +34,7 @@ def quick_run(tmp_path_factory) -> Path:
     return workdir
 
 
+@pytest.mark.slow
 def test_quick_run_leaves_its_artefacts(quick_run):
     workdir = quick_run
     summary = json.loads((workdir / "summary.json").read_text())
@@ -132,6 +133,7 @@ def resumed_from(monkeypatch) -> list[int]:
     return restored
 
 
+@pytest.mark.slow
 def test_a_crashed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupted):
     save_progress = run_module.Run.save_progress
 
@@ -168,6 +170,7 @@ main(sys.argv[2:])
 """
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupted):
     workdir, marker = tmp_path / "run", tmp_path / "epoch2"
     env = {

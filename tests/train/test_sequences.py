@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from train.__main__ import main
 
 
+@pytest.mark.slow
 def test_quick_run_leaves_its_artefacts(tmp_path):
     out = tmp_path / "run"
     assert main(["sequences", "--config=quick", f"--workdir={out}"]) == 0

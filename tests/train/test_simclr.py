@@ -12,6 +12,7 @@ from train.simclr.configs import quick
 from train.simclr.train import train_and_evaluate
 
 
+@pytest.mark.slow
 def test_quick_run(tiny_fmnist, tmp_path):
     args = ["simclr", "--config=quick", f"--workdir={tmp_path}", f"--config.data_dir={tiny_fmnist}"]
     assert main(args) == 0

@@ -146,9 +146,7 @@ def test_export_round_trips_bit_for_bit(tmp_path):
 
 def test_an_export_of_another_shape_is_refused(tmp_path):
     export_model(nnx.Linear(3, 4, rngs=nnx.Rngs(0)), tmp_path)
-    with pytest.raises(
-        CheckpointMismatchError, match=r"bias has shape \(4,\), expected \(5,\)"
-    ):
+    with pytest.raises(CheckpointMismatchError, match=r"bias has shape \(4,\), expected \(5,\)"):
         load_exported(nnx.Linear(3, 5, rngs=nnx.Rngs(0)), tmp_path)
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
         load_exported(nnx.Linear(3, 4, rngs=nnx.Rngs(0)), tmp_path / "nowhere")
