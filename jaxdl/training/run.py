@@ -124,7 +124,9 @@ class Run:
         try:
             self._open(resume, overwrite, tensorboard)
         except BaseException:
-            self._release()
+            # Whatever _open got to (the log files, an older run moved aside, the lock)
+            # is undone as after a failed run.
+            self.close(failed=True)
             raise
 
     # -- opening -------------------------------------------------------------------

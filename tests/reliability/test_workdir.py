@@ -20,7 +20,14 @@ from jaxdl.errors import (
     WorkdirBusyError,
     WorkdirError,
 )
-from jaxdl.training import Checkpointer, Run, classifier_eval, classifier_loss, fit
+from jaxdl.training import (
+    Checkpointer,
+    MetricsWriter,
+    Run,
+    classifier_eval,
+    classifier_loss,
+    fit,
+)
 from jaxdl.training import workdir as wd
 from tests.training.helpers import tiny_data, tiny_state, to_float
 
@@ -101,6 +108,22 @@ def test_a_failed_overwrite_puts_the_older_run_back(tmp_path):
         tiny_fit(tmp_path, loss_fn=exploding, overwrite=True)
     assert snapshot(tmp_path) == before
     assert not (tmp_path / ".previous").exists()
+
+
+def test_an_overwrite_that_fails_while_opening_puts_the_older_run_back(tmp_path, monkeypatch):
+    tiny_fit(tmp_path)
+    before = snapshot(tmp_path)
+    closed = []
+    monkeypatch.setattr(MetricsWriter, "history", lambda self: 1 / 0)  # after the files open
+    monkeypatch.setattr(MetricsWriter, "close", lambda self: closed.append(self))
+    with pytest.raises(ZeroDivisionError):
+        Run(tmp_path, recipe="tiny", config={"lr": 3e-3}, overwrite=True)
+    assert len(closed) == 1
+    monkeypatch.undo()
+    assert snapshot(tmp_path) == before
+    assert not (tmp_path / ".previous").exists()
+    with Run(tmp_path, recipe="tiny", config={"lr": 3e-3}) as run:  # the lock is free
+        assert run.resume
 
 
 def test_an_overwrite_deletes_the_older_run_only_after_its_first_checkpoint(tmp_path):
