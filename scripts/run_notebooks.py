@@ -20,6 +20,28 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def tidy(nb: nbformat.NotebookNode) -> None:
+    """Drops the lines of stderr a reader cannot act on: tqdm's notice that the kernel has
+    no ipywidgets (the bars fall back to text) and the line of source it quotes."""
+    for cell in nb.cells:
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = out["text"].splitlines(keepends=True)
+                kept = [
+                    line
+                    for i, line in enumerate(lines)
+                    if "TqdmWarning" not in line
+                    and not (i > 0 and "TqdmWarning" in lines[i - 1] and line.startswith("  "))
+                ]
+                if not "".join(kept).strip():
+                    continue
+                out["text"] = "".join(kept)
+            outputs.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+
+
 def main(paths: list[str]) -> int:
     os.environ.pop("JAXDL_SMOKE_TEST", None)
     notebooks = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -30,6 +52,7 @@ def main(paths: list[str]) -> int:
             nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": path.parent}}
         )
         client.execute()
+        tidy(nb)
         nbformat.write(nb, path)
         print(f"{path.name}: {time.perf_counter() - start:.0f} s", flush=True)
     return 0
