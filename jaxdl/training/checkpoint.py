@@ -22,6 +22,7 @@ from jaxdl.training.progress import read_meta
 
 
 def is_prng_key(x: Any) -> bool:
+    """Whether ``x`` is an array of typed PRNG keys (stored as their ``uint32`` data)."""
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
@@ -68,9 +69,9 @@ def _nested(state: Any) -> dict[str, Any]:
 
 
 def _stored(stored: Mapping[str, Any], path: tuple) -> Any:
-    """The array a checkpoint holds for the leaf at ``path``, or ``None``. Checkpoints of
-    jaxdl before 0.1 were flat (``{".params['conv']['kernel'].value": ...}``); they
-    still load."""
+    """The array a checkpoint holds for the leaf at ``path``, or ``None``. Checkpoints
+    written before this layout were flat (``{".params['conv']['kernel'].value": ...}``);
+    they still load."""
     flat = jax.tree_util.keystr(path)
     if flat in stored:
         return stored[flat]
