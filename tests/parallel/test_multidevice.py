@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Every test here reads the 8-device scenarios (about 90 s) or starts two processes.
+pytestmark = pytest.mark.slow
 
 
 def _env(**extra) -> dict[str, str]:
@@ -40,7 +42,6 @@ def scenarios() -> dict:
 
 
 @pytest.mark.parametrize("model", ["classifier", "transformer"])
-@pytest.mark.slow
 def test_data_parallel_8_devices_equals_1_device(scenarios, model):
     r = scenarios["all_modes"][model]
     assert r["steps"] == 20
@@ -71,7 +72,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
 def test_two_processes_train_like_one(tmp_path):
     port = str(_free_port())
     workers = [
