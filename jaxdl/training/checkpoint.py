@@ -54,8 +54,26 @@ def _nested(state: Any) -> dict[str, Any]:
     Raises:
       ValueError: two leaves would share a place (keys that differ only in type).
     """
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    return _nest((path, jax.random.key_data(x) if is_prng_key(x) else x) for path, x in leaves)
+
+
+def _abstract(template: Any, shardings: Any) -> dict[str, Any]:
+    """The nested layout of :func:`_nested` with a ``jax.ShapeDtypeStruct`` per leaf of
+    ``template`` at its sharding in ``shardings`` (a pytree of the same structure), which
+    orbax restores into directly: each process reads only the shards it holds."""
+    paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+    targets = treedef.flatten_up_to(shardings)
+    pairs = []
+    for (path, like), sharding in zip(paths, targets, strict=True):
+        raw = jax.random.key_data(like) if is_prng_key(like) else like
+        pairs.append((path, jax.ShapeDtypeStruct(raw.shape, raw.dtype, sharding=sharding)))
+    return _nest(pairs)
+
+
+def _nest(pairs: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for path, x in jax.tree_util.tree_flatten_with_path(state)[0]:
+    for path, x in pairs:
         *parents, leaf = path_keys(path) or ("value",)
         node = out
         for key in parents:
@@ -64,7 +82,7 @@ def _nested(state: Any) -> dict[str, Any]:
                 raise ValueError(f"state has a leaf and a subtree at {jax.tree_util.keystr(path)}")
         if leaf in node:
             raise ValueError(f"state has two leaves at {jax.tree_util.keystr(path)}")
-        node[leaf] = jax.random.key_data(x) if is_prng_key(x) else x
+        node[leaf] = x
     return out
 
 
@@ -83,9 +101,11 @@ def _stored(stored: Mapping[str, Any], path: tuple) -> Any:
     return None if isinstance(node, Mapping) else node
 
 
-def _unflat(template: Any, stored: Mapping[str, Any]) -> Any:
+def _unflat(template: Any, stored: Mapping[str, Any], *, placed: bool = False) -> Any:
     """The checkpoint's arrays (see :func:`_nested`) shaped like ``template`` (a freshly
-    built state, or any part of one with the same paths)."""
+    built state, or any part of one with the same paths). ``placed``: the arrays are
+    already global ``jax.Array`` s at their shardings; they are used as they are (no host
+    copy)."""
     paths, treedef = jax.tree_util.tree_flatten_with_path(template)
     values = [_stored(stored, p) for p, _ in paths]
     missing = [
@@ -98,7 +118,7 @@ def _unflat(template: Any, stored: Mapping[str, Any]) -> Any:
         )
     leaves = []
     for (path, like), value in zip(paths, values, strict=True):
-        value = np.asarray(value)
+        value = value if placed else np.asarray(value)
         raw = jax.random.key_data(like) if is_prng_key(like) else like
         if value.shape != raw.shape:
             raise CheckpointMismatchError(
@@ -106,7 +126,8 @@ def _unflat(template: Any, stored: Mapping[str, Any]) -> Any:
                 f"expected {raw.shape}; it was written with another config. Use a fresh "
                 "--workdir."
             )
-        value = jax.numpy.asarray(value, raw.dtype)
+        if not placed:
+            value = jax.numpy.asarray(value, raw.dtype)
         if is_prng_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
         leaves.append(value)
@@ -172,9 +193,16 @@ class Checkpointer:
             return None
         return read_meta(epath.Path(self.directory), key)
 
-    def restore(self, template: Any, epoch: int | None = None) -> tuple[int, Any]:
+    def restore(
+        self, template: Any, epoch: int | None = None, *, shardings: Any = None
+    ) -> tuple[int, Any]:
         """Restores checkpoint ``epoch`` (default: the newest readable one) into the
         structure of ``template``.
+
+        With ``shardings``, every array is read straight into its sharding: a process
+        reads only the shards its devices hold, and no full copy of a sharded array is
+        built on any host. The checkpoint may have been written under another mesh (or
+        on one device): it is resharded as it is read.
 
         Without ``epoch``, a checkpoint that cannot be read is reported in one line on
         stderr, moved aside, and the next older one is tried.
@@ -183,6 +211,9 @@ class Checkpointer:
           template: a freshly built state of the same model and optimiser; its
             structure, shapes and dtypes are the target.
           epoch: which checkpoint (its key); ``None`` is the newest readable one.
+          shardings: a pytree of the structure of ``template`` with a ``Sharding`` per
+            leaf (e.g. :func:`~jaxdl.parallel.state_shardings`); ``None`` leaves the
+            arrays on the default device.
 
         Returns:
           ``(key, state)``.
@@ -193,7 +224,7 @@ class Checkpointer:
           CheckpointCorruptError: no checkpoint can be read.
         """
         if epoch is not None:
-            return epoch, _unflat(template, self._read(epoch))
+            return epoch, self._load(epoch, template, shardings)
         keys = sorted(self.manager.all_steps(), reverse=True)
         if not keys:
             raise FileNotFoundError(f"There is no checkpoint in {self.directory} to resume from.")
@@ -203,7 +234,7 @@ class Checkpointer:
             # each one's traceback. The one line below says what happened instead.
             sys.unraisablehook = lambda *_: None
             try:
-                flat = self._read(key)
+                state = self._load(key, template, shardings)
             except CheckpointMismatchError:
                 raise
             except Exception as e:
@@ -212,15 +243,34 @@ class Checkpointer:
             finally:
                 gc.collect()  # the unawaited coroutines go now, while the hook is quiet
                 sys.unraisablehook = hook
-            return key, _unflat(template, flat)
+            return key, state
         raise CheckpointCorruptError(
             f"No checkpoint in {self.directory} can be read (all were moved aside as "
             "<step>.corrupt); start over with --config.overwrite=true or a fresh workdir."
         )
 
-    def _read(self, key: int) -> dict[str, Any]:
+    def _load(self, key: int, template: Any, shardings: Any) -> Any:
+        if shardings is not None:
+            try:
+                stored = self._read(key, _abstract(template, shardings))
+            except Exception:
+                # A flat checkpoint of an earlier version, one written for another model,
+                # or an unreadable one: the plain read below says which.
+                pass
+            else:
+                return _unflat(template, stored, placed=True)
+        state = _unflat(template, self._read(key))
+        if shardings is not None:
+            from jaxdl.parallel import place
+
+            state = place(state, shardings)
+        return state
+
+    def _read(self, key: int, target: Any = None) -> dict[str, Any]:
+        """Checkpoint ``key``'s arrays, nested; ``target`` (see :func:`_abstract`) says
+        the shape, dtype and sharding of each, else they come back as stored."""
         out = self.manager.restore(
-            key, args=ocp.args.Composite(state=ocp.args.StandardRestore(None))
+            key, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))
         )
         return out["state"]
 

@@ -211,13 +211,9 @@ class Run:
             ckpt = self.checkpointer_for(stage)
             newest = ckpt.latest_step()
             if newest is not None:
-                key, state = ckpt.restore(state)
+                key, state = ckpt.restore(state, shardings=shardings)
                 faults.event("restore", stage, key)
                 progress = ckpt.meta(key) or {"epoch": key, "complete": True}
-                if shardings is not None:
-                    from jaxdl.parallel import place
-
-                    state = place(state, shardings)
                 self._resume_records(progress, fell_back=key != newest)
                 self.step_metrics = pg.read_step_metrics(self.workdir, stage, pg.state_step(state))
         self._restored[stage] = (progress, None)
