@@ -268,11 +268,26 @@ class Checkpointer:
 
     def _read(self, key: int, target: Any = None) -> dict[str, Any]:
         """Checkpoint ``key``'s arrays, nested; ``target`` (see :func:`_abstract`) says
-        the shape, dtype and sharding of each, else they come back as stored."""
+        the shape, dtype and sharding of each, else each comes back whole on this
+        process's first device (as stored, whatever mesh wrote it: orbax refuses to
+        restore a checkpoint of other devices without a target)."""
+        if target is None:
+            target = self._whole_on_one_device(key)
         out = self.manager.restore(
             key, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))
         )
         return out["state"]
+
+    def _whole_on_one_device(self, key: int) -> Any:
+        handler = ocp.StandardCheckpointHandler()
+        try:
+            stored = handler.metadata(epath.Path(self.directory) / str(key) / "state")
+        finally:
+            handler.close()
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        return jax.tree.map(
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), stored
+        )
 
     def _set_aside(self, key: int, error: Exception) -> str:
         """Moves unreadable checkpoint ``key`` out of the manager's sight; says so."""

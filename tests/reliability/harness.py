@@ -99,14 +99,20 @@ def final_checkpoints(workdir) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
 
     out = {}
     root = pathlib.Path(workdir)
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     for folder in sorted(root.rglob("checkpoints*")):
         steps = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
         if not steps:
             continue
-        with ocp.CheckpointManager(folder.resolve()) as manager:
-            flat = manager.restore(
-                steps[-1], args=ocp.args.Composite(state=ocp.args.StandardRestore(None))
-            )["state"]
+        # Plain orbax, as a user without jaxdl would read it: a target puts every array
+        # whole on this process's device, whichever mesh wrote it.
+        path = (folder / str(steps[-1]) / "state").resolve()
+        with ocp.StandardCheckpointer() as reader:
+            target = jax.tree.map(
+                lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                reader.metadata(path).item_metadata,
+            )
+            flat = reader.restore(path, target)
         name = str(folder.relative_to(root))
         leaves = jax.tree_util.tree_flatten_with_path(flat)[0]
         out[name] = (steps[-1], {jax.tree_util.keystr(k): np.asarray(v) for k, v in leaves})
