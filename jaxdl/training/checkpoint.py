@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 
@@ -118,7 +117,6 @@ def _unflat(template: Any, stored: Mapping[str, Any], *, placed: bool = False) -
         )
     leaves = []
     for (path, like), value in zip(paths, values, strict=True):
-        value = value if placed else np.asarray(value)
         raw = jax.random.key_data(like) if is_prng_key(like) else like
         if value.shape != raw.shape:
             raise CheckpointMismatchError(

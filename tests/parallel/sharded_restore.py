@@ -19,7 +19,6 @@ import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 import jaxdl.parallel  # noqa: E402
-import jaxdl.training.checkpoint as checkpoint  # noqa: E402
 from jaxdl.parallel import make_mesh, place, state_shardings  # noqa: E402
 from jaxdl.training import Checkpointer, TrainState  # noqa: E402
 
@@ -41,15 +40,9 @@ def host(x: jax.Array) -> np.ndarray:
     return np.asarray(jax.device_get(x))
 
 
-class NoHostCopy:
-    """Stands in for numpy in checkpoint.py and for ``place``: the sharded path must
-    touch neither (each would build a full host copy of a leaf)."""
-
-    def __getattr__(self, name):
-        raise AssertionError(f"restore built a host copy (numpy.{name})")
-
-
 def no_place(*_):
+    """Stands in for ``place``, the one way jaxdl's restore could build a full host copy
+    of a leaf (its fallback for checkpoints it cannot read sharded)."""
     raise AssertionError("restore placed a host copy (jaxdl.parallel.place)")
 
 
@@ -71,12 +64,11 @@ def main(folder: str) -> dict:
     ):
         template = build(1)  # other values: everything must come from the checkpoint
         shardings = targets(template)
-        real_np, real_place = checkpoint.np, jaxdl.parallel.place
-        checkpoint.np, jaxdl.parallel.place = NoHostCopy(), no_place
+        real_place, jaxdl.parallel.place = jaxdl.parallel.place, no_place
         try:
             key, restored = ckpt.restore(template, shardings=shardings)
         finally:
-            checkpoint.np, jaxdl.parallel.place = real_np, real_place
+            jaxdl.parallel.place = real_place
         leaves, wanted = jax.tree.leaves(restored), jax.tree.leaves(shardings)
         out[name] = {
             "key": key,
