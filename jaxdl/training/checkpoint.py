@@ -25,6 +25,11 @@ def is_prng_key(x: Any) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+def raw(x: Any) -> Any:
+    """``x`` as stored: the ``uint32`` data of typed PRNG keys, anything else unchanged."""
+    return jax.random.key_data(x) if is_prng_key(x) else x
+
+
 def path_keys(path: tuple) -> tuple[str, ...]:
     """A leaf's tree path as the string keys of the nested checkpoint: ``.params['conv']
     ['kernel'].value`` becomes ``("params", "conv", "kernel")`` (a Variable's ``.value``
@@ -54,7 +59,7 @@ def _nested(state: Any) -> dict[str, Any]:
       ValueError: two leaves would share a place (keys that differ only in type).
     """
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
-    return _nest((path, jax.random.key_data(x) if is_prng_key(x) else x) for path, x in leaves)
+    return _nest((path, raw(x)) for path, x in leaves)
 
 
 def _abstract(template: Any, shardings: Any) -> dict[str, Any]:
@@ -65,8 +70,8 @@ def _abstract(template: Any, shardings: Any) -> dict[str, Any]:
     targets = treedef.flatten_up_to(shardings)
     pairs = []
     for (path, like), sharding in zip(paths, targets, strict=True):
-        raw = jax.random.key_data(like) if is_prng_key(like) else like
-        pairs.append((path, jax.ShapeDtypeStruct(raw.shape, raw.dtype, sharding=sharding)))
+        stored = raw(like)
+        pairs.append((path, jax.ShapeDtypeStruct(stored.shape, stored.dtype, sharding=sharding)))
     return _nest(pairs)
 
 
@@ -117,15 +122,15 @@ def _unflat(template: Any, stored: Mapping[str, Any], *, placed: bool = False) -
         )
     leaves = []
     for (path, like), value in zip(paths, values, strict=True):
-        raw = jax.random.key_data(like) if is_prng_key(like) else like
-        if value.shape != raw.shape:
+        stored = raw(like)
+        if value.shape != stored.shape:
             raise CheckpointMismatchError(
                 f"The checkpoint's {jax.tree_util.keystr(path)} has shape {value.shape}, "
-                f"expected {raw.shape}; it was written with another config. Use a fresh "
+                f"expected {stored.shape}; it was written with another config. Use a fresh "
                 "--workdir."
             )
         if not placed:
-            value = jax.numpy.asarray(value, raw.dtype)
+            value = jax.numpy.asarray(value, stored.dtype)
         if is_prng_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
         leaves.append(value)
