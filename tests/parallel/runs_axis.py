@@ -84,13 +84,14 @@ def _train(workdir: str, mesh: str) -> tuple[list, dict]:
 
 def _compare(a: list, b: list) -> dict:
     pairs = [(x, y) for sa, sb in zip(a, b, strict=True) for x, y in zip(sa, sb, strict=True)]
-    diffs = [np.abs(x.astype(np.float64) - y.astype(np.float64)) for x, y in pairs]
-    scale = [np.maximum(np.abs(x.astype(np.float64)), 1.0) for x, _ in pairs]
+    pairs64 = [(x.astype(np.float64), y.astype(np.float64)) for x, y in pairs]
+    diffs = [np.abs(x - y) for x, y in pairs64]
+    # |a - b| / max(|a|, 1): relative for large values, absolute near zero.
+    rel = [np.abs(x - y) / np.maximum(np.abs(x), 1.0) for x, y in pairs64]
     return {
         "bit_identical": all(np.array_equal(x, y) for x, y in pairs),
         "max_abs_diff": max(float(d.max(initial=0.0)) for d in diffs),
-        # |a - b| / max(|a|, 1): relative for large values, absolute near zero.
-        "max_rel_diff": max(float((d / s).max(initial=0.0)) for d, s in zip(diffs, scale)),
+        "max_rel_diff": max(float(r.max(initial=0.0)) for r in rel),
         "num_leaves": len(pairs),
     }
 

@@ -25,6 +25,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxdl.parallel import check_num_runs
 from jaxdl.rl import (
     PPOConfig,
     Runner,
@@ -34,7 +35,6 @@ from jaxdl.rl import (
     num_params,
     random_policy_return,
 )
-from jaxdl.parallel import check_num_runs
 from jaxdl.training import FullBatch, make_chunk, train
 from jaxdl.viz import plot_band
 
@@ -97,9 +97,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     runners = jax.jit(jax.vmap(functools.partial(init_runner, env=env, config=ppo)))(keys)
     # PPO makes its own data: the source feeds nothing and only sets the epoch length.
     source = FullBatch(None, steps_per_epoch=config.updates_per_epoch)
-    chunk = _Compiled(
-        make_chunk(None, source, vmapped=True, step_fn=make_step(ppo), mesh=mesh)
-    )
+    chunk = _Compiled(make_chunk(None, source, vmapped=True, step_fn=make_step(ppo), mesh=mesh))
     with open_run(config, workdir, "ppo", curves=False) as run:
         t0 = time.perf_counter()
         result = train(

@@ -17,7 +17,5 @@ def get_config() -> ml_collections.ConfigDict:
     c.num_steps = 200
     c.chunk_steps = 100
     c.num_samples = 2
-    c.sweep = ml_collections.ConfigDict(
-        {"learning_rate": [0.05, 0.1, 0.2, 0.4], "seed": [0, 1]}
-    )
+    c.sweep = ml_collections.ConfigDict({"learning_rate": [0.05, 0.1, 0.2, 0.4], "seed": [0, 1]})
     return c
