@@ -141,7 +141,7 @@ def state_shardings(
                 "state_shardings got a scalar leaf with vmapped=True, expected every leaf "
                 "to have the leading axis of the stack of runs."
             )
-        check_num_runs(shape[0], mesh)
+        check_num_runs(shape[0], mesh, name="the number of runs (every leaf's leading axis)")
         rest = P() if is_key else fsdp_spec(shape[1:], size, min_size=min_size)
         spec = P(runs, *rest) if runs is not None or len(rest) else P()
         return NamedSharding(mesh, spec)

@@ -273,17 +273,14 @@ def train(
     )
     shardings = None
     if mesh is not None:
-        from jaxdl.parallel import check_num_runs, place, runs_size, state_shardings
+        from jaxdl.parallel import place, runs_size, state_shardings
 
-        if vmapped:
-            num_runs = jax.tree.leaves(state)[0].shape[0]
-            check_num_runs(num_runs, mesh, name="the number of runs (the state's leading axis)")
-        elif runs_size(mesh) > 1:
+        if not vmapped and runs_size(mesh) > 1:
             raise ValueError(
                 f"mesh has a runs axis of size {runs_size(mesh)}, expected none (or size 1) "
                 "for a state that is not a vmapped stack of runs (vmapped=False)."
             )
-        shardings = state_shardings(state, mesh, vmapped=vmapped)
+        shardings = state_shardings(state, mesh, vmapped=vmapped)  # checks the runs split
         state = place(state, shardings)
         if progress and jax.process_index() == 0:
             report_memory(state, mesh)

@@ -164,8 +164,9 @@ def _assert_split_over(layout: list[list[dict]], runs: int, devices: int) -> Non
 # nothing is split (GCN on data=2: after one step the gradients and Adam's moments are
 # equal bit for bit, the updated parameters an ulp apart). The tolerances, on
 # |a - b| / max(|a|, 1) over every leaf of the final states and on the summaries' final
-# metrics, are about 10x the measured gaps (runs=8: PPO 6.0e-8, GCN 1.1e-6 with 4 runs
-# per device, makemore's sweep 1.6e-4 after 200 SGD steps at learning rates up to 0.4).
+# metrics, are about 10x the measured gaps (runs=8: PPO 6.0e-8; GCN 1.1e-6, the same
+# with 4 runs per device on runs=2; makemore's sweep 1.6e-4 after 200 SGD steps at
+# learning rates up to 0.4).
 RUNS = {
     "ppo": ("runs=8", ["ppo", "--config=quick", "--config.num_seeds=8"], 1e-6),
     "gcn_karate": ("runs=8", ["gcn_karate", "--config=quick", "--config.num_seeds=8"], 1e-5),
