@@ -171,8 +171,9 @@ RUNS = {
     "ppo": ("runs=8", ["ppo", "--config=quick", "--config.num_seeds=8"], 1e-6),
     "gcn_karate": ("runs=8", ["gcn_karate", "--config=quick", "--config.num_seeds=8"], 1e-5),
     "makemore_sweep": ("runs=8", ["makemore", f"--config={SWEEP8}"], 2e-3),
-    # Both at once: 2 runs per pair of devices, each run's batch split over the pair.
-    "makemore_sweep_data": ("runs=4,data=2", ["makemore", f"--config={SWEEP8}"], 2e-3),
+    # Both at once: 2 runs per pair of devices, each run's batch split over the pair,
+    # which reorders the gradient's sums too (measured 8.9e-4, so 10x is looser here).
+    "makemore_sweep_data": ("runs=4,data=2", ["makemore", f"--config={SWEEP8}"], 1e-2),
 }
 
 
