@@ -1,7 +1,7 @@
 """Karate club node classification: a GCN per seed, all seeds in one vmapped, scanned run.
 
 ``--config.mesh=runs=8`` splits the seeds over 8 devices (``num_seeds`` a multiple of
-the ``runs`` size), with the numbers one device gets; ``--config.mesh=data=2``
+the ``runs`` size), equal to one device's up to float rounding; ``--config.mesh=data=2``
 replicates the seeds on both devices (the whole graph is every step's batch, so there
 is no batch to split).
 """

@@ -7,9 +7,9 @@ logs a record and checkpoints the runners, so ``--config.resume=true`` continues
 killed run with the same numbers an uninterrupted one gets.
 
 ``--config.mesh=runs=8`` splits the seeds over 8 devices (each trains
-``num_seeds / 8`` of them; ``num_seeds`` must be a multiple of the ``runs`` size) with
-the numbers one device gets; ``--config.mesh=data=2`` replicates the runners on both
-devices (PPO makes its own data, so there is no batch to split).
+``num_seeds / 8`` of them; ``num_seeds`` must be a multiple of the ``runs`` size),
+equal to one device's up to float rounding; ``--config.mesh=data=2`` replicates the
+runners on both devices (PPO makes its own data, so there is no batch to split).
 """
 
 from __future__ import annotations
