@@ -196,8 +196,9 @@ def setup(config: ml_collections.ConfigDict) -> Mesh | None:
       ValueError: when ``mesh``, ``precision`` or ``remat`` is not valid.
     """
     initialize_from_config(config)
-    parallel.compute_dtype(config.precision)
-    parallel.remat_policy(config.remat)  # checks the name before any work
+    # Recipes that honour only some scaling fields (ppo: mesh) lack the others.
+    parallel.compute_dtype(config.get("precision", "float32"))
+    parallel.remat_policy(config.get("remat", "off"))  # checks the name before any work
     return parallel.make_mesh(config.mesh) if config.mesh else None
 
 

@@ -1,4 +1,5 @@
-"""Where arrays live on a mesh: replicated state (data parallel), sharded state (FSDP)."""
+"""Where arrays live on a mesh: replicated state (data parallel), sharded state (FSDP),
+and stacks of vmapped runs split over the ``runs`` axis."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxdl.parallel.mesh import batch_axes
+from jaxdl.parallel.mesh import RUNS_AXIS, batch_axes, check_num_runs
 
 #: Leaves smaller than this stay replicated under FSDP. Zero by default: every leaf
 #: with an axis the fsdp size divides is sharded (biases and norm scales included, as
@@ -84,7 +85,9 @@ def fsdp_spec(shape: tuple[int, ...], size: int, *, min_size: int = MIN_SHARD_SI
     return P()
 
 
-def state_shardings(tree: Any, mesh: Mesh, *, min_size: int = MIN_SHARD_SIZE) -> Any:
+def state_shardings(
+    tree: Any, mesh: Mesh, *, vmapped: bool = False, min_size: int = MIN_SHARD_SIZE
+) -> Any:
     """A ``NamedSharding`` for every array leaf of ``tree`` (a :class:`TrainState`, say).
 
     Without an ``fsdp`` axis everything is replicated: data parallelism, with the
@@ -93,28 +96,55 @@ def state_shardings(tree: Any, mesh: Mesh, *, min_size: int = MIN_SHARD_SIZE) ->
     moments (same shapes as the parameters) are all ZeRO-3 sharded; XLA all-gathers a
     weight where the forward needs it and reduce-scatters its gradient.
 
+    With ``vmapped``, ``tree`` is a stack of runs: every leaf's leading axis (of size
+    ``R``, the number of runs) is split over the mesh's ``runs`` axis, typed PRNG keys
+    included, and the FSDP rule above applies to the rest of the leaf's shape. Run ``r``
+    then lives on the devices of ``runs`` index ``r // (R / runs)``. A mesh without a
+    ``runs`` axis replicates the stack (the leading axis stays whole).
+
     Args:
       tree: a pytree of arrays (or anything with ``shape``/``dtype``); typed PRNG keys
-        are always replicated.
-      mesh: the device mesh; the size of its ``fsdp`` axis (1 if absent) is used.
-      min_size: leaves with fewer elements stay replicated (see :func:`fsdp_spec`).
+        are replicated, or split over ``runs`` only, when ``vmapped``.
+      mesh: the device mesh; the sizes of its ``fsdp`` and ``runs`` axes (1 if absent)
+        are used.
+      vmapped: every leaf has the leading ``(R, ...)`` axis of a stack of runs.
+      min_size: leaves with fewer elements stay replicated (see :func:`fsdp_spec`);
+        with ``vmapped``, the size of one run's part counts.
 
     Returns:
       A pytree of the structure of ``tree`` with a ``NamedSharding`` at every leaf.
+
+    Raises:
+      ValueError: with ``vmapped``, when a leaf is a scalar or the number of runs ``R``
+        is not a multiple of the ``runs`` axis size.
 
     Example:
       >>> import jax.numpy as jnp
       >>> from jaxdl.parallel import make_mesh
       >>> state_shardings({"w": jnp.zeros((4, 2))}, make_mesh(""))["w"].spec == P()
       True
+      >>> mesh = make_mesh("runs=1")
+      >>> state_shardings({"w": jnp.zeros((4, 2))}, mesh, vmapped=True)["w"].spec
+      P('runs',)
     """
     size = mesh.shape.get("fsdp", 1)
+    runs = RUNS_AXIS if RUNS_AXIS in mesh.axis_names else None
 
     def one(x):
         shape = tuple(getattr(x, "shape", ()))
-        if jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key):
-            return replicated(mesh)
-        return NamedSharding(mesh, fsdp_spec(shape, size, min_size=min_size))
+        is_key = jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
+        if not vmapped:
+            spec = P() if is_key else fsdp_spec(shape, size, min_size=min_size)
+            return NamedSharding(mesh, spec)
+        if not shape:
+            raise ValueError(
+                "state_shardings got a scalar leaf with vmapped=True, expected every leaf "
+                "to have the leading axis of the stack of runs."
+            )
+        check_num_runs(shape[0], mesh, name="the number of runs (every leaf's leading axis)")
+        rest = P() if is_key else fsdp_spec(shape[1:], size, min_size=min_size)
+        spec = P(runs, *rest) if runs is not None or len(rest) else P()
+        return NamedSharding(mesh, spec)
 
     return jax.tree.map(one, tree)
 
