@@ -32,7 +32,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, Sharding
 
-from jaxdl.data.records import decode, grain, open_records
+from jaxdl._extras import missing_extra
+
+try:
+    import grain
+except ImportError as e:
+    raise missing_extra("jaxdl.data.streaming", "data", e, "grain") from e
+
+from jaxdl.data.records import decode, open_records
 
 Key = tuple[int, int, int]  # (epoch, start, stop)
 
