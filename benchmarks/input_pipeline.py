@@ -55,7 +55,7 @@ def summarise(workdir: Path) -> dict[str, Any]:
             "test_loss": summary["metrics"]["test_loss"],
             "train_examples_per_s_median": statistics.median(speeds),
             "train_examples_per_s_per_epoch": [r["train_examples_per_s"] for r in history],
-            "elapsed_s": summary.get("elapsed_s") or summary.get("seconds"),
+            "wall_time_s": summary.get("wall_time_s"),
         }
     out["accuracy_points_grain_minus_memory"] = 100 * (
         out["grain"]["test_accuracy"] - out["memory"]["test_accuracy"]
