@@ -160,6 +160,7 @@ def test_bad_arguments_name_themselves(tmp_path):
         Streamed(folder, B, seed=0).host_batches(1, 3, 13)
 
 
+@pytest.mark.slow  # about 14 s on a shared 2-core machine
 def test_fit_trains_on_a_streamed_source_and_resumes_identically(tmp_path):
     from jaxdl.training import classifier_loss, fit
     from tests.parallel.scenarios import classifier_data, classifier_state

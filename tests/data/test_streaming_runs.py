@@ -91,6 +91,7 @@ def test_two_processes_read_disjoint_shares_and_train_like_one(tmp_path):
 def test_fashion_mnist_with_grain_survives_kills(tmp_path):
     overrides = ("--config.input=grain", f"--config.records_dir={tmp_path / 'records'}")
     log = chaos.kill_chain("fashion_mnist", tmp_path, *overrides)
+    assert (tmp_path / "records" / "fashion_mnist" / "train" / "features.json").exists()
     # At least one kill landed mid-epoch: a restore that was not at an epoch's end.
     restores = [e[2] for e in log if e[0] == "restore"]
     assert any(step % 8 for step in restores), restores  # quick: 8 steps per epoch
