@@ -25,6 +25,8 @@ NOT_ON_LOSSES = {
     "scipy",
     "torch",
     "tensorflow",
+    "grain",
+    "array_record",
 }
 
 
@@ -56,6 +58,8 @@ def test_losses_importtime_lists_no_extra():
         ("jaxdl.rl", "gymnax", "rl"),
         ("jaxdl.data.graphs", "jraph", "graph"),
         ("jaxdl.xai.gnn_lrp", "jraph", "graph"),
+        ("jaxdl.data.records", "grain", "data"),
+        ("jaxdl.data.streaming", "grain", "data"),
     ],
 )
 def test_missing_extra_names_it(module, library, extra):

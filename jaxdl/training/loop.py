@@ -16,7 +16,7 @@ from jaxdl.parallel import (
 from jaxdl.training.engine import Hook, TrainResult, train
 from jaxdl.training.evaluation import make_evaluator
 from jaxdl.training.run import Run
-from jaxdl.training.sources import Data, HostFed, Permuted
+from jaxdl.training.sources import BatchSource, Data, HostFed, Permuted
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import EvalFn, LossFn
 
@@ -26,14 +26,14 @@ FitResult = TrainResult
 
 def fit(
     state: TrainState,
-    train_data: Data,
+    train_data: Data | BatchSource,
     eval_data: Data | None = None,
     *,
     loss_fn: LossFn,
     eval_fn: EvalFn | None = None,
     num_epochs: int,
     batch_size: int,
-    data_key: jax.Array,
+    data_key: jax.Array | None = None,
     eval_batch_size: int = 1000,
     steps_per_dispatch: int = 0,
     workdir: str | Path | None = None,
@@ -67,15 +67,22 @@ def fit(
     ``eval_data`` is the whole evaluation set on every process. The batches do not
     depend on the mesh, so 1 and 8 devices train the same model.
 
+    ``train_data`` may instead be a ready batch source, such as
+    :class:`jaxdl.data.streaming.Streamed` for data streamed from disk: it brings its own
+    order and its own feeding of the mesh, and ``data_key`` is not used. Taking a source
+    rather than a grain dataset keeps ``fit`` (and the engine) free of any one input
+    library: whatever implements :class:`~jaxdl.training.sources.BatchSource` trains.
+
     Args:
       state: the initial :class:`TrainState`.
-      train_data: ``{name: (n, ...)}`` arrays.
+      train_data: ``{name: (n, ...)}`` arrays, or a
+        :class:`~jaxdl.training.sources.BatchSource` (which has ``inputs``).
       eval_data: arrays evaluated after every epoch, or ``None``.
       loss_fn: ``loss_fn(model, batch, *, train, key) -> (loss, metrics)``.
       eval_fn: ``eval_fn(model, batch, where) -> per-batch sums``.
       num_epochs: epochs in all.
       batch_size: the global batch.
-      data_key: the key of the per-epoch permutations.
+      data_key: the key of the per-epoch permutations (arrays only).
       eval_batch_size: evaluation batch.
       steps_per_dispatch: steps per compiled call (0: an epoch).
       workdir, resume, overwrite, max_to_keep: open a :class:`Run` here when ``run``
@@ -92,13 +99,17 @@ def fit(
     Raises:
       NonFiniteLossError: when the loss or parameters become NaN/Inf; the newest
         checkpoint on disk is then the last good epoch.
-      ValueError: the batch does not fit the data, the processes or the mesh.
+      ValueError: the batch does not fit the data, the processes or the mesh, or
+        arrays come without ``data_key``.
     """
+    is_source = hasattr(train_data, "inputs")
+    if not is_source and data_key is None:
+        raise ValueError("data_key is None, expected a key when train_data are arrays.")
     if mesh is None:
-        source = Permuted(train_data, batch_size, data_key)
+        source = train_data if is_source else Permuted(train_data, batch_size, data_key)
     else:
         local = _check_mesh(mesh, batch_size, accum_steps)
-        source = HostFed(train_data, local, data_key, mesh)
+        source = train_data if is_source else HostFed(train_data, local, data_key, mesh)
         if eval_data is not None:
             eval_data = replicate(eval_data, mesh)
     evaluate = None

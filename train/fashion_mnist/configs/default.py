@@ -34,4 +34,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.label_smoothing = 0.0
     add_run_fields(c, num_epochs=12, batch_size=128, steps_per_dispatch=100, max_to_keep=3)
     add_data_fields(c)
+    # "memory": the whole training split on the device; "grain": streamed from ArrayRecord
+    # files through grain (data larger than memory; jaxdl.data.streaming), written on first
+    # use into records_dir ("": $JAXDL_CACHE_DIR/records or ~/.cache/jaxdl/records).
+    c.input = "memory"
+    c.records_dir = ""
     return add_scale_fields(c)
