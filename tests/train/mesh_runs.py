@@ -4,7 +4,8 @@
 twice, without a mesh (the default device) and with ``--config.mesh=data=2``, in
 ``OUT/RECIPE/{one,mesh}``, and prints one JSON object ``{recipe: {"one": metrics,
 "mesh": metrics, "seconds": {...}}}`` (the numeric metrics of each summary.json) as its
-last line. Run it with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``: the device
+last line, with each run's seconds and the exit code of a run asking for ``data=3``
+(more devices than there are: an error if the recipe builds its mesh). Run it with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``: the device
 count is fixed when JAX starts, and the rest of the suite runs on one device.
 ``DATA_DIR`` holds the tiny Fashion-MNIST of conftest.py.
 """
@@ -36,10 +37,17 @@ ARGS = {
 }
 
 
-def numbers(summary: dict) -> dict[str, float]:
-    """The summary's numeric metrics (times are left out: they differ run to run)."""
+def numbers(workdir: pathlib.Path) -> dict[str, float]:
+    """The numeric metrics of the summary and, prefixed ``last_``, of the last record of
+    metrics.jsonl (where the run writes one: the training losses); times are left out,
+    they differ run to run."""
+    metrics = dict(json.loads((workdir / "summary.json").read_text())["metrics"])
+    log = workdir / "metrics.jsonl"
+    if log.is_file():
+        last = json.loads(log.read_text().splitlines()[-1])
+        metrics |= {f"last_{k}": v for k, v in last.items() if k.startswith(("train_", "test_"))}
     out = {}
-    for k, v in summary["metrics"].items():
+    for k, v in metrics.items():
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue
         if "seconds" in k or k.startswith("s_per") or "per_s" in k or k.endswith("_s"):
@@ -59,8 +67,13 @@ def run(recipe: str, out: pathlib.Path, data: str) -> dict:
         result["seconds"][mode] = round(time.perf_counter() - tic, 1)
         if code != 0:
             raise SystemExit(f"{recipe} ({mode}) exited with {code}")
-        result[mode] = numbers(json.loads((workdir / "summary.json").read_text()))
+        result[mode] = numbers(workdir)
         result[f"{mode}_finite"] = all(math.isfinite(v) for v in result[mode].values())
+    # A mesh of more devices than there are must fail: the recipe builds the mesh it is
+    # given (the runs above could not tell a mesh from none by their numbers alone).
+    code = main([name, "--config=quick", f"--workdir={out / recipe / 'three'}", *extra,
+                 "--config.mesh=data=3"])  # fmt: skip
+    result["data3_exit_code"] = code
     return result
 
 

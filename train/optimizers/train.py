@@ -14,6 +14,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxdl import parallel
 from jaxdl.surfaces import (
     SURFACES,
     default_optimizers,
@@ -21,8 +22,6 @@ from jaxdl.surfaces import (
     plot_trajectories,
     trajectories,
 )
-
-from jaxdl import parallel
 
 from .._common import check_scale_support, open_run, setup
 from ..cli_config import ConfigError
