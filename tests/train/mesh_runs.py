@@ -2,12 +2,13 @@
 
 ``python -m tests.train.mesh_runs OUT DATA_DIR RECIPE...`` runs each recipe's quick config
 twice, without a mesh (the default device) and with ``--config.mesh=data=2``, in
-``OUT/RECIPE/{one,mesh}``, and prints one JSON object ``{recipe: {"one": metrics,
-"mesh": metrics, "seconds": {...}}}`` (the numeric metrics of each summary.json) as its
-last line, with each run's seconds and the exit code of a run asking for ``data=3``
-(more devices than there are: an error if the recipe builds its mesh). Run it with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``: the device
-count is fixed when JAX starts, and the rest of the suite runs on one device.
-``DATA_DIR`` holds the tiny Fashion-MNIST of conftest.py.
+``OUT/RECIPE/{one,mesh}``, then once asking for ``data=3`` (more devices than there are:
+an error if the recipe builds its mesh). It prints one JSON object ``{recipe: {"one":
+metrics, "mesh": metrics, "seconds": ..., "data3_exit_code": ...}}`` (the numeric metrics
+of each run) as its last line. Run it with
+``XLA_FLAGS=--xla_force_host_platform_device_count=2``: the device count is fixed when JAX
+starts, and the rest of the suite runs on one device. ``DATA_DIR`` holds the tiny
+Fashion-MNIST of conftest.py. ``generative_gan`` is the generative recipe's GAN.
 """
 
 from __future__ import annotations

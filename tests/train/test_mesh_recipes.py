@@ -4,15 +4,17 @@ against the same quick run on one device (see mesh_runs.py, run in subprocesses)
 What each comparison allows, and why:
 
 * Recipes whose batches are split over the mesh (fit's recipes, fewshot, sequences, the
-  GAN) see the same batches and keys as on one device, so only the order of the sums
-  differs: the cross-device reduction of the gradient mean and of batch-norm statistics.
-  That float32 rounding (about 1e-7 relative per step) grows over a quick run's few
-  dozen steps and through the evaluations; ``RTOL`` bounds it.
+  GAN) see the same batches and keys as on one device (batches come from the data key
+  and the epoch, or from the step's key, never from a device's index), so only the
+  order of the sums differs: the cross-device reduction of the gradient mean and of
+  batch-norm statistics. Measured on this machine (jax 0.10, 2 simulated CPU devices):
+  at most 1.2e-7 relative (generative's VAE loss; sequences' 7.9e-8), most metrics equal
+  to the bit. ``RTOL`` = 1e-5 leaves 100x for another CPU or XLA version.
 * Recipes that replicate their work on the mesh (optimizers, lotka_volterra, neural_ode,
-  gnn_lrp: no batch axis to split) compute the same program on each device and must agree
-  to ``RTOL_REPLICATED``.
-* No recipe's randomness depends on the device count: batches come from the data key and
-  the epoch or from the step's key, never from a device's index.
+  gnn_lrp: no batch axis to split) run the one-device program on every device; measured
+  equal to the bit, ``RTOL_REPLICATED`` = 1e-6 allows another fusion of it.
+* Accuracies and attack success rates are counts over a few dozen examples: a flip
+  would move them by a whole example, but the runs are deterministic and none moved.
 
 The subprocesses compile at XLA's default optimisation level, as test_multidevice does:
 at conftest.py's level 0 the data-parallel programs round differently from one device's.
@@ -33,9 +35,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # whole quick runs, twice each, in subprocesses
 
 #: Relative tolerance (plus ``ATOL`` absolute, for metrics near 0) where the batch is split.
-RTOL, ATOL = 2e-3, 1e-4
+RTOL, ATOL = 1e-5, 1e-7
 #: Where every device runs the one-device program on replicated inputs.
-RTOL_REPLICATED = 1e-5
+RTOL_REPLICATED = 1e-6
 
 #: One subprocess per group (JAX starts once per group): the recipes on Fashion-MNIST,
 #: and those that make their own data.
@@ -44,10 +46,6 @@ GROUPS = {
     "synthetic": ["optimizers", "lotka_volterra", "neural_ode", "gnn_lrp", "sequences", "fewshot"],
 }
 REPLICATED = {"optimizers", "lotka_volterra", "neural_ode", "gnn_lrp"}
-#: Metrics a split batch may change by more than rounding: argmax counts over a few dozen
-#: test examples flip on a tie-break, and an attack's success is such a count.
-COUNTS = ("accuracy", "error_rate", "success", "num_attacked", "shot", "codes_used")
-
 _results: dict[str, dict] = {}
 
 
@@ -79,8 +77,4 @@ def test_quick_run_on_a_data_2_mesh_matches_one_device(recipe, tiny_fmnist, tmp_
     assert set(one) == set(mesh)
     rtol = RTOL_REPLICATED if recipe in REPLICATED else RTOL
     for k, v in one.items():
-        if recipe not in REPLICATED and any(c in k for c in COUNTS):
-            # One tie-break flip among the few dozen quick-run examples, at most.
-            assert abs(mesh[k] - v) <= max(0.1 * abs(v), 0.07), (k, v, mesh[k])
-            continue
         assert math.isclose(mesh[k], v, rel_tol=rtol, abs_tol=ATOL), (k, v, mesh[k])
