@@ -211,7 +211,8 @@ def check_scale_support(config: ml_collections.ConfigDict, unsupported: dict[str
     """Rejects the scaling fields a recipe cannot honour, rather than ignoring them.
 
     Args:
-      config: a config with :func:`add_scale_fields`'s fields.
+      config: a config with :func:`add_scale_fields`'s fields (missing ones count as
+        their defaults).
       unsupported: ``{field: why}``; a field (``"processes"``: the multi-host fields)
         that differs from its :func:`add_scale_fields` default is an error saying why.
 
@@ -221,10 +222,9 @@ def check_scale_support(config: ml_collections.ConfigDict, unsupported: dict[str
     defaults = add_scale_fields(ml_collections.ConfigDict())
     for name, why in unsupported.items():
         for field in _PROCESS_FIELDS if name == "processes" else (name,):
-            if config[field] != defaults[field]:
-                raise ConfigError(
-                    f"config.{field} is {config[field]!r}, expected {defaults[field]!r}: {why}."
-                )
+            value, default = config.get(field, defaults[field]), defaults[field]
+            if value != default:  # (a config without the field has the default)
+                raise ConfigError(f"config.{field} is {value!r}, expected {default!r}: {why}.")
 
 
 def loss_scale(config: ml_collections.ConfigDict) -> parallel.DynamicLossScale | None:

@@ -3,9 +3,12 @@ before any work (test_mesh_recipes.py runs each on a mesh)."""
 
 from __future__ import annotations
 
+import ml_collections
 import pytest
 
+from train import _common
 from train.__main__ import main
+from train.cli_config import ConfigError
 
 # (recipe, a field it cannot honour, the reason its error gives)
 REJECTED = [
@@ -39,3 +42,14 @@ def test_the_gan_rejects_micro_batches(tmp_path, capsys):
             "--config.accum_steps=2"]  # fmt: skip
     assert main(args) == 2
     assert "the GAN's step updates two networks" in capsys.readouterr().err
+
+
+def test_check_scale_support_reads_defaults_and_the_multi_host_group():
+    c = _common.add_scale_fields(ml_collections.ConfigDict())
+    _common.check_scale_support(c, {"remat": "r", "processes": "p"})  # all defaults: fine
+    _common.check_scale_support(ml_collections.ConfigDict(), {"remat": "r"})  # absent: default
+    c.mesh = "data=2"  # not named: the recipe honours it
+    _common.check_scale_support(c, {"remat": "r"})
+    c.process_id = 1
+    with pytest.raises(ConfigError, match=r"config.process_id is 1, expected -1: p\.$"):
+        _common.check_scale_support(c, {"remat": "r", "processes": "p"})
