@@ -80,7 +80,7 @@ def _classifier(config: ml_collections.ConfigDict, workdir: Path, mesh=None):
     if not (cwd / "summary.json").is_file():  # not trained, or killed while training
         every = ("checkpoint_every_s", "checkpoint_every_steps")  # the attack run's say
         options = {k: config[k] for k in every if k in config}
-        # (a killed one resumes)
+        # A killed classifier run resumes.
         train_classifier(
             config.classifier, cwd, mesh=mesh, accum_steps=config.accum_steps, **options
         )

@@ -43,7 +43,7 @@ FEATURE_TRANSFORMS = ("l2", "cl2n")
 UNSUPPORTED = {
     "precision": "the embedding network trains and is evaluated in float32",
     "remat": "the embedding network has no checkpointed blocks",
-    "accum_steps": "the metric losses compare all the classes of one batch",
+    "accum_steps": "the metric losses compare the rows of one batch with each other",
     "processes": "the few-shot evaluation gathers the features on one host",
 }
 

@@ -69,6 +69,9 @@ def _train_task(
     if mesh is not None:
         parallel.check_batch_size(c.batch_size, mesh, name=f"config.{name}.batch_size")
         parallel.check_batch_size(c.eval_size, mesh, name=f"config.{name}.eval_size")
+        if accum_steps > 1:  # each micro-batch is split over the mesh too
+            micro = f"config.{name}.batch_size / accum_steps"
+            parallel.check_batch_size(c.batch_size // accum_steps, mesh, name=micro)
         split = parallel.batch_sharding(mesh)
         eval_batch = parallel.place(eval_batch, jax.tree.map(lambda _: split, eval_batch))
     num_epochs = -(-c.num_steps // c.chunk_steps)

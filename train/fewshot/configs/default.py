@@ -109,7 +109,7 @@ def get_config() -> ml_collections.ConfigDict:
     # Scaling: mesh is honoured (the engine splits each generated batch of classes x
     # examples_per_class rows over the data axes: keep that a multiple of the devices).
     # Rejected: precision and remat (the network and the evaluation are float32 and not
-    # checkpointed here), accum_steps (the metric losses compare the rows of one batch,
-    # and micro-batches of class-major rows would hold only some classes), multi-host
-    # (the features are gathered on one host).
+    # checkpointed here), accum_steps (the metric losses compare the rows of one batch
+    # with each other: micro-batches would change what each row is compared with) and
+    # multi-host runs (the features are gathered on one host).
     return add_scale_fields(c)
