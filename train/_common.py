@@ -33,6 +33,7 @@ __all__ = [
     "add_run_fields",
     "add_scale_fields",
     "cnn_classifier",
+    "check_scale_support",
     "fashion_mnist_splits",
     "fit_options",
     "open_run",
@@ -200,6 +201,31 @@ def setup(config: ml_collections.ConfigDict) -> Mesh | None:
     parallel.compute_dtype(config.get("precision", "float32"))
     parallel.remat_policy(config.get("remat", "off"))  # checks the name before any work
     return parallel.make_mesh(config.mesh) if config.mesh else None
+
+
+#: The multi-host fields of :func:`add_scale_fields`; ``check_scale_support``'s key
+#: ``"processes"`` stands for all of them.
+_PROCESS_FIELDS = ("distributed", "coordinator_address", "num_processes", "process_id")
+
+
+def check_scale_support(config: ml_collections.ConfigDict, unsupported: dict[str, str]) -> None:
+    """Rejects the scaling fields a recipe cannot honour, rather than ignoring them.
+
+    Args:
+      config: a config with :func:`add_scale_fields`'s fields (missing ones count as
+        their defaults).
+      unsupported: ``{field: why}``; a field (``"processes"``: the multi-host fields)
+        that differs from its :func:`add_scale_fields` default is an error saying why.
+
+    Raises:
+      ConfigError: naming the first such field, its value and the reason.
+    """
+    defaults = add_scale_fields(ml_collections.ConfigDict())
+    for name, why in unsupported.items():
+        for field in _PROCESS_FIELDS if name == "processes" else (name,):
+            value, default = config.get(field, defaults[field]), defaults[field]
+            if value != default:  # (a config without the field has the default)
+                raise ConfigError(f"config.{field} is {value!r}, expected {default!r}: {why}.")
 
 
 def loss_scale(config: ml_collections.ConfigDict) -> parallel.DynamicLossScale | None:

@@ -24,6 +24,13 @@ from jaxdl.viz import save_image_table
 
 from .. import _common
 
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "precision": "the classifier and the attacks are float32",
+    "remat": "the classifier has no checkpointed blocks",
+    "processes": "the attacks gather the images on one host",
+}
+
 
 def build_classifier(
     c: ml_collections.ConfigDict,
@@ -37,14 +44,17 @@ def build_classifier(
     return TrainState.create(model, _common.warmup_cosine(c, steps_per_epoch), key=state_key)
 
 
-def train_classifier(c: ml_collections.ConfigDict, workdir: Path, **run_options) -> None:
-    """Trains the classifier into ``workdir`` (checkpoints, metrics, ``summary.json``);
-    ``run_options`` (the attack run's checkpoint fields) go to its ``Run``."""
+def train_classifier(
+    c: ml_collections.ConfigDict, workdir: Path, *, mesh=None, accum_steps: int = 1, **run_options
+) -> None:
+    """Trains the classifier into ``workdir`` (checkpoints, metrics, ``summary.json``),
+    on ``mesh`` if given, in ``accum_steps`` micro-batches; ``run_options`` (the attack
+    run's checkpoint fields) go to its ``Run``."""
     with _common.open_run(c, workdir, "adversarial/classifier", **run_options) as run:
-        _fit_classifier(c, run)
+        _fit_classifier(c, run, mesh=mesh, accum_steps=accum_steps)
 
 
-def _fit_classifier(c: ml_collections.ConfigDict, run: Run) -> None:
+def _fit_classifier(c: ml_collections.ConfigDict, run: Run, *, mesh, accum_steps: int) -> None:
     train, test = _common.fashion_mnist_splits(c, name="config.classifier")
     n_train = int(train["label"].shape[0])
     # The fashion_mnist recipe's keys, so the same config trains the same weights.
@@ -58,18 +68,22 @@ def _fit_classifier(c: ml_collections.ConfigDict, run: Run) -> None:
         eval_fn=with_normalized_images(classifier_eval),
         data_key=data_key,
         run=run,
-        **_common.fit_options(c),
+        mesh=mesh,
+        **_common.fit_options(c) | {"accum_steps": accum_steps},
     )
     run.finish(result.final, epochs=result.metrics.get("epoch", 0))
 
 
-def _classifier(config: ml_collections.ConfigDict, workdir: Path):
+def _classifier(config: ml_collections.ConfigDict, workdir: Path, mesh=None):
     """Restores the classifier from its workdir, training it there first if needed."""
     cwd = Path(config.classifier_workdir) if config.classifier_workdir else workdir / "classifier"
     if not (cwd / "summary.json").is_file():  # not trained, or killed while training
         every = ("checkpoint_every_s", "checkpoint_every_steps")  # the attack run's say
         options = {k: config[k] for k in every if k in config}
-        train_classifier(config.classifier, cwd, **options)  # (a killed one resumes)
+        # A killed classifier run resumes.
+        train_classifier(
+            config.classifier, cwd, mesh=mesh, accum_steps=config.accum_steps, **options
+        )
     c = config.classifier
     steps_per_epoch = (c.train_examples or 60_000) // c.batch_size  # the schedule's length only
     key = jax.random.key(0)  # the checkpoint's values replace the template's
@@ -100,13 +114,15 @@ def save_examples(x, adv, labels, preds, path: Path) -> None:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Attacks the classifier (trained first when its workdir has none) with FGSM, PGD and
     the seed's targeted attack; writes the examples and the summary."""
+    _common.check_scale_support(config, UNSUPPORTED)
+    mesh = _common.setup(config)
     run = _common.open_run(config, workdir, "adversarial", tensorboard=False, checkpoints=False)
     with run:
-        return _attack(config, run)
+        return _attack(config, run, mesh)
 
 
-def _attack(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
-    model = _classifier(config, run.workdir)
+def _attack(config: ml_collections.ConfigDict, run: Run, mesh=None) -> dict[str, Any]:
+    model = _classifier(config, run.workdir, mesh)
     c = config.classifier
     test = load_fashion_mnist_split("test", data_dir=c.data_dir or None, limit=c.test_examples)
     x = test["image"].astype(jnp.float32)[..., None] / 255.0

@@ -19,6 +19,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxdl import parallel
 from jaxdl.data import load_fashion_mnist
 from jaxdl.fewshot import (
     LAYERS,
@@ -34,10 +35,17 @@ from jaxdl.fewshot import (
 from jaxdl.nn import CNNClassifier
 from jaxdl.training import Generated, Run, TrainResult, TrainState, train
 
-from .._common import open_run
+from .._common import check_scale_support, open_run, setup
 from ..cli_config import ConfigError
 
 FEATURE_TRANSFORMS = ("l2", "cl2n")
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "precision": "the embedding network trains and is evaluated in float32",
+    "remat": "the embedding network has no checkpointed blocks",
+    "accum_steps": "the metric losses compare the rows of one batch with each other",
+    "processes": "the few-shot evaluation gathers the features on one host",
+}
 
 
 def _accuracies(features, table, config, prefix: str) -> dict[str, float]:
@@ -62,14 +70,21 @@ def _features(state, images, config, base_mean) -> jax.Array:
 
 
 def _train(
-    by_class: jax.Array, config: ml_collections.ConfigDict, run: Run
+    by_class: jax.Array, config: ml_collections.ConfigDict, run: Run, mesh
 ) -> tuple[TrainResult, float]:
     """Trains the embedding on ``by_class`` (classes, per_class, 28, 28) uint8 with Adam
     (cosine decay); with cross-entropy and ``rotations`` > 1 the classes are (class,
-    quarter turn), the metric losses train a head of ``embed_dim``.
+    quarter turn), the metric losses train a head of ``embed_dim``. With a ``mesh`` the
+    images are on every device and each batch is split over the mesh's batch axes.
 
     Returns the result and the seconds of the training itself."""
     num_classes = by_class.shape[0]
+    split = None
+    if mesh is not None:
+        batch_size = num_classes * config.examples_per_class
+        parallel.check_batch_size(batch_size, mesh, name="classes x config.examples_per_class")
+        by_class = parallel.place(by_class, parallel.replicated(mesh))
+        split = parallel.batch_sharding(mesh)
     turns = config.rotations if config.loss == "cross_entropy" else 1
     outputs = num_classes * turns if config.loss == "cross_entropy" else config.embed_dim
     k_model, k_data = jax.random.split(jax.random.key(config.seed))
@@ -94,8 +109,9 @@ def _train(
     tic = time.perf_counter()
     result = train(
         state,
-        Generated(batches, config.chunk_steps, data=by_class),
+        Generated(batches, config.chunk_steps, data=by_class, batch_sharding=split),
         loss_fn=loss_fn,
+        mesh=mesh,
         num_epochs=-(-config.num_steps // config.chunk_steps),
         num_steps=config.num_steps,
         run=run,
@@ -132,13 +148,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     also never trained on: the split to choose evaluation settings on). Also reports raw
     pixels as the baseline to beat."""
     _check(config)
+    check_scale_support(config, UNSUPPORTED)
+    mesh = setup(config)
     with open_run(config, workdir, "fewshot", x="step") as run:
         train_images, train_labels = load_fashion_mnist("train", data_dir=config.data_dir or None)
         test_images, test_labels = load_fashion_mnist("test", data_dir=config.data_dir or None)
         by_class = train_images[class_table(train_labels, config.train_classes)]
         if config.train_per_class:
             by_class = by_class[:, : config.train_per_class]
-        result, train_seconds = _train(jnp.asarray(by_class), config, run)
+        result, train_seconds = _train(jnp.asarray(by_class), config, run, mesh)
         base_mean = None
         if config.feature_transform == "cl2n":
             # The base classes' mean feature, from (at most) 1000 training images per class.

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
+from jaxdl import parallel
 from jaxdl.data.masks import random_patch_mask
 from jaxdl.losses import (
     bernoulli_nll,
@@ -31,6 +32,7 @@ from jaxdl.nn.generative import (
     perplexity,
 )
 from jaxdl.training import (
+    HostFed,
     Permuted,
     Run,
     TrainState,
@@ -45,6 +47,12 @@ from .. import _common
 from ..cli_config import ConfigError
 
 MODELS = ("vae", "inpaint", "vqvae", "gan")
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "precision": "the networks train in float32",
+    "remat": "the networks have no checkpointed blocks",
+    "processes": "the grids and code counts are computed on one host",
+}
 EVAL_KEY = jax.random.key(1234)  # one fixed draw of latents and masks for every evaluation
 
 
@@ -137,14 +145,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Trains the configured model, writes its grids, metrics and summary."""
     if config.model not in MODELS:
         raise ConfigError(f"config.model is {config.model!r}, expected one of {', '.join(MODELS)}.")
+    _common.check_scale_support(config, UNSUPPORTED)
+    if config.model == "gan" and config.accum_steps != 1:
+        raise ConfigError(
+            f"config.accum_steps is {config.accum_steps}, expected 1: the GAN's step updates "
+            "two networks on one batch."
+        )
+    mesh = _common.setup(config)
     with _common.open_run(config, workdir, "generative") as run:
         train, test = _common.fashion_mnist_splits(config)
         if config.model == "gan":
-            return run.finish(_train_gan(config, run, train))
-        return run.finish(_train_autoencoder(config, run, train, test))
+            return run.finish(_train_gan(config, run, train, mesh))
+        return run.finish(_train_autoencoder(config, run, train, test, mesh))
 
 
-def _train_autoencoder(config, run: Run, train, test) -> dict[str, Any]:
+def _train_autoencoder(config, run: Run, train, test, mesh=None) -> dict[str, Any]:
     model_key, state_key, data_key = jax.random.split(jax.random.key(config.seed), 3)
     model, loss_fn, eval_fn = _build(config, model_key)
     if config.model == "inpaint":
@@ -159,6 +174,7 @@ def _train_autoencoder(config, run: Run, train, test) -> dict[str, Any]:
         eval_fn=eval_fn,
         data_key=data_key,
         run=run,
+        mesh=mesh,
         **_common.fit_options(config),
     )
     model = result.state.model()
@@ -247,7 +263,7 @@ def make_gan_step(z_dim: int):
     return step
 
 
-def _train_gan(config, run: Run, images_train) -> dict[str, Any]:
+def _train_gan(config, run: Run, images_train, mesh=None) -> dict[str, Any]:
     kg, kd, ks, ks2, data_key = jax.random.split(jax.random.key(config.seed), 5)
     tx = optax.adam(config.learning_rate, b1=0.5)
     state = GANState(
@@ -263,10 +279,16 @@ def _train_gan(config, run: Run, images_train) -> dict[str, Any]:
             save_grid(grid, run.path(f"gan_samples_epoch{epoch:02d}.png"))
             save_grid(grid, run.path("gan_samples.png"))
 
+    if mesh is None:
+        source = Permuted(images_train, config.batch_size, data_key)
+    else:  # the same batches, split over the mesh's batch axes (fit's form)
+        parallel.check_batch_size(config.batch_size, mesh)
+        source = HostFed(images_train, config.batch_size, data_key, mesh)
     result = train(
         state,
-        Permuted(images_train, config.batch_size, data_key),
+        source,
         loss_fn=None,
+        mesh=mesh,
         step_fn=make_gan_step(config.z_dim),
         num_epochs=config.num_epochs,
         run=run,

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxdl import parallel
 from jaxdl.data.graphs import (
     NODE_FEATURES,
     GraphsTuple,
@@ -28,10 +29,17 @@ from jaxdl.training import TrainState, train
 from jaxdl.viz import figure, save_figure
 from jaxdl.xai.gnn_lrp import plot_walks, top_walks, walk_relevances
 
-from .._common import open_run
+from .._common import check_scale_support, open_run, setup
 from ..cli_config import ConfigError
 
 ADJACENCIES = ("sum", "gcn")
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "precision": "GraphNet trains in float32",
+    "remat": "GraphNet has no checkpointed blocks",
+    "accum_steps": "a padded batch of graphs cannot be cut into micro-batches",
+    "processes": "the batches are padded and the walks explained on one host",
+}
 
 
 def prepare(graph: GraphsTuple, config: ml_collections.ConfigDict) -> GraphsTuple:
@@ -124,7 +132,7 @@ class PaddedGraphBatches:
     epoch (the recipe's scheme since its first version); a run resumed at epoch ``e``
     draws (and drops) the orders of epochs ``1 .. e-1`` first, so it sees the same
     batches. Every batch is padded to the same budgets, so one compiled scan runs the
-    whole epoch.
+    whole epoch. With a ``mesh`` the batches are replicated on its devices.
     """
 
     graphs: list[GraphsTuple]
@@ -132,6 +140,7 @@ class PaddedGraphBatches:
     train_idx: np.ndarray
     config: ml_collections.ConfigDict
     rng: np.random.Generator
+    mesh: Any = None
     data = None
     batch_sharding = None
 
@@ -149,7 +158,10 @@ class PaddedGraphBatches:
             self._drawn += 1
             stacked = stack_batches(self.graphs, self.labels, order, self.config, drop_last=True)
             self._epoch = (epoch, stacked)
-        return jax.tree.map(lambda x: jnp.asarray(x[start:stop]), self._epoch[1])
+        chunk = jax.tree.map(lambda x: x[start:stop], self._epoch[1])
+        if self.mesh is None:
+            return jax.tree.map(jnp.asarray, chunk)
+        return parallel.place(chunk, jax.tree.map(lambda _: parallel.replicated(self.mesh), chunk))
 
     def scan_inputs(self, state, data, inputs, length):
         return inputs
@@ -180,6 +192,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains the GraphNet, evaluates, explains two test graphs; writes ``workdir``."""
     validate(config)
+    check_scale_support(config, UNSUPPORTED)
+    mesh = setup(config)
     with open_run(config, workdir, "gnn_lrp") as run:
         raw, labels = ba_dataset(
             config.num_train + config.num_test,
@@ -206,8 +220,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         evaluate = make_evaluator(test_graphs, test_labels)
         result = train(
             state,
-            PaddedGraphBatches(data, labels, train_idx, config, rng),
+            PaddedGraphBatches(data, labels, train_idx, config, rng, mesh),
             loss_fn=make_loss(),
+            mesh=mesh,
             num_epochs=config.num_epochs,
             run=run,
             evaluate=lambda s: evaluate(s)[0],

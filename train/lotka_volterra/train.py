@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxdl import parallel
 from jaxdl.ode import (
     TABLEAUS,
     LotkaVolterra,
@@ -36,8 +37,23 @@ from jaxdl.ode import (
 from jaxdl.training import Run
 from jaxdl.viz import figure, save_figure
 
-from .._common import open_run
+from .._common import check_scale_support, open_run, setup
 from ..cli_config import ConfigError
+
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "precision": "the solvers are compared in float64",
+    "remat": "nothing is differentiated",
+    "accum_steps": "nothing is trained",
+    "processes": "the solutions are compared on one host",
+}
+
+
+def _on(mesh, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+    """``arrays`` replicated on every device of ``mesh`` (as they are without one)."""
+    if mesh is None:
+        return arrays
+    return parallel.place(arrays, (parallel.replicated(mesh),) * len(arrays))
 
 
 def _system(config: ml_collections.ConfigDict) -> LotkaVolterra:
@@ -60,7 +76,7 @@ def scipy_solve(config, ts: np.ndarray, **tols: float) -> tuple[np.ndarray, dict
 
 
 def diffrax_solve(
-    config, ts: np.ndarray, solver: diffrax.AbstractSolver
+    config, ts: np.ndarray, solver: diffrax.AbstractSolver, mesh=None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """``jaxdl.ode.solve`` in float64 at ``config.rtol``/``atol``; time excludes compilation."""
     options = SolveOptions(
@@ -68,7 +84,7 @@ def diffrax_solve(
     )
     with jax.enable_x64(True):
         run = jax.jit(lambda y0, ts: solve(_system(config), y0, ts, options=options))
-        y0, t = jnp.asarray(config.u0, jnp.float64), jnp.asarray(ts)
+        y0, t = _on(mesh, jnp.asarray(config.u0, jnp.float64), jnp.asarray(ts))
         jax.block_until_ready(run(y0, t))
         tic = time.perf_counter()
         sol = jax.block_until_ready(run(y0, t))
@@ -76,7 +92,7 @@ def diffrax_solve(
         return np.asarray(sol.ys), {"seconds": seconds, "steps": int(sol.stats["num_steps"])}
 
 
-def convergence(config) -> dict[str, Any]:
+def convergence(config, mesh=None) -> dict[str, Any]:
     """Max error for each method and step count, and the fitted order (log-log slope).
 
     Errors are measured at ``order_points`` save points on ``[0, t1]`` against a float64
@@ -88,15 +104,13 @@ def convergence(config) -> dict[str, Any]:
     reference = reference_solution(_system(config), np.asarray(config.u0, float), ts, tol=1e-13)
     out = {}
     with jax.enable_x64(True):
-        y0 = jnp.asarray(config.u0, jnp.float64)
+        y0, t = _on(mesh, jnp.asarray(config.u0, jnp.float64), jnp.asarray(ts))
         for method in config.fixed_methods:
             tableau = TABLEAUS[method]  # names checked in train_and_evaluate
             steps = [int(s) for s in config.substeps[method]]
             errors = []
             for s in steps:
-                ys = fixed_step_solve(
-                    _system(config), y0, jnp.asarray(ts), method=tableau, substeps=s
-                )
+                ys = fixed_step_solve(_system(config), y0, t, method=tableau, substeps=s)
                 errors.append(float(np.abs(np.asarray(ys) - reference).max()))
             dts = [(ts[1] - ts[0]) / s for s in steps]
             slope = float(np.polyfit(np.log(dts), np.log(errors), 1)[0])
@@ -119,11 +133,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     missing = [m for m in config.fixed_methods if m not in config.substeps]
     if missing:
         raise ConfigError(f"config.substeps lacks {missing}; give the step counts per method.")
+    check_scale_support(config, UNSUPPORTED)
+    mesh = setup(config)
     with open_run(config, workdir, "lotka_volterra", tensorboard=False, checkpoints=False) as run:
-        return _compare(config, run)
+        return _compare(config, run, mesh)
 
 
-def _compare(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
+def _compare(config: ml_collections.ConfigDict, run: Run, mesh=None) -> dict[str, Any]:
     """Solves with every method, writes ``solvers.json`` and the plots through ``run``."""
     workdir = run.workdir
     ts = np.linspace(0.0, config.t1, config.num_points)
@@ -139,11 +155,11 @@ def _compare(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
     table["scipy_rk45"] = {"max_error": max_diff(ys_scipy), **info}
     solutions = {"scipy_rk45": ys_scipy}
     for solver, diffrax_solver in (("tsit5", diffrax.Tsit5()), ("dopri5", diffrax.Dopri5())):
-        ys, info = diffrax_solve(config, ts, diffrax_solver)
+        ys, info = diffrax_solve(config, ts, diffrax_solver, mesh)
         table[f"diffrax_{solver}"] = {"max_error": max_diff(ys), **info}
         table[f"diffrax_{solver}"]["max_diff_vs_scipy"] = float(np.abs(ys - ys_scipy).max())
         solutions[solver] = ys
-    orders = convergence(config)
+    orders = convergence(config, mesh)
     (workdir / "solvers.json").write_text(
         json.dumps(
             {

@@ -26,13 +26,22 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxdl import parallel
 from jaxdl.ode import LotkaVolterra, SolveOptions, reference_solution, solve_errors
 from jaxdl.ode.neural import NeuralODE, integrate, sample_windows, trajectory_loss, window_loss
 from jaxdl.training import FullBatch, TrainState, train
 
-from .._common import open_run
+from .._common import check_scale_support, open_run, setup
 from ..cli_config import ConfigError
 from . import plots
+
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "precision": "the solver's tolerances are for float32",
+    "remat": "config.adjoint chooses what the solve recomputes",
+    "accum_steps": "the batch is the one trajectory, which cannot be split",
+    "processes": "the trajectory is replicated on one host's devices",
+}
 
 
 def make_data(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
@@ -141,6 +150,8 @@ def make_loss(num_points: int, *, length: int, batch: int, options: SolveOptions
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Fits the neural ODE, writes metrics, plots and ``summary.json``; returns the summary."""
     check_config(config)
+    check_scale_support(config, UNSUPPORTED)
+    mesh = setup(config)
     options = solve_options(config)
     with (
         open_run(config, workdir, "neural_ode", tensorboard=config.tensorboard, x="step") as run,
@@ -148,6 +159,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     ):
         data = make_data(config)
         ts, ys = jnp.asarray(data["ts"], jnp.float32), jnp.asarray(data["ys"], jnp.float32)
+        if mesh is not None:  # on every device, beside the replicated state
+            ts, ys = parallel.place((ts, ys), (parallel.replicated(mesh),) * 2)
         model_key, data_key = jax.random.split(jax.random.key(config.seed))
         # Step i's windows come from fold_in(data_key, i): the state's key is the data key.
         state = TrainState.create(
@@ -167,6 +180,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                 num_epochs=-(-int(iters) // config.log_every),
                 num_steps=int(iters),
                 run=run,
+                mesh=mesh,
                 hooks=[lambda epoch, s, info=info: {**info, "train_full_loss": float(evaluate(s))}],
                 epoch_offset=epochs,
                 progress=config.progress,

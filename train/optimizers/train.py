@@ -14,6 +14,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxdl import parallel
 from jaxdl.surfaces import (
     SURFACES,
     default_optimizers,
@@ -22,8 +23,16 @@ from jaxdl.surfaces import (
     trajectories,
 )
 
-from .._common import open_run
+from .._common import check_scale_support, open_run, setup
 from ..cli_config import ConfigError
+
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "precision": "the surfaces are evaluated in float32",
+    "remat": "there are no activations to recompute",
+    "accum_steps": "there is no batch to split",
+    "processes": "the paths are replicated on one host's devices",
+}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
@@ -32,14 +41,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     unknown = [s for s in config.surfaces if s not in SURFACES]
     if unknown:
         raise ConfigError(f"config.surfaces has {unknown}; the surfaces are {', '.join(SURFACES)}.")
+    check_scale_support(config, UNSUPPORTED)
+    mesh = setup(config)
     with open_run(
         config, workdir, "optimizers", tensorboard=False, curves=False, checkpoints=False
     ) as run:
         surfaces = {s: SURFACES[s] for s in config.surfaces}
+        starts = default_starts()
+        if mesh is not None:  # on every device: the jitted call runs replicated there
+            starts = parallel.place(starts, parallel.replicated(mesh))
         paths = trajectories(
             surfaces,
             default_optimizers(config.learning_rate),
-            default_starts(),
+            starts,
             num_steps=config.num_steps,
         )
         if run.path("trajectories.png") is not None:

@@ -28,6 +28,14 @@ from jaxdl.viz import save_augmentations, scatter_classes
 from .. import _common
 from ..cli_config import ConfigError
 
+#: The scaling fields this recipe cannot honour (see configs/default.py).
+UNSUPPORTED = {
+    "accum_steps": "micro-batches would give NT-Xent fewer negatives, another loss",
+    "precision": "the encoder trains in float32",
+    "remat": "the encoder has no checkpointed blocks",
+    "processes": "the probes gather the features on one host",
+}
+
 
 def build_encoder(config: ml_collections.ConfigDict, key: jax.Array) -> SimCLRNet:
     return SimCLRNet(
@@ -95,11 +103,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Trains the encoder, probes it (and a random one, and the pixels), writes plots."""
     if config.readout not in READOUTS:  # before a long training run, not after it
         raise ConfigError(f"config.readout is {config.readout!r}, expected one of {READOUTS}.")
+    _common.check_scale_support(config, UNSUPPORTED)
+    mesh = _common.setup(config)
     with _common.open_run(config, workdir, "simclr") as run:
-        return _train_and_probe(config, run)
+        return _train_and_probe(config, run, mesh)
 
 
-def _train_and_probe(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
+def _train_and_probe(config: ml_collections.ConfigDict, run: Run, mesh=None) -> dict[str, Any]:
     train, test = _common.fashion_mnist_splits(config)
     k_model, k_state, k_data, k_random, k_subset = jax.random.split(jax.random.key(config.seed), 5)
     augment = build_augment(config)
@@ -113,6 +123,7 @@ def _train_and_probe(config: ml_collections.ConfigDict, run: Run) -> dict[str, A
         loss_fn=partial(simclr_loss, augment=augment, temperature=config.temperature),
         data_key=k_data,
         run=run,
+        mesh=mesh,
         **_common.fit_options(config),
     )
     n_train = len(train["label"]) - len(train["label"]) % 100

@@ -10,9 +10,14 @@ Run:      python -m train gnn_lrp --workdir=runs/gnn_lrp   (or jaxdl-train gnn_l
 Expect:   test_accuracy >= 0.95 (measured 0.995 with seed 0; 0.9975 to 1.0 with seeds 1..5);
           walk relevances sum to the output within 1e-4 relative (measured 6e-7, seed 0).
 Time:     about 10 s on a 2-core CPU (shared, loaded machine), mostly compilation.
+Scale:    --config.mesh=data=2 replicates the state and each padded batch of graphs on every
+          device (no batch axis to split: the same numbers as one device, no speed-up);
+          --config.mesh=fsdp=2 shards the state. Other scaling fields are rejected.
 """
 
 import ml_collections
+
+from ..._common import add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -39,4 +44,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.gamma = 0.1
     c.num_walks = 10
     c.progress = True
-    return c
+    # Scaling: a padded batch of graphs is one big graph (nodes and edges of all its
+    # graphs, padded to fixed budgets) with no batch axis a mesh could split, so a mesh
+    # replicates each batch: data axes add no speed, fsdp axes shard the state. Rejected:
+    # precision, remat and accum_steps (GraphNet is float32, has no checkpointed blocks
+    # and its batches cannot be cut into micro-batches) and multi-host runs.
+    return add_scale_fields(c)

@@ -5,9 +5,14 @@ Expect:   diffrax Tsit5/Dopri5 within 1e-6 of SciPy at rtol = atol = 1e-8 (measu
           numbers in train/lotka_volterra/README.md); SciPy's default tolerances about
           0.24 off; fitted orders euler ~1, midpoint ~2, rk4 ~4.
 Time:     about 15 seconds on a 2-core CPU.
+Scale:    --config.mesh=data=2 runs the JAX solves replicated on every device (one
+          initial condition, nothing to split: the same numbers as one device); the other
+          scaling fields are rejected (see get_config).
 """
 
 import ml_collections
+
+from ..._common import add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -32,4 +37,8 @@ def get_config() -> ml_collections.ConfigDict:
             "rk38": (40, 80, 160, 320),
         }
     )
-    return c
+    # Scaling: nothing trains here. A mesh replicates the initial condition and the save
+    # times, so the diffrax and fixed-step solves run on every device of it (SciPy's on
+    # the host, as without one). Rejected: precision (the comparison is float64), remat,
+    # accum_steps (no gradient, no batch) and multi-host runs.
+    return add_scale_fields(c)

@@ -11,9 +11,14 @@ Expect:   final_loss 0.0144 (mean L2 error over the 501 points; seeds 0/1/2 meas
           plotted in trajectories.png.
 Time:     about 1 minute on a 2-core CPU (61 s measured; about 2 minutes when the
           machine is busy).
+Scale:    --config.mesh=data=2 replicates the state and the trajectory on every device (one
+          trajectory, no batch to split: the same numbers as one device, no speed-up);
+          precision, remat, accum_steps and multi-host runs are rejected (see get_config).
 """
 
 import ml_collections
+
+from ..._common import add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -48,4 +53,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.log_every = 50
     c.progress = True
     c.tensorboard = False
-    return c
+    # Scaling: a mesh replicates the state and the trajectory (there is one trajectory and
+    # a handful of windows, no batch worth splitting), so every device solves the same
+    # windows. Rejected: precision (the solver's tolerances assume float32), remat (the
+    # adjoint already chooses what to recompute), accum_steps (the batch is the whole
+    # trajectory; splitting it would cut the time axis) and multi-host runs.
+    return add_scale_fields(c)

@@ -7,9 +7,14 @@ Expect:   test_label_error_rate <= 0.05 (measured 0.019); the adder's open-loop 
           1000) and both reach about 1.0 at the end. Whole answers are equally often right
           in both modes, by construction (see jaxdl.nn.seq2seq.seq2seq_metrics).
 Time:     about 2 minutes on a busy 2-core CPU (CTC 1500 steps, adder 4000 steps).
+Scale:    --config.mesh=data=2 splits both tasks' generated batches over the devices (data
+          parallel), --config.accum_steps=4 averages micro-batches; precision, remat and
+          multi-host runs are rejected (see get_config).
 """
 
 import ml_collections
+
+from ..._common import add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -43,4 +48,8 @@ def get_config() -> ml_collections.ConfigDict:
             "eval_size": 2048,
         }
     )
-    return c
+    # Scaling, for both tasks: mesh (each task's batch_size and eval_size must split over
+    # the data axes) and accum_steps (batch_size must split into them) are honoured;
+    # precision and remat are rejected (the GRUs are float32 and not checkpointed), as are
+    # multi-host runs (the evaluation batches are made on one host).
+    return add_scale_fields(c)

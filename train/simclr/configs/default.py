@@ -12,11 +12,14 @@ Expect:   measured at this config (summary.json, test accuracy, all labels / 100
           i.e. >= 0.88 and 3.9 / 4.2 points above the random encoder / raw pixels.
           With readout="avg" (h alone): 0.870 / 0.799, random 0.822, pixels 0.840.
 Time:     training 36 min (32 epochs, about 3.9 steps/s), 37 min in all with the probes, on
-          the 2-core CPU with a second job running part of the time."""
+          the 2-core CPU with a second job running part of the time.
+Scale:    --config.mesh=data=2 trains the encoder data parallel (NT-Xent and batch norm still
+          see the whole global batch); --config.mesh=fsdp=2 shards its state. precision,
+          remat, accum_steps and multi-host runs are rejected (see get_config)."""
 
 import ml_collections
 
-from ..._common import add_data_fields, add_run_fields
+from ..._common import add_data_fields, add_run_fields, add_scale_fields
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -47,4 +50,10 @@ def get_config() -> ml_collections.ConfigDict:
         steps_per_dispatch=50,
         max_to_keep=None,
     )
-    return add_data_fields(c)
+    add_data_fields(c)
+    # Scaling: mesh is honoured (batch_size must split over the data axes; the loss is
+    # computed on the global batch, so every example's negatives are the whole batch as
+    # on one device). Rejected: accum_steps (micro-batches would shrink NT-Xent's
+    # negatives and change the loss), precision and remat (the encoder is float32 and not
+    # checkpointed) and multi-host runs (the probes gather the features on one host).
+    return add_scale_fields(c)

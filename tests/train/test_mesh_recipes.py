@@ -1,0 +1,22 @@
+"""The Fashion-MNIST recipes on a data=2 mesh match one device (fit's recipes and the GAN).
+
+Each runs its quick config on one device and on ``--config.mesh=data=2`` (2 simulated CPU
+devices) and compares; the tolerances and why are in mesh_runs.py.
+The recipes that make their own data are in test_mesh_recipes_synthetic.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .mesh_runs import check_against_one_device, group_results
+
+pytestmark = pytest.mark.slow  # whole quick runs, twice each, in a subprocess
+
+RECIPES = ["fashion_mnist", "ddpm", "adversarial", "generative", "generative_gan", "simclr"]
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_quick_run_on_a_data_2_mesh_matches_one_device(recipe, tiny_fmnist, tmp_path_factory):
+    results = group_results(RECIPES, tiny_fmnist, tmp_path_factory.mktemp("mesh_runs"))
+    check_against_one_device(recipe, results[recipe])
