@@ -196,8 +196,9 @@ def setup(config: ml_collections.ConfigDict) -> Mesh | None:
       ValueError: when ``mesh``, ``precision`` or ``remat`` is not valid.
     """
     initialize_from_config(config)
-    parallel.compute_dtype(config.precision)
-    parallel.remat_policy(config.remat)  # checks the name before any work
+    # A recipe that only runs a model (explain_text) has a mesh but no precision or remat.
+    parallel.compute_dtype(config.get("precision", "float32"))
+    parallel.remat_policy(config.get("remat", "off"))  # checks the name before any work
     return parallel.make_mesh(config.mesh) if config.mesh else None
 
 

@@ -1,5 +1,6 @@
-"""Scale without code changes: meshes, data parallel and FSDP shardings, mixed precision,
-activation checkpointing and multi-host start-up. See docs in each module."""
+"""Scale without code changes: meshes, data parallel, FSDP and tensor parallel shardings,
+mixed precision, activation checkpointing and multi-host start-up. See docs in each
+module."""
 
 from jaxdl.parallel.data import (
     global_batches,
@@ -27,22 +28,26 @@ from jaxdl.parallel.sharding import (
     state_shardings,
     total_bytes,
 )
+from jaxdl.parallel.tensor import TRANSFORMER_RULES, check_heads, leaf_spec, tensor_specs
 
 __all__ = [
     "AXES",
     "PRECISIONS",
     "REMAT_POLICIES",
+    "TRANSFORMER_RULES",
     "DynamicLossScale",
     "batch_axes",
     "batch_divisor",
     "batch_sharding",
     "bytes_per_device",
     "check_batch_size",
+    "check_heads",
     "compute_dtype",
     "fsdp_spec",
     "global_batches",
     "initialize",
     "is_main_process",
+    "leaf_spec",
     "local_batch_size",
     "make_mesh",
     "needs_loss_scale",
@@ -54,5 +59,6 @@ __all__ = [
     "replicate",
     "replicated",
     "state_shardings",
+    "tensor_specs",
     "total_bytes",
 ]

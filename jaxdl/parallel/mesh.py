@@ -2,7 +2,9 @@
 
 The axis names carry the strategy: ``data`` splits the batch and replicates the state
 (PyTorch's DDP), ``fsdp`` splits the batch *and* shards parameters, gradients and
-optimiser state (ZeRO-3 / FSDP). A size of ``-1`` takes the devices the other axes leave.
+optimiser state (ZeRO-3 / FSDP), ``model`` splits the transformer blocks' weights
+(Megatron tensor parallelism, :mod:`jaxdl.parallel.tensor`) and not the batch. A size of
+``-1`` takes the devices the other axes leave.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import re
 import jax
 from jax.sharding import AxisType, Mesh
 
-#: The axes :mod:`jaxdl.parallel` knows; the batch is split over all of them.
-AXES = ("data", "fsdp")
+#: The axes :mod:`jaxdl.parallel` knows; the batch is split over all but ``model``.
+AXES = ("data", "fsdp", "model")
 _ITEM = re.compile(r"^\s*([a-z_]+)\s*=\s*(-?\d+)\s*$")
 
 
@@ -98,19 +100,20 @@ def make_mesh(spec: str, devices: list | None = None) -> Mesh:
 
 
 def batch_axes(mesh: Mesh) -> tuple[str, ...]:
-    """The mesh axes the batch is split over (every :data:`AXES` the mesh has).
+    """The mesh axes the batch is split over (every :data:`AXES` the mesh has but ``model``).
 
     Args:
       mesh: the device mesh.
 
     Returns:
-      The names of the mesh's axes that are in :data:`AXES`, in the mesh's order.
+      The names of the mesh's axes that are in :data:`AXES`, less ``model`` (whose
+      devices share a batch), in the mesh's order.
 
     Example:
       >>> batch_axes(make_mesh("data=1"))
       ('data',)
     """
-    return tuple(a for a in mesh.axis_names if a in AXES)
+    return tuple(a for a in mesh.axis_names if a in AXES and a != "model")
 
 
 def batch_divisor(mesh: Mesh) -> int:

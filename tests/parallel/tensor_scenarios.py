@@ -1,0 +1,130 @@
+"""Tensor-parallel scenarios, run in a subprocess with 2 simulated CPU devices.
+
+``python -m tests.parallel.tensor_scenarios NAME...`` prints one JSON object with each
+named scenario's findings; ``test_tensor_parallel.py`` asserts on them. The recipes run
+as users run them (``train_and_evaluate`` with ``--config.mesh``); their ``fit`` and
+``place_model`` are wrapped only to read the trained state and the placed weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+DEVICES = 2
+
+
+def _shards(tree, names: dict[str, str]) -> dict:
+    """Per named leaf (path suffix): its shape, its first shard's shape and its spec."""
+    import jax
+
+    from jaxdl.parallel.tensor import path_name
+
+    out = {}
+    for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = path_name(path)
+        for label, suffix in names.items():
+            if name.endswith(suffix) and label not in out:
+                out[label] = {
+                    "path": name,
+                    "shape": list(x.shape),
+                    "shard": list(x.addressable_shards[0].data.shape),
+                    "devices": len({s.device for s in x.addressable_shards}),
+                    "spec": str(getattr(x.sharding, "spec", "one device")),
+                }
+    return out
+
+
+LEAVES = {
+    "q_kernel": "layers/0/attention/q_lin/kernel",
+    "q_bias": "layers/0/attention/q_lin/bias",
+    "out_kernel": "layers/0/attention/out_lin/kernel",
+    "out_bias": "layers/0/attention/out_lin/bias",
+    "lin1_kernel": "layers/0/ffn/lin1/kernel",
+    "lin2_kernel": "layers/0/ffn/lin2/kernel",
+    "embedding": "word_embeddings/embedding",
+}
+
+
+def name_sex() -> dict:
+    """The quick config on one device and with ``mesh=model=2``: curves, params, shards."""
+    import jax
+    import numpy as np
+
+    import train.name_sex.train as recipe
+    from train.name_sex.configs import quick
+
+    results = {}
+    real_fit = recipe.fit
+
+    def spy(*args, **kwargs):
+        results["last"] = r = real_fit(*args, **kwargs)
+        return r
+
+    recipe.fit = spy
+    out = {}
+    params = {}
+    for mesh in ("", "model=2", "data=2"):
+        config = quick.get_config()
+        config.mesh = mesh
+        with tempfile.TemporaryDirectory() as workdir:
+            summary = recipe.train_and_evaluate(config, workdir)
+        result = results.pop("last")
+        state = result.state
+        params[mesh] = jax.device_get(state.params)
+        out[mesh or "one"] = {
+            "train_loss": [r["train_loss"] for r in result.history],
+            "test_loss": [r["test_loss"] for r in result.history],
+            "test_accuracy": [r["test_accuracy"] for r in result.history],
+            "final": {k: v for k, v in summary["metrics"].items() if isinstance(v, float)},
+            "params": _shards(state.params, LEAVES),
+            # adamw = chain(scale_by_adam, ...): the first moments of the same leaves.
+            "mu": _shards(state.opt_state, {k: "mu/encoder/" + v for k, v in LEAVES.items()}),
+        }
+        if mesh:
+            diffs = jax.tree.map(
+                lambda a, b: float(np.max(np.abs(a - b))), params[mesh], params[""]
+            )
+            out[mesh]["max_param_diff_vs_one"] = max(jax.tree.leaves(diffs))
+    return out
+
+
+def explain_text() -> dict:
+    """The quick config (all-MiniLM-L6-v2) on one device, ``model=2`` and ``data=2``."""
+    import train.explain_text.train as recipe
+    from train.explain_text.configs import quick
+
+    placed = {}
+    real_place = recipe.place_model
+
+    def spy(model, mesh):
+        placed["model"] = model = real_place(model, mesh)
+        return model
+
+    recipe.place_model = spy
+    out = {}
+    for mesh in ("", "model=2", "data=2"):
+        config = quick.get_config()
+        config.mesh = mesh
+        with tempfile.TemporaryDirectory() as workdir:
+            summary = recipe.train_and_evaluate(config, workdir)
+        entry = {"metrics": {k: v for k, v in summary["metrics"].items() if k != "lrp_beats_random"}}
+        if mesh:
+            from flax import nnx
+
+            entry["params"] = _shards(nnx.state(placed.pop("model")), LEAVES)
+        out[mesh or "one"] = entry
+    return out
+
+
+SCENARIOS = {f.__name__: f for f in (name_sex, explain_text)}
+
+if __name__ == "__main__":
+    # Before the first device use: JAX creates its CPU devices then.
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={DEVICES}"
+    names = sys.argv[1:] or list(SCENARIOS)
+    print(json.dumps({n: SCENARIOS[n]() for n in names}))
