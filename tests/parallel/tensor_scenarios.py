@@ -104,22 +104,93 @@ def explain_text() -> dict:
         return model
 
     recipe.place_model = spy
+    real_on_mesh = recipe._on_mesh
+
+    def spy_texts(batch, mesh):
+        batch = real_on_mesh(batch, mesh)
+        ids = batch["input_ids"]
+        placed["texts"] = {
+            "shape": list(ids.shape),
+            "shard": list(ids.addressable_shards[0].data.shape),
+        }
+        return batch
+
+    recipe._on_mesh = spy_texts
     out = {}
     for mesh in ("", "model=2", "data=2"):
         config = quick.get_config()
         config.mesh = mesh
         with tempfile.TemporaryDirectory() as workdir:
             summary = recipe.train_and_evaluate(config, workdir)
-        entry = {"metrics": {k: v for k, v in summary["metrics"].items() if k != "lrp_beats_random"}}
+        metrics = summary["metrics"]
+        entry = {"metrics": {k: v for k, v in metrics.items() if k != "lrp_beats_random"}}
         if mesh:
             from flax import nnx
 
             entry["params"] = _shards(nnx.state(placed.pop("model")), LEAVES)
+            entry["texts"] = placed.pop("texts")
         out[mesh or "one"] = entry
     return out
 
 
-SCENARIOS = {f.__name__: f for f in (name_sex, explain_text)}
+def collectives() -> dict:
+    """The collectives XLA compiles for a 2-layer transformer's forward and train step
+    under ``model=2``, from the state's shardings alone (no activation constraints)."""
+    import re
+    from collections import Counter
+
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+
+    from jaxdl import parallel
+    from jaxdl.nn import DistilBertClassifier, TransformerConfig
+    from jaxdl.training import TrainState
+    from jaxdl.training.step import guarded_train_step
+
+    cfg = TransformerConfig(
+        vocab_size=32,
+        dim=64,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=128,
+        max_position_embeddings=16,
+        dropout=0.0,
+        attention_dropout=0.0,
+        classifier_dropout=0.0,
+    )
+    model = DistilBertClassifier(cfg, rngs=nnx.Rngs(0))
+    state = TrainState.create(model, optax.adamw(1e-3), key=jax.random.key(0))
+    mesh = parallel.make_mesh("model=2")
+    state = parallel.place(state, parallel.state_shardings(state, mesh))
+    batch = {"x": jnp.ones((8, 16), jnp.int32), "y": jnp.zeros((8,), jnp.int32)}
+
+    def loss_fn(model, batch, *, train, key):
+        logits = model(batch["x"], train=train, key=key)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+        return loss, {"loss": loss}
+
+    def forward(state, batch):
+        return state.model()(batch["x"])
+
+    def step(state, batch):
+        return guarded_train_step(state, batch, jnp.int32(-1), loss_fn=loss_fn)
+
+    ops = r"(all-reduce|all-gather|reduce-scatter|collective-permute|all-to-all)(?:-start)?\("
+    out = {}
+    for name, fn in (("forward", forward), ("train_step", step)):
+        text = jax.jit(fn).lower(state, batch).compile().as_text()
+        lines = [line for line in text.splitlines() if re.search(ops, line)]
+        out[name] = {
+            "counts": dict(Counter(re.search(ops, line).group(1) for line in lines)),
+            # The all-reduces of (B, T, D) activations: the Megatron pattern's.
+            "activation_all_reduces": sum("f32[8,16,64]" in line for line in lines),
+        }
+    return out
+
+
+SCENARIOS = {f.__name__: f for f in (name_sex, explain_text, collectives)}
 
 if __name__ == "__main__":
     # Before the first device use: JAX creates its CPU devices then.
