@@ -104,8 +104,10 @@ def leaf_spec(name: str, shape: tuple[int, ...], mesh: Mesh, rules: Sequence[Rul
 
     Example:
       >>> from jaxdl.parallel import make_mesh
-      >>> leaf_spec("ffn/lin1/kernel", (16, 32), make_mesh(""), TRANSFORMER_RULES)
-      PartitionSpec(None, None)
+      >>> leaf_spec("ffn/lin1/kernel", (16, 32), make_mesh("model=1"), TRANSFORMER_RULES)
+      P(None, 'model')
+      >>> leaf_spec("ffn/lin1/kernel", (16, 32), make_mesh(""), TRANSFORMER_RULES)  # no model
+      P(None, None)
     """
     for pattern, spec in rules:
         if re.search(pattern, name) is None:
@@ -154,7 +156,7 @@ def tensor_specs(tree: Any, mesh: Mesh, rules: Sequence[Rule] = TRANSFORMER_RULE
       >>> from jaxdl.parallel import make_mesh
       >>> tree = {"ffn": {"lin2": {"kernel": jnp.zeros((8, 4))}}}
       >>> tensor_specs(tree, make_mesh("model=1"))["ffn"]["lin2"]["kernel"]
-      PartitionSpec('model', None)
+      P('model', None)
     """
     check_rules(rules)
 
