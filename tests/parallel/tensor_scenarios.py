@@ -1,4 +1,4 @@
-"""Tensor-parallel scenarios, run in a subprocess with 2 simulated CPU devices.
+"""Tensor-parallel scenarios, run in a subprocess with 2 (or 4) simulated CPU devices.
 
 ``python -m tests.parallel.tensor_scenarios NAME...`` prints one JSON object with each
 named scenario's findings; ``test_tensor_parallel.py`` asserts on them. The recipes run
@@ -12,8 +12,6 @@ import json
 import os
 import sys
 import tempfile
-
-DEVICES = 2
 
 
 def _shards(tree, names: dict[str, str]) -> dict:
@@ -48,8 +46,8 @@ LEAVES = {
 }
 
 
-def name_sex() -> dict:
-    """The quick config on one device and with ``mesh=model=2``: curves, params, shards."""
+def name_sex(meshes=("model=2", "data=2")) -> dict:
+    """The quick config on one device and on ``meshes``: curves, params, shards."""
     import jax
     import numpy as np
 
@@ -66,7 +64,7 @@ def name_sex() -> dict:
     recipe.fit = spy
     out = {}
     params = {}
-    for mesh in ("", "model=2", "data=2"):
+    for mesh in ("", *meshes):
         config = quick.get_config()
         config.mesh = mesh
         with tempfile.TemporaryDirectory() as workdir:
@@ -190,12 +188,20 @@ def collectives() -> dict:
     return out
 
 
-SCENARIOS = {f.__name__: f for f in (name_sex, explain_text, collectives)}
+def name_sex_4() -> dict:
+    """The quick config with ``model`` and a batch axis together, on 4 devices."""
+    return name_sex(("data=2,model=2", "fsdp=2,model=2"))
+
+
+SCENARIOS = {f.__name__: f for f in (name_sex, explain_text, collectives, name_sex_4)}
+#: Simulated devices per scenario (a process's count is fixed when JAX starts).
+DEVICES = {"name_sex_4": 4}
 
 if __name__ == "__main__":
     # Before the first device use: JAX creates its CPU devices then.
+    names = sys.argv[1:] or list(SCENARIOS)
+    count = max(DEVICES.get(n, 2) for n in names)
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={DEVICES}"
-    names = sys.argv[1:] or list(SCENARIOS)
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}"
     print(json.dumps({n: SCENARIOS[n]() for n in names}))

@@ -100,3 +100,20 @@ def test_xla_compiles_the_megatron_collectives():
     step = found["train_step"]["counts"]
     assert set(step) == {"all-reduce"}, found
     assert found["train_step"]["activation_all_reduces"] == 8, found
+
+
+@pytest.fixture(scope="module")
+def name_sex_4() -> dict:
+    return _scenario("name_sex_4")
+
+
+@pytest.mark.parametrize("mesh", ["data=2,model=2", "fsdp=2,model=2"])
+def test_model_axis_with_a_batch_axis_on_four_devices_equals_one(name_sex_4, mesh):
+    one, four = name_sex_4["one"], name_sex_4[mesh]
+    for metric in ("train_loss", "test_loss", "test_accuracy"):
+        np.testing.assert_allclose(four[metric], one[metric], rtol=1e-5, err_msg=metric)
+    assert four["max_param_diff_vs_one"] < 1e-5
+    q = four["params"]["q_kernel"]
+    # model splits the columns; fsdp takes the rows that model left.
+    assert q["shard"] == ([8, 8] if mesh.startswith("fsdp") else [16, 8]), q
+    assert four["mu"]["q_kernel"]["shard"] == q["shard"]
