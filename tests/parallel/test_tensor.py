@@ -6,6 +6,8 @@ Abstract meshes stand in for devices this one-device process does not have; the 
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -24,6 +26,7 @@ def abstract(**axes: int) -> AbstractMesh:
     return AbstractMesh(tuple(axes.values()), tuple(axes), axis_types=(AxisType.Auto,) * len(axes))
 
 
+@functools.cache  # a state is immutable; building one costs seconds here
 def transformer_state(n_heads: int = 4) -> TrainState:
     cfg = TransformerConfig(vocab_size=32, dim=16, n_layers=2, n_heads=n_heads, hidden_dim=32)
     model = DistilBertClassifier(cfg, rngs=nnx.Rngs(0))
@@ -132,3 +135,43 @@ def test_model_is_a_mesh_axis_but_not_a_batch_axis():
     assert parallel.batch_axes(mesh) == ()
     assert parallel.batch_sharding(mesh).spec == P(None)
     assert parallel.batch_divisor(mesh) == 1
+
+
+class _Mlp(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs):
+        self.up, self.down = nnx.Linear(4, 8, rngs=rngs), nnx.Linear(8, 2, rngs=rngs)
+
+    def __call__(self, x, *, train=False, key=None):
+        return self.down(jax.nn.relu(self.up(x)))
+
+
+def test_fit_places_the_state_by_its_tensor_rules(monkeypatch):
+    from jaxdl.training import classifier_loss, fit
+
+    placed = []  # on one device XLA's outputs forget the spec: read what the engine placed
+    real_place = parallel.place
+
+    def place(tree, shardings):
+        placed.append(shardings)
+        return real_place(tree, shardings)
+
+    monkeypatch.setattr(parallel, "place", place)
+
+    state = TrainState.create(_Mlp(nnx.Rngs(0)), optax.adam(1e-2), key=jax.random.key(0))
+    data = {"image": jnp.ones((8, 4)), "label": jnp.zeros((8,), jnp.int32)}
+    rules = ((r"up/kernel$", P(None, "model")), (r"down/kernel$", P("model", None)))
+    fit(
+        state,
+        data,
+        loss_fn=classifier_loss,
+        num_epochs=1,
+        batch_size=4,
+        data_key=jax.random.key(1),
+        progress=False,
+        mesh=parallel.make_mesh("model=1"),
+        tensor_rules=rules,
+    )
+    specs = specs_by_name(placed[0])
+    assert specs["params/up/kernel"] == P(None, "model")
+    assert specs["opt_state/0/mu/down/kernel"] == P("model", None)
+    assert specs["params/up/bias"] == P(None)
