@@ -196,7 +196,7 @@ def setup(config: ml_collections.ConfigDict) -> Mesh | None:
       ValueError: when ``mesh``, ``precision`` or ``remat`` is not valid.
     """
     initialize_from_config(config)
-    # A recipe that only runs a model (explain_text) has a mesh but no precision or remat.
+    # Recipes that honour only some scaling fields (ppo: mesh) lack the others.
     parallel.compute_dtype(config.get("precision", "float32"))
     parallel.remat_policy(config.get("remat", "off"))  # checks the name before any work
     return parallel.make_mesh(config.mesh) if config.mesh else None

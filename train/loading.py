@@ -43,29 +43,34 @@ def load_run(path: str | os.PathLike) -> tuple[nnx.Module, ml_collections.Config
       ConfigError: the recipe has no ``build_model`` (it trains more than one model, or
         none that this call can rebuild).
     """
-    folder = epath.Path(path)
-    exported = folder / saved.CONFIG
-    if (folder / saved.WEIGHTS).is_file() and exported.is_file():
-        record = json.loads(exported.read_text())
-        model, config = _build(record)
-        saved.load_exported(model, folder)
-        return model, config
-    if not (folder / RECORD).is_file():
-        raise FileNotFoundError(
-            f"{folder} holds neither a run ({RECORD}) nor an export "
-            f"({saved.CONFIG} + {saved.WEIGHTS})."
-        )
-    model, config = _build(json.loads((folder / RECORD).read_text()))
-    saved.restore_weights(model, folder)
+    model, config, _ = _load(epath.Path(path))
     return model, config
 
 
 def export_run(workdir: str | os.PathLike, directory: str | os.PathLike) -> None:
     """Writes the model of run ``workdir`` to ``directory`` as ``config.json`` (the
     recipe and its config) and ``model.safetensors``; :func:`load_run` reads it back."""
-    model, config = load_run(workdir)
-    recipe = json.loads((epath.Path(workdir) / RECORD).read_text())["recipe"]
+    model, config, recipe = _load(epath.Path(workdir))
     saved.export_model(model, directory, config={"recipe": recipe, "config": config.to_dict()})
+
+
+def _load(folder: epath.Path) -> tuple[nnx.Module, ml_collections.ConfigDict, str]:
+    """:func:`load_run` and the recipe's name, each file read once."""
+    exported = folder / saved.CONFIG
+    if (folder / saved.WEIGHTS).is_file() and exported.is_file():
+        record = json.loads(exported.read_text())
+        model, config = _build(record)
+        saved.load_exported(model, folder)
+        return model, config, record["recipe"]
+    if not (folder / RECORD).is_file():
+        raise FileNotFoundError(
+            f"{folder} holds neither a run ({RECORD}) nor an export "
+            f"({saved.CONFIG} + {saved.WEIGHTS})."
+        )
+    record = json.loads((folder / RECORD).read_text())
+    model, config = _build(record)
+    saved.restore_weights(model, folder)
+    return model, config, record["recipe"]
 
 
 def _build(record: dict[str, Any]) -> tuple[nnx.Module, ml_collections.ConfigDict]:

@@ -228,15 +228,23 @@ def train_char_lm(
       train_data: the training windows, as :func:`~jaxdl.charlm.as_device_data` gives.
       chunk_steps: steps per epoch (one compiled chunk, one log line, one checkpoint).
       **kwargs: passed on to :func:`jaxdl.training.train` (``run``, ``evaluate``,
-        ``progress``, ``vmapped`` ...).
+        ``progress``, ``vmapped``, ``mesh`` ...). With a ``mesh``, each step's batch
+        is split over its batch axes (``train_data`` should be replicated on it) and a
+        vmapped stack over its ``runs`` axis.
 
     Returns:
       :func:`jaxdl.training.train`'s result.
     """
     chunk = min(chunk_steps, spec.num_steps)
+    sharding = None
+    if (mesh := kwargs.get("mesh")) is not None:
+        from jaxdl.parallel import batch_sharding, check_batch_size
+
+        check_batch_size(spec.batch_size, mesh)
+        sharding = batch_sharding(mesh)
     return train(
         state,
-        Sampled(train_data, spec.batch_size, steps_per_epoch=chunk),
+        Sampled(train_data, spec.batch_size, steps_per_epoch=chunk, batch_sharding=sharding),
         loss_fn=lm_loss,
         num_epochs=-(-spec.num_steps // chunk),
         num_steps=spec.num_steps,

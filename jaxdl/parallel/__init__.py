@@ -1,6 +1,6 @@
 """Scale without code changes: meshes, data parallel, FSDP and tensor parallel shardings,
-mixed precision, activation checkpointing and multi-host start-up. See docs in each
-module."""
+stacks of vmapped runs split over devices (the ``runs`` axis), mixed precision,
+activation checkpointing and multi-host start-up. See docs in each module."""
 
 from jaxdl.parallel.data import (
     global_batches,
@@ -12,11 +12,15 @@ from jaxdl.parallel.data import (
 from jaxdl.parallel.distributed import initialize, is_main_process
 from jaxdl.parallel.mesh import (
     AXES,
+    BATCH_AXES,
+    RUNS_AXIS,
     batch_axes,
     batch_divisor,
     check_batch_size,
+    check_num_runs,
     make_mesh,
     parse_mesh,
+    runs_size,
 )
 from jaxdl.parallel.precision import PRECISIONS, DynamicLossScale, compute_dtype, needs_loss_scale
 from jaxdl.parallel.remat import REMAT_POLICIES, remat_call, remat_policy
@@ -32,8 +36,10 @@ from jaxdl.parallel.tensor import TRANSFORMER_RULES, check_heads, leaf_spec, ten
 
 __all__ = [
     "AXES",
+    "BATCH_AXES",
     "PRECISIONS",
     "REMAT_POLICIES",
+    "RUNS_AXIS",
     "TRANSFORMER_RULES",
     "DynamicLossScale",
     "batch_axes",
@@ -42,6 +48,7 @@ __all__ = [
     "bytes_per_device",
     "check_batch_size",
     "check_heads",
+    "check_num_runs",
     "compute_dtype",
     "fsdp_spec",
     "global_batches",
@@ -58,6 +65,7 @@ __all__ = [
     "remat_policy",
     "replicate",
     "replicated",
+    "runs_size",
     "state_shardings",
     "tensor_specs",
     "total_bytes",

@@ -2,9 +2,14 @@
 
 The axis names carry the strategy: ``data`` splits the batch and replicates the state
 (PyTorch's DDP), ``fsdp`` splits the batch *and* shards parameters, gradients and
-optimiser state (ZeRO-3 / FSDP), ``model`` splits the transformer blocks' weights
-(Megatron tensor parallelism, :mod:`jaxdl.parallel.tensor`) and not the batch. A size of
-``-1`` takes the devices the other axes leave.
+optimiser state (ZeRO-3 / FSDP). ``model`` splits the transformer blocks' weights
+(Megatron tensor parallelism, :mod:`jaxdl.parallel.tensor`) and not the batch: its
+devices share each batch. ``runs`` is not a batch axis: it splits a *stack* of
+independent runs trained as one vmapped program (seeds, a sweep's hyperparameters) so
+that each device trains ``runs / size`` of them; the data they share is replicated over
+it. ``"runs=8"`` trains 8 seeds on 8 devices, one each; ``"runs=4,data=2"`` trains 2
+per pair of devices, each batch split over the pair. A size of ``-1`` takes the devices
+the other axes leave.
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ import re
 import jax
 from jax.sharding import AxisType, Mesh
 
-#: The axes :mod:`jaxdl.parallel` knows; the batch is split over all but ``model``.
-AXES = ("data", "fsdp", "model")
+#: The axes the batch is split over (``data`` and ``fsdp``).
+BATCH_AXES = ("data", "fsdp")
+#: The axis that splits the leading (stack) axis of a vmapped stack of runs.
+RUNS_AXIS = "runs"
+#: Every axis :mod:`jaxdl.parallel` knows: the batch axes, ``runs`` and ``model``.
+AXES = ("data", "fsdp", "runs", "model")
 _ITEM = re.compile(r"^\s*([a-z_]+)\s*=\s*(-?\d+)\s*$")
 
 
@@ -100,20 +109,66 @@ def make_mesh(spec: str, devices: list | None = None) -> Mesh:
 
 
 def batch_axes(mesh: Mesh) -> tuple[str, ...]:
-    """The mesh axes the batch is split over (every :data:`AXES` the mesh has but ``model``).
+    """The mesh axes the batch is split over (every :data:`BATCH_AXES` the mesh has).
+
+    ``runs`` and ``model`` are never ones: the runs of a stack, and the devices of a
+    ``model`` group, share every batch.
 
     Args:
       mesh: the device mesh.
 
     Returns:
-      The names of the mesh's axes that are in :data:`AXES`, less ``model`` (whose
-      devices share a batch), in the mesh's order.
+      The names of the mesh's axes that are in :data:`BATCH_AXES`, in the mesh's order.
 
     Example:
       >>> batch_axes(make_mesh("data=1"))
       ('data',)
+      >>> batch_axes(make_mesh("runs=1,data=1"))
+      ('data',)
     """
-    return tuple(a for a in mesh.axis_names if a in AXES and a != "model")
+    return tuple(a for a in mesh.axis_names if a in BATCH_AXES)
+
+
+def runs_size(mesh: Mesh) -> int:
+    """How many ways a vmapped stack of runs is split: the size of the ``runs`` axis.
+
+    Args:
+      mesh: the device mesh.
+
+    Returns:
+      The size of the mesh's ``runs`` axis; 1 when it has none (every device holds
+      every run).
+
+    Example:
+      >>> runs_size(make_mesh(""))
+      1
+    """
+    return mesh.shape.get(RUNS_AXIS, 1)
+
+
+def check_num_runs(num_runs: int, mesh: Mesh, *, name: str = "number of runs") -> None:
+    """Checks that a stack of ``num_runs`` runs splits evenly over the ``runs`` axis.
+
+    Args:
+      num_runs: the size of the stack's leading axis (seeds, sweep points).
+      mesh: the mesh the stack is placed on.
+      name: what the error message calls ``num_runs`` (e.g. ``"config.num_seeds"``).
+
+    Returns:
+      None when the runs split evenly.
+
+    Raises:
+      ValueError: when ``num_runs`` is not a multiple of :func:`runs_size`.
+
+    Example:
+      >>> check_num_runs(3, make_mesh(""))
+    """
+    size = runs_size(mesh)
+    if num_runs % size:
+        raise ValueError(
+            f"{name} is {num_runs}, which does not split over the mesh's runs axis of "
+            f"size {size}; expected a multiple of {size}."
+        )
 
 
 def batch_divisor(mesh: Mesh) -> int:

@@ -1,4 +1,5 @@
-"""Where arrays live on a mesh: replicated state (data parallel), sharded state (FSDP)."""
+"""Where arrays live on a mesh: replicated state (data parallel), sharded state (FSDP),
+and stacks of vmapped runs split over the ``runs`` axis."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxdl.parallel.mesh import batch_axes
+from jaxdl.parallel.mesh import RUNS_AXIS, batch_axes, check_num_runs
 from jaxdl.parallel.tensor import (
     MODEL,
     TRANSFORMER_RULES,
@@ -104,6 +105,7 @@ def state_shardings(
     tree: Any,
     mesh: Mesh,
     *,
+    vmapped: bool = False,
     rules: Sequence[Rule] = TRANSFORMER_RULES,
     min_size: int = MIN_SHARD_SIZE,
 ) -> Any:
@@ -118,29 +120,44 @@ def state_shardings(
     (tensor parallelism, :mod:`jaxdl.parallel.tensor`; the moments share their
     parameters' path suffixes, so their specs), and ``fsdp`` takes a remaining axis.
 
+    With ``vmapped``, ``tree`` is a stack of runs: every leaf's leading axis (of size
+    ``R``, the number of runs) is split over the mesh's ``runs`` axis, typed PRNG keys
+    included, and the FSDP rule above applies to the rest of the leaf's shape. Run ``r``
+    then lives on the devices of ``runs`` index ``r // (R / runs)``. A mesh without a
+    ``runs`` axis replicates the stack (the leading axis stays whole).
+
     Args:
       tree: a pytree of arrays (or anything with ``shape``/``dtype``); typed PRNG keys
-        are always replicated.
-      mesh: the device mesh; the sizes of its ``fsdp`` and ``model`` axes are used.
+        are replicated, or split over ``runs`` only, when ``vmapped``.
+      mesh: the device mesh; the sizes of its ``fsdp``, ``model`` and ``runs`` axes (1
+        if absent) are used.
+      vmapped: every leaf has the leading ``(R, ...)`` axis of a stack of runs.
       rules: the tensor-parallel ``(regex, PartitionSpec)`` table, used when the mesh
         has a ``model`` axis; default: the Megatron rules of :mod:`jaxdl.nn.transformer`.
-      min_size: leaves with fewer elements stay replicated (see :func:`fsdp_spec`).
+      min_size: leaves with fewer elements stay replicated (see :func:`fsdp_spec`);
+        with ``vmapped``, the size of one run's part counts.
 
     Returns:
       A pytree of the structure of ``tree`` with a ``NamedSharding`` at every leaf.
 
     Raises:
-      ValueError: the mesh's ``model`` axis is larger than 1 and no leaf matches
-        ``rules`` (the axis would do nothing), an attention module's ``n_heads`` does not
-        split over it, or a matched leaf does not (see :func:`~jaxdl.parallel.leaf_spec`).
+      ValueError: with ``vmapped``, when a leaf is a scalar or the number of runs ``R``
+        is not a multiple of the ``runs`` axis size; when the mesh's ``model`` axis is
+        larger than 1 and no leaf matches ``rules`` (the axis would do nothing), an
+        attention module's ``n_heads`` does not split over it, or a matched leaf does
+        not (see :func:`~jaxdl.parallel.leaf_spec`).
 
     Example:
       >>> import jax.numpy as jnp
       >>> from jaxdl.parallel import make_mesh
       >>> state_shardings({"w": jnp.zeros((4, 2))}, make_mesh(""))["w"].spec == P()
       True
+      >>> mesh = make_mesh("runs=1")
+      >>> state_shardings({"w": jnp.zeros((4, 2))}, mesh, vmapped=True)["w"].spec
+      P('runs',)
     """
     size = mesh.shape.get("fsdp", 1)
+    runs = RUNS_AXIS if RUNS_AXIS in mesh.axis_names else None
     tensor = MODEL in mesh.shape
     if tensor:
         check_rules(rules)
@@ -149,12 +166,25 @@ def state_shardings(
 
     def one(path, x):
         shape = tuple(getattr(x, "shape", ()))
-        if jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key):
-            return replicated(mesh)
-        base = leaf_spec(path_name(path), shape, mesh, rules) if tensor else P()
-        if any(axis is not None for axis in base):
-            split.append(path)
-        return NamedSharding(mesh, fsdp_spec(shape, size, min_size=min_size, base=base))
+        is_key = jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
+        if vmapped:
+            if not shape:
+                raise ValueError(
+                    "state_shardings got a scalar leaf with vmapped=True, expected every "
+                    "leaf to have the leading axis of the stack of runs."
+                )
+            check_num_runs(shape[0], mesh, name="the number of runs (every leaf's leading axis)")
+        inner = shape[1:] if vmapped else shape  # one run's leaf
+        base = P()
+        if tensor and not is_key:
+            base = leaf_spec(path_name(path), inner, mesh, rules)
+            if any(axis is not None for axis in base):
+                split.append(path)
+        rest = P() if is_key else fsdp_spec(inner, size, min_size=min_size, base=base)
+        if not vmapped:
+            return NamedSharding(mesh, rest)
+        spec = P(runs, *rest) if runs is not None or len(rest) else P()
+        return NamedSharding(mesh, spec)
 
     out = jax.tree_util.tree_map_with_path(one, tree)
     if tensor and mesh.shape[MODEL] > 1 and not split:

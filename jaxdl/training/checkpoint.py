@@ -25,6 +25,11 @@ def is_prng_key(x: Any) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+def raw(x: Any) -> Any:
+    """``x`` as stored: the ``uint32`` data of typed PRNG keys, anything else unchanged."""
+    return jax.random.key_data(x) if is_prng_key(x) else x
+
+
 def path_keys(path: tuple) -> tuple[str, ...]:
     """A leaf's tree path as the string keys of the nested checkpoint: ``.params['conv']
     ['kernel'].value`` becomes ``("params", "conv", "kernel")`` (a Variable's ``.value``
@@ -54,7 +59,7 @@ def _nested(state: Any) -> dict[str, Any]:
       ValueError: two leaves would share a place (keys that differ only in type).
     """
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
-    return _nest((path, jax.random.key_data(x) if is_prng_key(x) else x) for path, x in leaves)
+    return _nest((path, raw(x)) for path, x in leaves)
 
 
 def _abstract(template: Any, shardings: Any) -> dict[str, Any]:
@@ -65,9 +70,32 @@ def _abstract(template: Any, shardings: Any) -> dict[str, Any]:
     targets = treedef.flatten_up_to(shardings)
     pairs = []
     for (path, like), sharding in zip(paths, targets, strict=True):
-        raw = jax.random.key_data(like) if is_prng_key(like) else like
-        pairs.append((path, jax.ShapeDtypeStruct(raw.shape, raw.dtype, sharding=sharding)))
+        stored = raw(like)
+        pairs.append((path, jax.ShapeDtypeStruct(stored.shape, stored.dtype, sharding=sharding)))
     return _nest(pairs)
+
+
+def _partial(stored: Any, template: Any, wanted: Any) -> Any:
+    """Orbax's restore target for the leaves of ``template`` in a checkpoint whose
+    metadata tree is ``stored``: ``wanted``'s leaf where it has one, else the stored
+    shape and dtype on this process's first device. The leaves ``template`` lacks are
+    left out (and not read)."""
+    paths = jax.tree_util.tree_flatten_with_path(template)[0]
+    # Nested keys, and the flat names of checkpoints written before the nested layout.
+    needed = {path_keys(p) or ("value",) for p, _ in paths}
+    needed |= {(jax.tree_util.keystr(p),) for p, _ in paths}
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+    def one(keys: tuple, meta: Any) -> Any:
+        node = wanted
+        for k in keys:
+            node = node.get(k) if isinstance(node, Mapping) else None
+        if node is not None:
+            return node
+        return jax.ShapeDtypeStruct(meta.shape, meta.dtype, sharding=device)
+
+    leaves = jax.tree_util.tree_flatten_with_path(stored)[0]
+    return _nest((p, one(path_keys(p), m)) for p, m in leaves if path_keys(p) in needed)
 
 
 def _nest(pairs: Any) -> dict[str, Any]:
@@ -117,15 +145,15 @@ def _unflat(template: Any, stored: Mapping[str, Any], *, placed: bool = False) -
         )
     leaves = []
     for (path, like), value in zip(paths, values, strict=True):
-        raw = jax.random.key_data(like) if is_prng_key(like) else like
-        if value.shape != raw.shape:
+        stored = raw(like)
+        if value.shape != stored.shape:
             raise CheckpointMismatchError(
                 f"The checkpoint's {jax.tree_util.keystr(path)} has shape {value.shape}, "
-                f"expected {raw.shape}; it was written with another config. Use a fresh "
+                f"expected {stored.shape}; it was written with another config. Use a fresh "
                 "--workdir."
             )
         if not placed:
-            value = jax.numpy.asarray(value, raw.dtype)
+            value = jax.numpy.asarray(value, stored.dtype)
         if is_prng_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
         leaves.append(value)
@@ -250,42 +278,44 @@ class Checkpointer:
     def _load(self, key: int, template: Any, shardings: Any) -> Any:
         if shardings is not None:
             try:
-                stored = self._read(key, _abstract(template, shardings))
+                stored = self._read(key, template, _abstract(template, shardings))
             except Exception:
                 # A flat checkpoint of an earlier version, one written for another model,
                 # or an unreadable one: the plain read below says which.
                 pass
             else:
                 return _unflat(template, stored, placed=True)
-        state = _unflat(template, self._read(key))
+        state = _unflat(template, self._read(key, template))
         if shardings is not None:
             from jaxdl.parallel import place
 
             state = place(state, shardings)
         return state
 
-    def _read(self, key: int, target: Any = None) -> dict[str, Any]:
-        """Checkpoint ``key``'s arrays, nested; ``target`` (see :func:`_abstract`) says
-        the shape, dtype and sharding of each, else each comes back whole on this
-        process's first device (as stored, whatever mesh wrote it: orbax refuses to
-        restore a checkpoint of other devices without a target)."""
-        if target is None:
-            target = self._whole_on_one_device(key)
-        out = self.manager.restore(
-            key, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))
-        )
-        return out["state"]
+    def _read(self, key: int, template: Any, wanted: Any = None) -> dict[str, Any]:
+        """The arrays of checkpoint ``key`` that ``template`` has, nested as stored.
 
-    def _whole_on_one_device(self, key: int) -> Any:
-        handler = ocp.StandardCheckpointHandler()
+        ``wanted`` (see :func:`_abstract`) gives each its shape, dtype and sharding; else
+        each comes back whole on this process's first device, as stored, whatever mesh
+        wrote it (orbax refuses to restore a checkpoint of other devices without a
+        target). Leaves ``template`` lacks (the optimiser state, for the weights alone)
+        are not read at all."""
+        folder = epath.Path(self.directory) / str(key) / "state"
+        # The pytree handler itself: the manager's standard restore cannot leave leaves out.
+        handler = ocp.PyTreeCheckpointHandler()
         try:
-            stored = handler.metadata(epath.Path(self.directory) / str(key) / "state")
+            target = _partial(handler.metadata(folder).tree, template, wanted)
+            if not target:  # another model's: nothing to read, _unflat says what is missing
+                return {}
+            restore_args = ocp.checkpoint_utils.construct_restore_args(target)
+            return handler.restore(
+                folder,
+                args=ocp.args.PyTreeRestore(
+                    item=target, restore_args=restore_args, partial_restore=True
+                ),
+            )
         finally:
             handler.close()
-        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        return jax.tree.map(
-            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), stored
-        )
 
     def _set_aside(self, key: int, error: Exception) -> str:
         """Moves unreadable checkpoint ``key`` out of the manager's sight; says so."""

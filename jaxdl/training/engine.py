@@ -61,6 +61,7 @@ def make_chunk(
     vmapped: bool = False,
     unroll: int = 1,
     step_fn: StepFn | None = None,
+    mesh: Mesh | None = None,
 ) -> ChunkFn:
     """A jitted ``chunk(state, data, inputs, length) -> (state, metrics, sums, bad_step)``.
 
@@ -78,6 +79,9 @@ def make_chunk(
         instead of :func:`~jaxdl.training.step.guarded_train_step` over ``loss_fn``:
         for algorithms whose step is not one optimiser update of one loss (a GAN's
         discriminator and generator updates). It must keep the NaN guard's contract.
+      mesh: the mesh the state is placed on. When ``vmapped`` and it has a ``runs``
+        axis, the vmap is ``spmd_axis_name="runs"``: sharding constraints inside a step
+        (the batch's, say) then keep the stack's axis split over ``runs``.
 
     Returns:
       The jitted function. ``metrics`` holds each metric per step, ``(length,)``
@@ -112,7 +116,11 @@ def make_chunk(
         return state, metrics, jax.tree.map(lambda m: m.sum(0), metrics), bad_step
 
     if vmapped:
-        run = jax.vmap(run, in_axes=(0, None, None, None))
+        from jaxdl.parallel import RUNS_AXIS
+
+        # Without a runs axis a constraint's stack axis stays unsharded (replicated).
+        spmd = RUNS_AXIS if mesh is not None and RUNS_AXIS in mesh.axis_names else None
+        run = jax.vmap(run, in_axes=(0, None, None, None), spmd_axis_name=spmd)
     return jax.jit(run, static_argnums=3, donate_argnums=0)
 
 
@@ -216,7 +224,9 @@ def train(
       accum_steps: micro-batches per step.
       mesh: places the state by :func:`jaxdl.parallel.state_shardings` (data parallel,
         FSDP, tensor parallel over a ``model`` axis) before training and after a
-        restore. Use with :class:`HostFed`.
+        restore. Use with :class:`HostFed` (or a source whose ``batch_sharding`` and
+        data are placed on the mesh). With ``vmapped``, the stack of runs is split over
+        the mesh's ``runs`` axis.
       vmapped: ``state`` is a stack of runs trained by one program.
       unroll: scan unroll (see :func:`make_chunk`).
       keep_step_metrics: keep every step's training metrics in the result.
@@ -248,7 +258,9 @@ def train(
 
     Raises:
       NonFiniteLossError: the loss or the parameters became NaN or infinite.
-      ValueError: ``on_non_finite`` is neither ``"raise"`` nor ``"record"``.
+      ValueError: ``on_non_finite`` is neither ``"raise"`` nor ``"record"``; the number
+        of runs is not a multiple of the mesh's ``runs`` axis size; a ``runs`` axis of
+        size above 1 without ``vmapped``.
     """
     if on_non_finite not in ("raise", "record"):
         raise ValueError(f"on_non_finite is {on_non_finite!r}, expected 'raise' or 'record'.")
@@ -256,14 +268,26 @@ def train(
     total = num_epochs * per_epoch if num_steps is None else num_steps
     chunk_size = per_epoch if steps_per_dispatch <= 0 else min(steps_per_dispatch, per_epoch)
     chunk = chunk_fn or make_chunk(
-        loss_fn, source, accum_steps=accum_steps, vmapped=vmapped, unroll=unroll, step_fn=step_fn
+        loss_fn,
+        source,
+        accum_steps=accum_steps,
+        vmapped=vmapped,
+        unroll=unroll,
+        step_fn=step_fn,
+        mesh=mesh,
     )
     shardings = None
     if mesh is not None:
-        from jaxdl.parallel import place, state_shardings
+        from jaxdl.parallel import place, runs_size, state_shardings
 
+        if not vmapped and runs_size(mesh) > 1:
+            raise ValueError(
+                f"mesh has a runs axis of size {runs_size(mesh)}, expected none (or size 1) "
+                "for a state that is not a vmapped stack of runs (vmapped=False)."
+            )
         rules = {} if tensor_rules is None else {"rules": tensor_rules}
-        shardings = state_shardings(state, mesh, **rules)
+        # Checks the runs split and, with a model axis, the heads' split.
+        shardings = state_shardings(state, mesh, vmapped=vmapped, **rules)
         state = place(state, shardings)
         if progress and jax.process_index() == 0:
             report_memory(state, mesh)

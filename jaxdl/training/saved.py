@@ -20,7 +20,7 @@ from etils import epath
 from flax import nnx, struct
 
 from jaxdl.errors import CheckpointMismatchError
-from jaxdl.training.checkpoint import Checkpointer, is_prng_key, path_keys
+from jaxdl.training.checkpoint import Checkpointer, is_prng_key, path_keys, raw
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
@@ -107,7 +107,7 @@ def export_model(
 
     folder = epath.Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {name: np.asarray(_raw(x)) for name, x in _named_leaves(nnx.state(model))}
+    tensors = {name: np.asarray(raw(x)) for name, x in _named_leaves(nnx.state(model))}
     # Written aside and renamed, so a folder never holds half a file.
     tmp = folder / f".{WEIGHTS}.tmp"
     save_file(tensors, os.fspath(tmp), metadata={"format": "jaxdl"})
@@ -152,12 +152,12 @@ def load_exported(model: nnx.Module, directory: str | os.PathLike) -> dict[str, 
         name = _name(path)
         if name not in tensors:
             raise CheckpointMismatchError(f"{folder / WEIGHTS} has no {name}.")
-        value, raw = tensors[name], _raw(like)
-        if value.shape != raw.shape:
+        value, stored = tensors[name], raw(like)
+        if value.shape != stored.shape:
             raise CheckpointMismatchError(
-                f"{folder / WEIGHTS}'s {name} has shape {value.shape}, expected {raw.shape}."
+                f"{folder / WEIGHTS}'s {name} has shape {value.shape}, expected {stored.shape}."
             )
-        value = jax.numpy.asarray(value, raw.dtype)
+        value = jax.numpy.asarray(value, stored.dtype)
         if is_prng_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
         leaves.append(value)
@@ -172,7 +172,3 @@ def _named_leaves(state: Any) -> list[tuple[str, Any]]:
 
 def _name(path: tuple) -> str:
     return ".".join(path_keys(path))
-
-
-def _raw(x: Any) -> Any:
-    return jax.random.key_data(x) if is_prng_key(x) else x

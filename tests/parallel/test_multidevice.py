@@ -127,3 +127,38 @@ def test_two_processes_train_like_one(tmp_path):
     saved = [p.name for p in (tmp_path / "run" / "checkpoints").iterdir() if p.name.isdigit()]
     assert len(saved) >= 1  # keyed by step
     assert "epoch   2" in logs[0] and "epoch" not in logs[1].replace("epochs", "")
+
+
+def test_two_processes_restore_their_sharded_checkpoint(tmp_path):
+    """Written by both processes under fsdp=2; each restores only its half under fsdp=2
+    (a quarter-size leaf would mean it read the other's) and all of it under data=2."""
+    port = str(_free_port())
+    outs = [tmp_path / f"out{pid}.json" for pid in (0, 1)]
+    cmd = [sys.executable, "-m", "tests.parallel.two_process_ckpt"]
+    workers = [
+        subprocess.Popen(
+            [*cmd, str(pid), port, str(tmp_path / "ckpt"), str(outs[pid])],
+            env=_env(),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for pid in (0, 1)
+    ]
+    try:
+        logs = [w.communicate(timeout=300)[0] for w in workers]
+    finally:
+        for w in workers:  # after jax.distributed.initialize SIGTERM does not end it
+            if w.poll() is None:
+                w.send_signal(signal.SIGKILL)
+    assert all(w.returncode == 0 for w in workers), "\n".join(x[-2000:] for x in logs)
+    for pid, out in enumerate(outs):
+        r = json.loads(out.read_text())
+        assert (r["process"], r["processes"]) == (pid, 2)
+        assert r["sharded_leaves"] >= 6  # both kernels, Adam's mu and nu of them
+        for mesh, largest in (("fsdp=2", 0.5), ("data=2", 1.0)):
+            assert r[mesh]["key"] == 3
+            assert r[mesh]["equal"], (pid, mesh, r)
+            assert r[mesh]["at_target"], (pid, mesh, r)
+            assert r[mesh]["largest_shard"] == largest, (pid, mesh, r)

@@ -175,3 +175,12 @@ def test_fit_places_the_state_by_its_tensor_rules(monkeypatch):
     assert specs["params/up/kernel"] == P(None, "model")
     assert specs["opt_state/0/mu/down/kernel"] == P("model", None)
     assert specs["params/up/bias"] == P(None)
+
+
+def test_a_stack_of_runs_splits_over_runs_then_model():
+    state = transformer_state()
+    stack = jax.tree.map(lambda x: jnp.stack([x, x]), state)  # 2 runs
+    specs = specs_by_name(parallel.state_shardings(stack, abstract(runs=2, model=2), vmapped=True))
+    assert specs["params/encoder/layers/0/attention/q_lin/kernel"] == P("runs", None, "model")
+    assert specs["opt_state/0/mu/encoder/layers/0/ffn/lin2/kernel"] == P("runs", "model", None)
+    assert specs["params/encoder/layers/0/attention/out_lin/bias"] == P("runs", None)

@@ -101,6 +101,23 @@ def test_weights_restore_without_the_optimiser(tmp_path):
     assert restore_weights(Net(2), tmp_path / "run") == 9
 
 
+def test_restore_weights_reads_no_optimiser_state(tmp_path, monkeypatch):
+    state = save_state(tmp_path, trained())
+    asked = []
+    real = ocp.PyTreeCheckpointHandler.restore
+
+    def spy(self, directory, *a, args=None, **kw):
+        asked.append(sorted(args.item))
+        return real(self, directory, *a, args=args, **kw)
+
+    monkeypatch.setattr(ocp.PyTreeCheckpointHandler, "restore", spy)
+    model = Net(1)
+    restore_weights(model, tmp_path)
+    # Adam's two moments, the step and the key stay on disk: half the bytes of a resume.
+    assert asked == [["model_state", "params"]]
+    np.testing.assert_array_equal(model.dense.kernel[...], state.params["dense"]["kernel"][...])
+
+
 def test_weights_of_another_model_are_refused_and_no_checkpoint_is_named(tmp_path):
     save_state(tmp_path / "a", nnx.Linear(3, 4, rngs=nnx.Rngs(0)))
     with pytest.raises(CheckpointMismatchError, match="has no"):

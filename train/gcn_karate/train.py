@@ -1,4 +1,10 @@
-"""Karate club node classification: a GCN per seed, all seeds in one vmapped, scanned run."""
+"""Karate club node classification: a GCN per seed, all seeds in one vmapped, scanned run.
+
+``--config.mesh=runs=8`` splits the seeds over 8 devices (``num_seeds`` a multiple of
+the ``runs`` size), equal to one device's up to float rounding; ``--config.mesh=data=2``
+replicates the seeds on both devices (the whole graph is every step's batch, so there
+is no batch to split).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +21,11 @@ from flax import nnx
 
 from jaxdl.data.graphs import GraphsTuple, karate_club
 from jaxdl.graph import GCN
+from jaxdl.parallel import check_num_runs, replicated
 from jaxdl.training import FullBatch, TrainState, train
 from jaxdl.viz import figure, save_figure
 
+from .. import _common
 from .._common import open_run
 from ..cli_config import ConfigError
 
@@ -93,9 +101,13 @@ def validate(config: ml_collections.ConfigDict, num_nodes: int) -> None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Trains ``num_seeds`` GCNs at once, writes metrics, plots and summary to ``workdir``."""
+    mesh = _common.setup(config)
     with open_run(config, workdir, "gcn_karate", x="step") as run:
         graph, labels_np = karate_club()
         validate(config, len(labels_np))
+        if mesh is not None:
+            check_num_runs(config.num_seeds, mesh, name="config.num_seeds")
+            graph = jax.device_put(graph, replicated(mesh))  # shared by every seed
         labels = jnp.asarray(labels_np)
         train_mask = np.zeros(len(labels_np), bool)
         train_mask[list(config.labelled)] = True
@@ -121,6 +133,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             run=run,
             evaluate=evaluate,
             vmapped=True,
+            mesh=mesh,
             keep_step_metrics=True,
             checkpoint_every=config.num_steps,
             progress=False,

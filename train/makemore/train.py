@@ -5,6 +5,12 @@ build step. Every run trains through :func:`jaxdl.training.train` over a
 :class:`~jaxdl.training.Sampled` source, ``chunk_steps`` steps per epoch (one compiled
 chunk, one log line, one checkpoint); a sweep trains each group of runs with equal
 shapes as one vmapped program.
+
+``--config.mesh=runs=8`` splits each group of a sweep over 8 devices (every group's
+size a multiple of the ``runs`` size), equal to one device's up to float rounding;
+``--config.mesh=data=2`` splits every step's batch over 2 devices (``batch_size`` even),
+for one run or a sweep (whose runs are then replicated), equal to one device's up to
+float rounding (tests/parallel/test_runs_axis.py measures how far).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxdl.charlm import (
     SPLITS,
@@ -34,6 +41,7 @@ from jaxdl.charlm import (
     train_char_lm,
 )
 from jaxdl.data.names import VOCAB, load_splits
+from jaxdl.parallel import replicated
 from jaxdl.training import (
     Run,
     Sampled,
@@ -49,6 +57,7 @@ from jaxdl.training import (
 )
 from jaxdl.viz import plot_embedding, plot_losses, plot_lr_find
 
+from .. import _common
 from .._common import open_run
 from ..cli_config import ConfigError
 
@@ -63,10 +72,12 @@ class Plan:
     grid: dict[str, list[Any]]  # the swept fields; empty for one run
     chunk_steps: int
     progress: bool
+    mesh: Mesh | None = None  # the devices, from config.mesh
 
 
 def build(config: ml_collections.ConfigDict) -> Plan:
     """The config's runs, validated once; ``ConfigError`` names the config field."""
+    mesh = _common.setup(config)
     fields = [f.name for f in dataclasses.fields(CharLMRun)]
     try:
         base = CharLMRun(**{name: config[name] for name in fields})
@@ -79,16 +90,18 @@ def build(config: ml_collections.ConfigDict) -> Plan:
         raise ConfigError(f"config.sweep: {e}") from e
     if config.chunk_steps < 1:
         raise ConfigError(f"config.chunk_steps is {config.chunk_steps}, expected >= 1.")
-    return Plan(runs, grid, config.chunk_steps, config.progress)
+    return Plan(runs, grid, config.chunk_steps, config.progress, mesh)
 
 
-def _splits_fn(config: ml_collections.ConfigDict) -> Callable[[int], Splits]:
+def _splits_fn(config: ml_collections.ConfigDict, mesh: Mesh | None) -> Callable[[int], Splits]:
     @functools.lru_cache
     def splits(block_size: int) -> dict[str, dict[str, jax.Array]]:
         windows = load_splits(
             block_size, config.data_path or None, year=config.year, seed=config.split_seed
         )
-        return {k: as_device_data(v) for k, v in windows.items()}
+        data = {k: as_device_data(v) for k, v in windows.items()}
+        # Every device draws its rows from the whole split.
+        return data if mesh is None else jax.device_put(data, replicated(mesh))
 
     return splits
 
@@ -97,7 +110,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """One run (``config.sweep`` empty) or a sweep; writes artefacts, returns the summary."""
     plan = build(config)
     with open_run(config, workdir, "makemore", curves=False) as run:
-        splits_fn = _splits_fn(config)
+        splits_fn = _splits_fn(config, plan.mesh)
         if plan.grid:
             metrics, extra = _sweep(plan, run, splits_fn)
         else:
@@ -116,6 +129,7 @@ def _train(
         chunk_steps=plan.chunk_steps,
         keep_step_metrics=True,
         progress=plan.progress,
+        mesh=plan.mesh,
         **kwargs,
     )
 

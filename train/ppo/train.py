@@ -5,6 +5,11 @@ one engine step is one PPO update (:func:`jaxdl.rl.ppo.make_step`) and one epoch
 ``config.updates_per_epoch`` updates, compiled as one call. After each epoch the run
 logs a record and checkpoints the runners, so ``--config.resume=true`` continues a
 killed run with the same numbers an uninterrupted one gets.
+
+``--config.mesh=runs=8`` splits the seeds over 8 devices (each trains
+``num_seeds / 8`` of them; ``num_seeds`` must be a multiple of the ``runs`` size),
+equal to one device's up to float rounding; ``--config.mesh=data=2`` replicates the
+runners on both devices (PPO makes its own data, so there is no batch to split).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxdl.parallel import check_num_runs
 from jaxdl.rl import (
     PPOConfig,
     Runner,
@@ -32,6 +38,7 @@ from jaxdl.rl import (
 from jaxdl.training import FullBatch, make_chunk, train
 from jaxdl.viz import plot_band
 
+from .. import _common
 from .._common import open_run
 from ..cli_config import ConfigError
 
@@ -81,13 +88,16 @@ def _returns(batch_size: int):
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+    mesh = _common.setup(config)
     ppo = build(config)
+    if mesh is not None:
+        check_num_runs(config.num_seeds, mesh, name="config.num_seeds")
     env = VecEnv(ppo.env_name, num_envs=ppo.num_envs)
     keys = jax.random.split(jax.random.key(config.seed), config.num_seeds)
     runners = jax.jit(jax.vmap(functools.partial(init_runner, env=env, config=ppo)))(keys)
     # PPO makes its own data: the source feeds nothing and only sets the epoch length.
     source = FullBatch(None, steps_per_epoch=config.updates_per_epoch)
-    chunk = _Compiled(make_chunk(None, source, vmapped=True, step_fn=make_step(ppo)))
+    chunk = _Compiled(make_chunk(None, source, vmapped=True, step_fn=make_step(ppo), mesh=mesh))
     with open_run(config, workdir, "ppo", curves=False) as run:
         t0 = time.perf_counter()
         result = train(
@@ -100,6 +110,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             hooks=[_returns(ppo.batch_size)],
             steps_per_dispatch=0,
             vmapped=True,
+            mesh=mesh,
             keep_step_metrics=True,
             progress=config.progress,
             desc="ppo",

@@ -27,4 +27,7 @@ def get_config() -> ml_collections.ConfigDict:
     # Labelled nodes, one per club; every other node is evaluated.
     c.labelled = (0, 33)
     c.log_every = 10
+    # Devices: "" is one; "runs=8" splits the seeds over 8 devices (num_seeds a multiple
+    # of 8), "data=2" replicates them on 2 (the whole graph is every step's batch).
+    c.mesh = ""
     return c

@@ -39,4 +39,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.num_samples = 20
     c.temperature = 1.0
     c.progress = True
+    # Devices: "" is one; "runs=8" splits each sweep group over 8 devices, "data=2"
+    # splits every batch over 2 (see train.py's docstring).
+    c.mesh = ""
     return c

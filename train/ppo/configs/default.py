@@ -41,6 +41,9 @@ def get_config() -> ml_collections.ConfigDict:
     # 61 divides the 976, 488 and 244 updates of the CartPole, Acrobot and Breakout
     # configs; a value that does not divide leaves a shorter last epoch, compiled anew.
     c.updates_per_epoch = 61
+    # Devices: "" is one; "runs=8" splits the seeds over 8 devices (num_seeds a multiple
+    # of 8), "data=2" replicates them on 2 (PPO has no batch to split).
+    c.mesh = ""
     c.max_to_keep = 2  # checkpoints kept on disk
     c.progress = True
     return c
