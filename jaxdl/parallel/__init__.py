@@ -1,6 +1,6 @@
-"""Scale without code changes: meshes, data parallel and FSDP shardings, stacks of vmapped
-runs split over devices (the ``runs`` axis), mixed precision, activation checkpointing
-and multi-host start-up. See docs in each module."""
+"""Scale without code changes: meshes, data parallel, FSDP and tensor parallel shardings,
+stacks of vmapped runs split over devices (the ``runs`` axis), mixed precision,
+activation checkpointing and multi-host start-up. See docs in each module."""
 
 from jaxdl.parallel.data import (
     global_batches,
@@ -32,6 +32,7 @@ from jaxdl.parallel.sharding import (
     state_shardings,
     total_bytes,
 )
+from jaxdl.parallel.tensor import TRANSFORMER_RULES, check_heads, leaf_spec, tensor_specs
 
 __all__ = [
     "AXES",
@@ -39,18 +40,21 @@ __all__ = [
     "PRECISIONS",
     "REMAT_POLICIES",
     "RUNS_AXIS",
+    "TRANSFORMER_RULES",
     "DynamicLossScale",
     "batch_axes",
     "batch_divisor",
     "batch_sharding",
     "bytes_per_device",
     "check_batch_size",
+    "check_heads",
     "check_num_runs",
     "compute_dtype",
     "fsdp_spec",
     "global_batches",
     "initialize",
     "is_main_process",
+    "leaf_spec",
     "local_batch_size",
     "make_mesh",
     "needs_loss_scale",
@@ -63,5 +67,6 @@ __all__ = [
     "replicated",
     "runs_size",
     "state_shardings",
+    "tensor_specs",
     "total_bytes",
 ]

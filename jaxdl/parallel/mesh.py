@@ -2,7 +2,9 @@
 
 The axis names carry the strategy: ``data`` splits the batch and replicates the state
 (PyTorch's DDP), ``fsdp`` splits the batch *and* shards parameters, gradients and
-optimiser state (ZeRO-3 / FSDP). ``runs`` is not a batch axis: it splits a *stack* of
+optimiser state (ZeRO-3 / FSDP). ``model`` splits the transformer blocks' weights
+(Megatron tensor parallelism, :mod:`jaxdl.parallel.tensor`) and not the batch: its
+devices share each batch. ``runs`` is not a batch axis: it splits a *stack* of
 independent runs trained as one vmapped program (seeds, a sweep's hyperparameters) so
 that each device trains ``runs / size`` of them; the data they share is replicated over
 it. ``"runs=8"`` trains 8 seeds on 8 devices, one each; ``"runs=4,data=2"`` trains 2
@@ -22,8 +24,8 @@ from jax.sharding import AxisType, Mesh
 BATCH_AXES = ("data", "fsdp")
 #: The axis that splits the leading (stack) axis of a vmapped stack of runs.
 RUNS_AXIS = "runs"
-#: Every axis :mod:`jaxdl.parallel` knows: the batch axes and ``runs``.
-AXES = ("data", "fsdp", "runs")
+#: Every axis :mod:`jaxdl.parallel` knows: the batch axes, ``runs`` and ``model``.
+AXES = ("data", "fsdp", "runs", "model")
 _ITEM = re.compile(r"^\s*([a-z_]+)\s*=\s*(-?\d+)\s*$")
 
 
@@ -109,7 +111,8 @@ def make_mesh(spec: str, devices: list | None = None) -> Mesh:
 def batch_axes(mesh: Mesh) -> tuple[str, ...]:
     """The mesh axes the batch is split over (every :data:`BATCH_AXES` the mesh has).
 
-    ``runs`` is never one: the runs of a stack share every batch.
+    ``runs`` and ``model`` are never ones: the runs of a stack, and the devices of a
+    ``model`` group, share every batch.
 
     Args:
       mesh: the device mesh.

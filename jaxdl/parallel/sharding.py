@@ -3,6 +3,7 @@ and stacks of vmapped runs split over the ``runs`` axis."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -10,12 +11,22 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxdl.parallel.mesh import RUNS_AXIS, batch_axes, check_num_runs
+from jaxdl.parallel.tensor import (
+    MODEL,
+    TRANSFORMER_RULES,
+    Rule,
+    check_heads,
+    check_rules,
+    leaf_spec,
+    path_name,
+)
 
 #: Leaves smaller than this stay replicated under FSDP. Zero by default: every leaf
 #: with an axis the fsdp size divides is sharded (biases and norm scales included, as
 #: ZeRO-3 does), and XLA combines the small all-gathers. Raise it to trade memory for
 #: fewer collectives.
 MIN_SHARD_SIZE = 0
+_WHOLE = P()
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -53,17 +64,21 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P(batch_axes(mesh) or None))
 
 
-def fsdp_spec(shape: tuple[int, ...], size: int, *, min_size: int = MIN_SHARD_SIZE) -> P:
+def fsdp_spec(
+    shape: tuple[int, ...], size: int, *, min_size: int = MIN_SHARD_SIZE, base: P = _WHOLE
+) -> P:
     """Shards the largest axis of ``shape`` that ``size`` divides, over ``fsdp``.
 
     Args:
       shape: the array's shape.
       size: the size of the mesh's ``fsdp`` axis; ``<= 1`` means replicated.
       min_size: arrays with fewer elements stay replicated.
+      base: a spec whose split axes (e.g. over ``model``) are kept and not used for
+        ``fsdp``; ``P()``: none.
 
     Returns:
-      A ``PartitionSpec`` with ``"fsdp"`` at the largest axis ``size`` divides (the first
-      such on ties), or ``P()`` (replicated) when there is none.
+      ``base`` with ``"fsdp"`` at the largest free axis ``size`` divides (the first such
+      on ties), or ``base`` itself when there is none.
 
     Example:
       >>> fsdp_spec((784, 128), 8) == P("fsdp", None)
@@ -77,24 +92,33 @@ def fsdp_spec(shape: tuple[int, ...], size: int, *, min_size: int = MIN_SHARD_SI
     for d in shape:
         n *= d
     if size <= 1 or n < min_size:
-        return P()
+        return base
+    taken = list(base) + [None] * (len(shape) - len(base))
     dims = sorted(range(len(shape)), key=lambda i: -shape[i])
     for i in dims:
-        if shape[i] % size == 0:
-            return P(*(["fsdp" if j == i else None for j in range(len(shape))]))
-    return P()
+        if taken[i] is None and shape[i] % size == 0:
+            return P(*(["fsdp" if j == i else taken[j] for j in range(len(shape))]))
+    return base
 
 
 def state_shardings(
-    tree: Any, mesh: Mesh, *, vmapped: bool = False, min_size: int = MIN_SHARD_SIZE
+    tree: Any,
+    mesh: Mesh,
+    *,
+    vmapped: bool = False,
+    rules: Sequence[Rule] = TRANSFORMER_RULES,
+    min_size: int = MIN_SHARD_SIZE,
 ) -> Any:
     """A ``NamedSharding`` for every array leaf of ``tree`` (a :class:`TrainState`, say).
 
-    Without an ``fsdp`` axis everything is replicated: data parallelism, with the
-    gradient mean over ``data`` inserted by XLA. With one, each large-enough leaf is
-    split along its largest divisible axis, so parameters, gradients and the optimiser
-    moments (same shapes as the parameters) are all ZeRO-3 sharded; XLA all-gathers a
-    weight where the forward needs it and reduce-scatters its gradient.
+    Without an ``fsdp`` or ``model`` axis everything is replicated: data parallelism,
+    with the gradient mean over ``data`` inserted by XLA. With ``fsdp``, each
+    large-enough leaf is split along its largest divisible axis, so parameters,
+    gradients and the optimiser moments (same shapes as the parameters) are all ZeRO-3
+    sharded; XLA all-gathers a weight where the forward needs it and reduce-scatters its
+    gradient. With ``model``, the leaves that ``rules`` match are split over it first
+    (tensor parallelism, :mod:`jaxdl.parallel.tensor`; the moments share their
+    parameters' path suffixes, so their specs), and ``fsdp`` takes a remaining axis.
 
     With ``vmapped``, ``tree`` is a stack of runs: every leaf's leading axis (of size
     ``R``, the number of runs) is split over the mesh's ``runs`` axis, typed PRNG keys
@@ -105,9 +129,11 @@ def state_shardings(
     Args:
       tree: a pytree of arrays (or anything with ``shape``/``dtype``); typed PRNG keys
         are replicated, or split over ``runs`` only, when ``vmapped``.
-      mesh: the device mesh; the sizes of its ``fsdp`` and ``runs`` axes (1 if absent)
-        are used.
+      mesh: the device mesh; the sizes of its ``fsdp``, ``model`` and ``runs`` axes (1
+        if absent) are used.
       vmapped: every leaf has the leading ``(R, ...)`` axis of a stack of runs.
+      rules: the tensor-parallel ``(regex, PartitionSpec)`` table, used when the mesh
+        has a ``model`` axis; default: the Megatron rules of :mod:`jaxdl.nn.transformer`.
       min_size: leaves with fewer elements stay replicated (see :func:`fsdp_spec`);
         with ``vmapped``, the size of one run's part counts.
 
@@ -116,7 +142,10 @@ def state_shardings(
 
     Raises:
       ValueError: with ``vmapped``, when a leaf is a scalar or the number of runs ``R``
-        is not a multiple of the ``runs`` axis size.
+        is not a multiple of the ``runs`` axis size; when the mesh's ``model`` axis is
+        larger than 1 and no leaf matches ``rules`` (the axis would do nothing), an
+        attention module's ``n_heads`` does not split over it, or a matched leaf does
+        not (see :func:`~jaxdl.parallel.leaf_spec`).
 
     Example:
       >>> import jax.numpy as jnp
@@ -129,24 +158,42 @@ def state_shardings(
     """
     size = mesh.shape.get("fsdp", 1)
     runs = RUNS_AXIS if RUNS_AXIS in mesh.axis_names else None
+    tensor = MODEL in mesh.shape
+    if tensor:
+        check_rules(rules)
+        check_heads(tree, mesh)
+    split = []  # the leaves split over model
 
-    def one(x):
+    def one(path, x):
         shape = tuple(getattr(x, "shape", ()))
         is_key = jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
+        if vmapped:
+            if not shape:
+                raise ValueError(
+                    "state_shardings got a scalar leaf with vmapped=True, expected every "
+                    "leaf to have the leading axis of the stack of runs."
+                )
+            check_num_runs(shape[0], mesh, name="the number of runs (every leaf's leading axis)")
+        inner = shape[1:] if vmapped else shape  # one run's leaf
+        base = P()
+        if tensor and not is_key:
+            base = leaf_spec(path_name(path), inner, mesh, rules)
+            if any(axis is not None for axis in base):
+                split.append(path)
+        rest = P() if is_key else fsdp_spec(inner, size, min_size=min_size, base=base)
         if not vmapped:
-            spec = P() if is_key else fsdp_spec(shape, size, min_size=min_size)
-            return NamedSharding(mesh, spec)
-        if not shape:
-            raise ValueError(
-                "state_shardings got a scalar leaf with vmapped=True, expected every leaf "
-                "to have the leading axis of the stack of runs."
-            )
-        check_num_runs(shape[0], mesh, name="the number of runs (every leaf's leading axis)")
-        rest = P() if is_key else fsdp_spec(shape[1:], size, min_size=min_size)
+            return NamedSharding(mesh, rest)
         spec = P(runs, *rest) if runs is not None or len(rest) else P()
         return NamedSharding(mesh, spec)
 
-    return jax.tree.map(one, tree)
+    out = jax.tree_util.tree_map_with_path(one, tree)
+    if tensor and mesh.shape[MODEL] > 1 and not split:
+        raise ValueError(
+            f"the mesh has model={mesh.shape[MODEL]}, but no leaf of the state matches the "
+            "tensor-parallel rules; pass rules for your model's parameter paths "
+            "(see jaxdl.parallel.tensor) or drop the model axis."
+        )
+    return out
 
 
 def bytes_per_device(tree: Any) -> dict[str, int]:

@@ -197,6 +197,7 @@ def train(
     step_fn: StepFn | None = None,
     epoch_lines: bool = True,
     stage: str | None = None,
+    tensor_rules: Sequence[tuple[str, Any]] | None = None,
 ) -> TrainResult:
     """Trains ``state`` on ``source`` for ``num_epochs`` epochs; the one training loop.
 
@@ -221,10 +222,11 @@ def train(
       hooks: more per-epoch work (samples, plots, probes).
       steps_per_dispatch: steps per compiled call; 0 is a whole epoch.
       accum_steps: micro-batches per step.
-      mesh: places the state by :func:`jaxdl.parallel.state_shardings` (data parallel
-        or FSDP) before training and after a restore. Use with :class:`HostFed` (or a
-        source whose ``batch_sharding`` and data are placed on the mesh). With
-        ``vmapped``, the stack of runs is split over the mesh's ``runs`` axis.
+      mesh: places the state by :func:`jaxdl.parallel.state_shardings` (data parallel,
+        FSDP, tensor parallel over a ``model`` axis) before training and after a
+        restore. Use with :class:`HostFed` (or a source whose ``batch_sharding`` and
+        data are placed on the mesh). With ``vmapped``, the stack of runs is split over
+        the mesh's ``runs`` axis.
       vmapped: ``state`` is a stack of runs trained by one program.
       unroll: scan unroll (see :func:`make_chunk`).
       keep_step_metrics: keep every step's training metrics in the result.
@@ -247,6 +249,9 @@ def train(
       stage: which checkpoints of ``run`` this call saves and resumes from (a run of
         several calls with states of different structure, e.g. a sweep's groups or two
         models, gives each its own); defaults to one per ``epoch_offset``.
+      tensor_rules: the ``(regex, PartitionSpec)`` table that splits the state over a
+        ``model`` mesh axis (:mod:`jaxdl.parallel.tensor`); ``None``: the rules of
+        :mod:`jaxdl.nn.transformer`.
 
     Returns:
       A :class:`TrainResult`.
@@ -280,7 +285,9 @@ def train(
                 f"mesh has a runs axis of size {runs_size(mesh)}, expected none (or size 1) "
                 "for a state that is not a vmapped stack of runs (vmapped=False)."
             )
-        shardings = state_shardings(state, mesh, vmapped=vmapped)  # checks the runs split
+        rules = {} if tensor_rules is None else {"rules": tensor_rules}
+        # Checks the runs split and, with a model axis, the heads' split.
+        shardings = state_shardings(state, mesh, vmapped=vmapped, **rules)
         state = place(state, shardings)
         if progress and jax.process_index() == 0:
             report_memory(state, mesh)

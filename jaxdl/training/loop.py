@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jax
 from jax.sharding import Mesh
@@ -45,6 +46,7 @@ def fit(
     mesh: Mesh | None = None,
     accum_steps: int = 1,
     hooks: Sequence[Hook] = (),
+    tensor_rules: Sequence[tuple[str, Any]] | None = None,
 ) -> TrainResult:
     """Trains ``state`` for ``num_epochs`` over ``train_data``: supervised training on a
     dataset in the engine (:func:`jaxdl.training.train` over a :class:`Permuted` or,
@@ -60,11 +62,11 @@ def fit(
     checkpoint and redraws ``curves.png``; a resumed run continues bit-identically.
 
     With a ``mesh`` (:func:`jaxdl.parallel.make_mesh`) the state is placed by
-    :func:`jaxdl.parallel.state_shardings` (replicated, or FSDP-sharded when the mesh
-    has an ``fsdp`` axis) and every batch is split over the mesh's batch axes. In a
-    multi-process run ``train_data`` is this process's share
-    (:func:`jaxdl.parallel.process_share`) and ``batch_size`` the global batch;
-    ``eval_data`` is the whole evaluation set on every process. The batches do not
+    :func:`jaxdl.parallel.state_shardings` (replicated, FSDP-sharded over an ``fsdp``
+    axis, the transformer blocks split Megatron-style over a ``model`` axis) and every
+    batch is split over the mesh's batch axes. In a multi-process run ``train_data`` is
+    this process's share (:func:`jaxdl.parallel.process_share`) and ``batch_size`` the
+    global batch; ``eval_data`` is the whole evaluation set on every process. The batches do not
     depend on the mesh, so 1 and 8 devices train the same model.
 
     ``train_data`` may instead be a ready batch source, such as
@@ -92,6 +94,7 @@ def fit(
       mesh: see above.
       accum_steps: micro-batches per step (:func:`jaxdl.training.step.train_step`).
       hooks: ``hook(epoch, state) -> {name: number}`` after each evaluation.
+      tensor_rules: how a ``model`` mesh axis splits the state (see :func:`train`).
 
     Returns:
       A :class:`TrainResult`.
@@ -134,6 +137,7 @@ def fit(
             mesh=mesh,
             progress=progress,
             examples_per_step=batch_size,
+            tensor_rules=tensor_rules,
         )
         failed = False
         return result

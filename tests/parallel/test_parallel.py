@@ -22,7 +22,7 @@ from jaxdl.training.step import train_step
     [
         ("data=3", "mesh 'data=3' asks for 3 devices, but there are 1"),
         ("data=2,fsdp=-1", "cannot fill 1 devices"),
-        ("model=1", "expected one of data, fsdp"),
+        ("pipe=1", "expected one of data, fsdp"),
         ("data=four", "expected axis=size items"),
         ("data=1,data=1", "names axis 'data' twice"),
     ],

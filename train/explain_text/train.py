@@ -16,8 +16,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from flax import nnx
+from jax.sharding import Mesh
 from tqdm import tqdm
 
+from jaxdl import parallel
 from jaxdl.nn import SentenceEncoder
 from jaxdl.pretrained import encode, from_pretrained, load_tokenizer
 from jaxdl.training import Run
@@ -34,7 +37,7 @@ from jaxdl.xai import (
     save_heatmap_png,
 )
 
-from .._common import open_run
+from .._common import open_run, setup
 from ..cli_config import ConfigError
 from .texts import PAIRS, REVIEWS
 
@@ -90,27 +93,50 @@ def _relevances(model, method, batch, other, key) -> tuple[jax.Array, jax.Array 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """Explains the texts, writes heatmaps, curves and the summary to ``workdir``."""
+    mesh = setup(config)
     _check_methods(config.methods)
     run = open_run(config, workdir, "explain_text", tensorboard=False, checkpoints=False)
     with run:
-        return _explain(config, run)
+        return _explain(config, run, mesh)
 
 
-def _explain(config: ml_collections.ConfigDict, run: Run) -> dict[str, Any]:
+def place_model(model: nnx.Module, mesh: Mesh) -> nnx.Module:
+    """``model`` with its weights on ``mesh``: split over a ``model`` axis (Megatron, see
+    :mod:`jaxdl.parallel.tensor`), replicated over ``data``; the jitted explanations
+    then run on every device of the mesh."""
+    parallel.check_heads(model, mesh)
+    state = nnx.state(model)
+    nnx.update(model, parallel.place(state, parallel.state_shardings(state, mesh)))
+    return model
+
+
+def _on_mesh(batch: dict[str, jax.Array], mesh: Mesh | None) -> dict[str, jax.Array]:
+    """The texts split over the mesh's batch axes (whole on every device of ``model``)."""
+    if mesh is None:
+        return batch
+    sharding = parallel.batch_sharding(mesh)
+    return parallel.place(batch, {k: sharding for k in batch})
+
+
+def _explain(config: ml_collections.ConfigDict, run: Run, mesh: Mesh | None) -> dict[str, Any]:
     """Explains with every method of ``config.methods`` and writes the outputs."""
     model = from_pretrained(config.model)
+    if mesh is not None:
+        model = place_model(model, mesh)
     tokenizer = load_tokenizer(config.model)
     if config.replacement not in tokenizer.get_vocab():
         raise ConfigError(f"config.replacement {config.replacement!r} is not in the vocabulary.")
     replacement = tokenizer.convert_tokens_to_ids(config.replacement)
     pairs = isinstance(model, SentenceEncoder)
     texts = read_texts(config, pairs=pairs)
+    if mesh is not None:
+        parallel.check_batch_size(len(texts), mesh, name="the number of texts")
     max_length = min(config.max_length, model.config.max_position_embeddings)
     firsts = [t[0] for t in texts] if pairs else texts
-    batch = encode(tokenizer, firsts, max_length=max_length)
+    batch = _on_mesh(encode(tokenizer, firsts, max_length=max_length), mesh)
     forward = jit_forward(model)
     if pairs:
-        other = encode(tokenizer, [t[1] for t in texts], max_length=max_length)
+        other = _on_mesh(encode(tokenizer, [t[1] for t in texts], max_length=max_length), mesh)
         other_emb = forward(other["input_ids"], other["attention_mask"])
         values = forward(batch["input_ids"], batch["attention_mask"]) @ other_emb.T
         predictions = np.diag(np.asarray(values))
