@@ -16,9 +16,10 @@ import json
 import os
 import sys
 
-DEVICES = int(sys.argv[1])
-flags = os.environ.get("XLA_FLAGS", "")
-os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={DEVICES}".strip()
+if __name__ == "__main__":  # pytest's doctest collection imports this module too
+    flags = os.environ.get("XLA_FLAGS", "")
+    count = f"--xla_force_host_platform_device_count={int(sys.argv[1])}"
+    os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
