@@ -106,7 +106,7 @@ def state_shardings(
     mesh: Mesh,
     *,
     vmapped: bool = False,
-    rules: Sequence[Rule] = TRANSFORMER_RULES,
+    rules: Sequence[Rule] | None = None,
     min_size: int = MIN_SHARD_SIZE,
 ) -> Any:
     """A ``NamedSharding`` for every array leaf of ``tree`` (a :class:`TrainState`, say).
@@ -133,7 +133,8 @@ def state_shardings(
         if absent) are used.
       vmapped: every leaf has the leading ``(R, ...)`` axis of a stack of runs.
       rules: the tensor-parallel ``(regex, PartitionSpec)`` table, used when the mesh
-        has a ``model`` axis; default: the Megatron rules of :mod:`jaxdl.nn.transformer`.
+        has a ``model`` axis; ``None``: the Megatron rules of :mod:`jaxdl.nn.transformer`
+        (:data:`~jaxdl.parallel.TRANSFORMER_RULES`).
       min_size: leaves with fewer elements stay replicated (see :func:`fsdp_spec`);
         with ``vmapped``, the size of one run's part counts.
 
@@ -158,6 +159,7 @@ def state_shardings(
     """
     size = mesh.shape.get("fsdp", 1)
     runs = RUNS_AXIS if RUNS_AXIS in mesh.axis_names else None
+    rules = TRANSFORMER_RULES if rules is None else rules
     tensor = MODEL in mesh.shape
     if tensor:
         check_rules(rules)

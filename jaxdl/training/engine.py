@@ -249,9 +249,8 @@ def train(
       stage: which checkpoints of ``run`` this call saves and resumes from (a run of
         several calls with states of different structure, e.g. a sweep's groups or two
         models, gives each its own); defaults to one per ``epoch_offset``.
-      tensor_rules: the ``(regex, PartitionSpec)`` table that splits the state over a
-        ``model`` mesh axis (:mod:`jaxdl.parallel.tensor`); ``None``: the rules of
-        :mod:`jaxdl.nn.transformer`.
+      tensor_rules: the ``(regex, PartitionSpec)`` rules that split the state over a
+        ``model`` mesh axis (:mod:`jaxdl.parallel.tensor`); ``None``: the transformer's.
 
     Returns:
       A :class:`TrainResult`.
@@ -285,9 +284,8 @@ def train(
                 f"mesh has a runs axis of size {runs_size(mesh)}, expected none (or size 1) "
                 "for a state that is not a vmapped stack of runs (vmapped=False)."
             )
-        rules = {} if tensor_rules is None else {"rules": tensor_rules}
         # Checks the runs split and, with a model axis, the heads' split.
-        shardings = state_shardings(state, mesh, vmapped=vmapped, **rules)
+        shardings = state_shardings(state, mesh, vmapped=vmapped, rules=tensor_rules)
         state = place(state, shardings)
         if progress and jax.process_index() == 0:
             report_memory(state, mesh)
