@@ -194,10 +194,11 @@ def test_a_full_disk_keeps_the_last_good_checkpoint_and_records_nothing_unsaved(
 
         def fill(epoch, state):  # after epoch 1 is saved, the disk fills up
             if epoch == 2:
-                with open(disk / "filler", "wb") as f, pytest.raises(OSError):
+                # Unbuffered, and the raises outermost: a buffered file's close() would
+                # retry the bytes that did not fit and raise a second ENOSPC.
+                with pytest.raises(OSError), open(disk / "filler", "wb", buffering=0) as f:
                     while True:
                         f.write(b"\0" * 65536)
-                        f.flush()
 
         with pytest.raises(WorkdirError) as info:
             tiny_fit(disk / "run", num_epochs=3, hooks=(fill,))
