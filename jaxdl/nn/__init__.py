@@ -11,6 +11,7 @@ from jaxdl.nn.conv import Conv
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
+from jaxdl.nn.positions import apply_rotary, sinusoidal_positions
 from jaxdl.nn.simclr import SimCLRNet
 from jaxdl.nn.transformer import LRP, Detach, TransformerConfig, TransformerEncoder
 
@@ -30,5 +31,7 @@ __all__ = [
     "SimCLRNet",
     "TransformerConfig",
     "TransformerEncoder",
+    "apply_rotary",
     "max_pool",
+    "sinusoidal_positions",
 ]

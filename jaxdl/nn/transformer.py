@@ -27,7 +27,10 @@ from jaxtyping import Array, Float, Int
 
 from jaxdl._checks import check_rank, check_same_shape, check_trailing_shape
 from jaxdl.nn._dropout import Dropout, split_key
+from jaxdl.nn.positions import apply_rotary, sinusoidal_positions
 from jaxdl.parallel.remat import Policy, check_policy, scan_blocks
+
+POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rotary")
 
 # BERT-family initialisation (truncation aside): N(0, 0.02) weights, zero biases.
 _INIT = nnx.initializers.normal(0.02)
@@ -38,6 +41,16 @@ class TransformerConfig:
     """Sizes and constants of a BERT-style encoder; see :func:`jaxdl.pretrained.from_hf_config`.
 
     ``type_vocab_size=0`` means no token-type embeddings (DistilBERT); BERT has 2.
+
+    ``position_embedding_type`` says how tokens learn their positions:
+
+    - ``"learned"`` (BERT, DistilBERT): a trained ``(max_position_embeddings, dim)`` table
+      added to the token embeddings.
+    - ``"sinusoidal"``: the fixed table of :func:`jaxdl.nn.sinusoidal_positions` added in
+      its place (DistilBERT's ``sinusoidal_pos_embds``); no parameters.
+    - ``"rotary"``: nothing added; every attention layer rotates its queries and keys
+      (:func:`jaxdl.nn.apply_rotary`, base ``rotary_base``), so ``head_dim`` must be
+      even. There is no table, so ``max_position_embeddings`` does not limit the length.
     """
 
     vocab_size: int = 30522
@@ -46,6 +59,8 @@ class TransformerConfig:
     n_heads: int = 12
     hidden_dim: int = 3072
     max_position_embeddings: int = 512
+    position_embedding_type: str = "learned"
+    rotary_base: float = 10000.0
     eps: float = 1e-12
     type_vocab_size: int = 0
     pad_token_id: int = 0
@@ -67,6 +82,16 @@ class TransformerConfig:
         if self.dim % self.n_heads:
             raise ValueError(f"dim is {self.dim}, expected a multiple of n_heads={self.n_heads}.")
         check_policy(self.remat, name="remat")
+        if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
+            raise ValueError(
+                f"position_embedding_type is {self.position_embedding_type!r}, expected one "
+                f"of {', '.join(map(repr, POSITION_EMBEDDING_TYPES))}."
+            )
+        if self.position_embedding_type == "rotary" and self.head_dim % 2:
+            raise ValueError(
+                f"head_dim is {self.head_dim} (dim / n_heads), expected an even number for "
+                "rotary positions, which turn feature pairs."
+            )
 
     @property
     def head_dim(self) -> int:
@@ -136,19 +161,27 @@ def linear(a: int, b: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.Linear:
 
 
 class Embeddings(nnx.Module):
-    """Word + position (+ token-type) embeddings, LayerNorm, dropout."""
+    """Word + position (+ token-type) embeddings, LayerNorm, dropout.
+
+    The position term is the learned table, the fixed sinusoidal one, or nothing (rotary
+    positions act inside attention); see :class:`TransformerConfig`.
+    """
 
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
         self.config = config
         self.word_embeddings = nnx.Embed(
             config.vocab_size, config.dim, embedding_init=_INIT, dtype=config.dtype, rngs=rngs
         )
-        self.position_embeddings = nnx.Embed(
-            config.max_position_embeddings,
-            config.dim,
-            embedding_init=_INIT,
-            dtype=config.dtype,
-            rngs=rngs,
+        self.position_embeddings = (
+            nnx.Embed(
+                config.max_position_embeddings,
+                config.dim,
+                embedding_init=_INIT,
+                dtype=config.dtype,
+                rngs=rngs,
+            )
+            if config.position_embedding_type == "learned"
+            else None
         )
         self.token_type_embeddings = (
             nnx.Embed(
@@ -174,13 +207,18 @@ class Embeddings(nnx.Module):
     ) -> Float[Array, "batch seq dim"]:
         check_rank("input_ids", input_ids, rank=2)
         seq = input_ids.shape[1]
-        if seq > self.config.max_position_embeddings:
+        kind = self.config.position_embedding_type
+        if kind != "rotary" and seq > self.config.max_position_embeddings:
             raise ValueError(
                 f"input_ids has shape {input_ids.shape}: {seq} tokens, expected at most "
                 f"max_position_embeddings={self.config.max_position_embeddings}; truncate "
                 "the text (tokenizer(..., truncation=True))."
             )
-        x = self.word_embeddings(input_ids) + self.position_embeddings(jnp.arange(seq))[None]
+        x = self.word_embeddings(input_ids)
+        if kind == "learned":
+            x = x + self.position_embeddings(jnp.arange(seq))[None]
+        elif kind == "sinusoidal":
+            x = x + sinusoidal_positions(seq, self.config.dim).astype(x.dtype)[None]
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
                 token_type_ids = jnp.zeros_like(input_ids)
@@ -190,7 +228,10 @@ class Embeddings(nnx.Module):
 
 
 class SelfAttention(nnx.Module):
-    """Multi-head self-attention with a key padding mask; returns output and probabilities."""
+    """Multi-head self-attention with a key padding mask; returns output and probabilities.
+
+    With rotary positions, queries and keys are rotated per head by their position.
+    """
 
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
         d = config.dim
@@ -199,6 +240,8 @@ class SelfAttention(nnx.Module):
         self.q_lin, self.k_lin = linear(d, d, rngs, dtype), linear(d, d, rngs, dtype)
         self.v_lin, self.out_lin = linear(d, d, rngs, dtype), linear(d, d, rngs, dtype)
         self.dropout = Dropout(config.attention_dropout)
+        rotary = config.position_embedding_type == "rotary"
+        self.rotary_base = config.rotary_base if rotary else None
 
     def __call__(
         self,
@@ -216,6 +259,10 @@ class SelfAttention(nnx.Module):
 
         q = heads(self.q_lin(x)) / math.sqrt(self.head_dim)
         k, v = heads(self.k_lin(x)), heads(self.v_lin(x))
+        if self.rotary_base is not None:
+            positions = jnp.arange(t)
+            q = apply_rotary(q, positions, base=self.rotary_base)
+            k = apply_rotary(k, positions, base=self.rotary_base)
         scores = q @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
         # Padded keys get the lowest finite score (as transformers does), not -inf: a row
         # with every key masked then stays finite instead of becoming NaN.

@@ -31,7 +31,13 @@ from jaxdl.pretrained._files import (
     read_tensors,
     resolve_model_dir,
 )
-from jaxdl.pretrained._mapping import assign, bert_names, distilbert_names, normalise_names
+from jaxdl.pretrained._mapping import (
+    assign,
+    bert_names,
+    distilbert_names,
+    drop_sinusoidal_table,
+    normalise_names,
+)
 
 __all__ = [
     "MINILM",
@@ -91,7 +97,10 @@ def from_pretrained(
     if hf["model_type"] == "distilbert":
         model = _abstract(DistilBertClassifier, config)
         names = distilbert_names(config, head=True)
-        assign(model, normalise_names(tensors, bert=False), names)
+        tensors = normalise_names(tensors, bert=False)
+        if config.position_embedding_type == "sinusoidal":
+            tensors = drop_sinusoidal_table(tensors, config)
+        assign(model, tensors, names)
     else:
         model = _abstract(SentenceEncoder, config)
         assign(model, normalise_names(tensors, bert=True), bert_names(config))

@@ -38,8 +38,8 @@ def from_hf_config(hf: dict[str, Any]) -> TransformerConfig:
 
     Raises:
       ValueError: for other model types, missing sizes, or settings this encoder does not
-        implement (sinusoidal positions, activations other than exact GELU, relative
-        positions).
+        implement (activations other than exact GELU, relative positions). DistilBERT's
+        ``sinusoidal_pos_embds`` gives ``position_embedding_type="sinusoidal"``.
 
     Example:
       >>> cfg = from_hf_config({"model_type": "bert", "vocab_size": 9, "hidden_size": 8,
@@ -50,10 +50,9 @@ def from_hf_config(hf: dict[str, Any]) -> TransformerConfig:
     """
     kind = hf.get("model_type")
     if kind == "distilbert":
-        if hf.get("sinusoidal_pos_embds"):
-            raise ValueError("config has sinusoidal_pos_embds=true, which is not implemented.")
         act = hf.get("activation", "gelu")
         specific = dict(
+            position_embedding_type="sinusoidal" if hf.get("sinusoidal_pos_embds") else "learned",
             eps=1e-12,  # transformers hard-codes DistilBERT's LayerNorm eps
             type_vocab_size=0,
             dropout=hf.get("dropout", 0.1),

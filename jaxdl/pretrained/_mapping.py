@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.errors import CheckpointMismatchError
+from jaxdl.nn.positions import sinusoidal_positions
 from jaxdl.nn.transformer import TransformerConfig
 
 # torch.nn.Linear stores (out, in); nnx.Linear's kernel is (in, out).
@@ -17,6 +18,38 @@ LINEAR, COPY = "linear", "copy"
 # which mean pooling ignores.
 _IGNORED_SUFFIXES = ("position_ids", "token_type_ids")
 _IGNORED_PREFIXES = ("pooler.",)
+
+
+DISTILBERT_POSITIONS = "distilbert.embeddings.position_embeddings.weight"
+
+
+def drop_sinusoidal_table(
+    tensors: dict[str, np.ndarray], config: TransformerConfig
+) -> dict[str, np.ndarray]:
+    """``tensors`` without DistilBERT's stored sinusoidal table, once it is checked to be
+    the formula's (jaxdl computes it, so a table trained away from it cannot be honoured).
+
+    Raises:
+      CheckpointMismatchError: the stored table has another shape or other values.
+    """
+    tensors = dict(tensors)
+    stored = tensors.pop(DISTILBERT_POSITIONS, None)
+    if stored is None:
+        return tensors
+    expected = np.asarray(sinusoidal_positions(config.max_position_embeddings, config.dim))
+    # Allow the rounding of the stored precision (float16 checkpoints), nothing more.
+    tol = 1e-6 + float(jnp.finfo(stored.dtype).eps)
+    if stored.shape != expected.shape:
+        problem = f"has shape {tuple(stored.shape)}, expected {expected.shape}"
+    else:
+        err = float(np.abs(np.asarray(stored, np.float32) - expected).max(initial=0.0))
+        if err <= tol:
+            return tensors
+        problem = f"differs from the sinusoidal formula by up to {err:.3g} (tolerance {tol:.1g})"
+    raise CheckpointMismatchError(
+        f"The checkpoint's {DISTILBERT_POSITIONS} {problem}, although config.json says "
+        "sinusoidal_pos_embds=true; set it to false to load the table as learned positions."
+    )
 
 
 def _linear(hf: str, path: tuple) -> Iterator[tuple[str, tuple, str]]:
@@ -38,13 +71,16 @@ def distilbert_names(config: TransformerConfig, *, head: bool) -> dict[str, tupl
             (*enc, "embeddings", "word_embeddings", "embedding"),
             COPY,
         ),
-        (
-            "distilbert.embeddings.position_embeddings.weight",
-            (*enc, "embeddings", "position_embeddings", "embedding"),
-            COPY,
-        ),
         *_norm("distilbert.embeddings.LayerNorm", (*enc, "embeddings", "layer_norm")),
     ]
+    if config.position_embedding_type == "learned":  # a sinusoidal table is computed
+        items.append(
+            (
+                DISTILBERT_POSITIONS,
+                (*enc, "embeddings", "position_embeddings", "embedding"),
+                COPY,
+            )
+        )
     for i in range(config.n_layers):
         hf, p = f"distilbert.transformer.layer.{i}", (*enc, "layers", i)
         for lin in ("q_lin", "k_lin", "v_lin", "out_lin"):

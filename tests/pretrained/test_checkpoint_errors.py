@@ -95,3 +95,20 @@ def test_hub_name_offline_and_bad_paths(tmp_path, monkeypatch):
         from_pretrained(tmp_path)
     with pytest.raises(PretrainedNotFoundError, match="is not a directory"):
         from_pretrained(tmp_path / "nothing" / "here")
+
+
+def test_sinusoidal_table_that_is_not_the_formula(tmp_path):
+    save_distilbert(tmp_path / "saved", sinusoidal_pos_embds=True, **SMALL)
+    name = "distilbert.embeddings.position_embeddings.weight"
+
+    def edit(t):
+        t[name] = t[name] + np.float32(0.01)  # e.g. fine-tuned: transformers trains it
+
+    folder = _edit(tmp_path / "saved", tmp_path, edit)
+    with pytest.raises(CheckpointMismatchError) as info:
+        from_pretrained(folder)
+    assert str(info.value) == (
+        f"The checkpoint's {name} differs from the sinusoidal formula by up to 0.01 "
+        "(tolerance 1e-06), although config.json says sinusoidal_pos_embds=true; set it to "
+        "false to load the table as learned positions."
+    )

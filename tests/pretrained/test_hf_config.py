@@ -27,8 +27,19 @@ def test_hf_configs():
         2,
         True,
     )
-    with pytest.raises(ValueError, match="sinusoidal_pos_embds=true"):
-        from_hf_config(dict(model_type="distilbert", sinusoidal_pos_embds=True))
+    distilbert = dict(
+        model_type="distilbert",
+        vocab_size=9,
+        dim=8,
+        n_layers=1,
+        n_heads=2,
+        hidden_dim=16,
+        max_position_embeddings=10,
+    )
+    assert from_hf_config(distilbert).position_embedding_type == "learned"
+    sinusoidal = from_hf_config({**distilbert, "sinusoidal_pos_embds": True})
+    assert sinusoidal.position_embedding_type == "sinusoidal"
+    assert bert.position_embedding_type == "learned"
     with pytest.raises(ValueError, match="activation is 'relu', expected 'gelu'"):
         from_hf_config(
             dict(
