@@ -4,7 +4,7 @@ corpus. The ``subwords`` recipe trains them; ``benchmarks/subwords.py`` times th
 against the fastText binary.
 """
 
-from jaxdl.text.corpus import FORTUNES_DIR, load_fortunes, normalize
+from jaxdl.text.corpus import FORTUNES_DIR, CorpusNotFoundError, load_fortunes, normalize
 from jaxdl.text.similarity import analogy, nearest
 from jaxdl.text.skipgram import SkipGram, encode_lines, keep_probs, negative_cdf, train_skipgram
 from jaxdl.text.subwords import (
@@ -18,6 +18,7 @@ from jaxdl.text.subwords import (
 
 __all__ = [
     "EOS",
+    "CorpusNotFoundError",
     "FORTUNES_DIR",
     "SkipGram",
     "SubwordVocab",

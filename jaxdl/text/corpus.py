@@ -12,10 +12,17 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["FORTUNES_DIR", "load_fortunes", "normalize"]
+from jaxdl.errors import JaxdlError
+
+__all__ = ["FORTUNES_DIR", "CorpusNotFoundError", "load_fortunes", "normalize"]
 
 #: Where Debian's ``fortunes`` (and ``fortunes-min``) install their cookie files.
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
+
+
+class CorpusNotFoundError(JaxdlError, FileNotFoundError):
+    """The folder or file given as the corpus holds no text."""
+
 
 _NOT_WORD = re.compile(r"[^a-z']+")
 
@@ -33,8 +40,8 @@ def load_fortunes(path: str | os.PathLike | None = None) -> list[str]:
     file. The ``.dat`` index files and the ``.u8`` links are skipped.
 
     Raises:
-      FileNotFoundError: when ``path`` holds no cookie file; the message says how to get
-        them.
+      CorpusNotFoundError: (a ``FileNotFoundError``) when ``path`` holds no cookie file;
+        the message says how to get them.
     """
     root = Path(path) if path is not None else FORTUNES_DIR
     if root.is_file():
@@ -46,7 +53,7 @@ def load_fortunes(path: str | os.PathLike | None = None) -> list[str]:
             if p.is_file() and not p.is_symlink() and p.suffix not in (".dat", ".u8")
         )
     if not files:
-        raise FileNotFoundError(
+        raise CorpusNotFoundError(
             f"No fortune cookie files in {root}; install them with "
             "`apt-get install fortunes` or pass the folder that holds them."
         )

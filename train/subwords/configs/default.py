@@ -1,0 +1,43 @@
+"""fastText-style subword embeddings (seed 003, "SubWords") on the fortunes corpus.
+
+Skip-gram with negative sampling over words and their character n-grams (3 to 6
+characters, hashed into 200,000 buckets), fastText's defaults otherwise (dim 100, 5
+epochs, lr 0.05, window 5, 5 negatives, t = 1e-4, min count 5), on the Debian package
+``fortunes`` (``apt-get install fortunes``: 15,214 entries, 432,071 words; 7,681 words
+seen at least 5 times). Unseen words get vectors from their n-grams.
+
+Run:      python -m train subwords --workdir=runs/subwords
+Expect:   loss 2.1 in the last epoch; a word and the same word + "s" at cosine 0.6
+          (random pairs of words near 0.1); unseen words such as "computerized" next to
+          "computer"/"computers" (README.md holds the measured run).
+Time:     about 2 minutes on a 2-core CPU shared with other jobs.
+"""
+
+import ml_collections
+
+from ..._common import add_scale_fields
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.corpus = ""  # a folder of fortune files or one text file; "": /usr/share/games/fortunes
+    c.max_lines = 0  # 0: every entry
+    c.min_count = 5
+    c.minn = 3
+    c.maxn = 6
+    c.bucket = 200_000  # fastText's default is 2,000,000; this corpus has far fewer n-grams
+    c.dim = 100
+    c.epoch = 5
+    c.lr = 0.05
+    c.ws = 5
+    c.neg = 5
+    c.t = 1e-4
+    c.batch_size = 256  # centre words per update (fastText: one, Hogwild over threads)
+    c.seed = 0
+    c.query_words = ("computer", "love", "money", "woman", "god", "program", "happy")
+    c.unseen_words = ("computerized", "programmers", "unhappiness", "lovingly", "moneyless")
+    c.analogies = (("man", "woman", "he"), ("good", "better", "bad"), ("love", "loved", "hate"))
+    c.neighbours = 6
+    # Scaling fields: all rejected, each with its reason (train.py's UNSUPPORTED); the run
+    # is one compiled program on one device, in float32.
+    return add_scale_fields(c)
