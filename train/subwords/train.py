@@ -58,24 +58,28 @@ def similarity_check(vectors: np.ndarray, words: list[str], *, seed: int) -> dic
 
 
 def report(config, vocab, vectors: np.ndarray, words: list[str], w_in) -> tuple[list[str], dict]:
-    """The lines of neighbours.txt and the neighbour lists, for seen and unseen words."""
+    """The lines of neighbours.txt and the neighbour lists, for seen and unseen words.
+
+    An "unseen" word of the config that is in the vocabulary is named and left out, so
+    that every vector under that heading comes from n-grams alone."""
+    seen = [w for w in config.query_words if w in vocab.index]
+    unseen = [w for w in config.unseen_words if w not in vocab.index]
     lines, found = [], {}
-    queries = [w for w in config.query_words if w in vocab.index]
-    unseen = list(config.unseen_words)
     for title, group, qv in (
-        ("seen words", queries, vectors[[words.index(w) for w in queries]]),
+        ("seen words", seen, vectors[[words.index(w) for w in seen]] if seen else None),
         ("unseen words (vectors from their n-grams only)", unseen, None),
     ):
         if not group:
             continue
-        if qv is None:
-            qv = np.asarray(vocab.vectors(group, w_in))
+        qv = np.asarray(vocab.vectors(group, w_in)) if qv is None else qv
         lines.append(f"# {title}")
         near = nearest(qv, vectors, words, k=config.neighbours, exclude=[[w] for w in group])
         for w, ns in zip(group, near, strict=True):
-            seen = "" if w not in vocab.index or qv is not None else " (in the vocabulary)"
-            lines.append(f"{w}{seen}: " + ", ".join(f"{n} {s:.2f}" for n, s in ns))
+            lines.append(f"{w}: " + ", ".join(f"{n} {s:.2f}" for n, s in ns))
             found[w] = ns
+    skipped = [w for w in config.unseen_words if w in vocab.index]
+    if skipped:
+        lines.append(f"# in the vocabulary, so not shown as unseen: {', '.join(skipped)}")
     lines.append("# analogies a : b :: c : ?")
     for a, b, c in config.analogies:
         if all(x in vocab.index for x in (a, b, c)):
