@@ -88,24 +88,26 @@ def report(config, vocab, vectors: np.ndarray, words: list[str], w_in) -> tuple[
     return lines, found
 
 
-def plot(path, vectors: np.ndarray, words: list[str], found: dict) -> None:
-    """Each query word (star) with its 4 nearest words (dots), by PCA; ``words`` and
-    ``vectors`` hold the unseen query words too."""
+def plot(path, vectors: np.ndarray, words: list[str], found: dict, config_seen) -> None:
+    """Three seen and three unseen query words (stars), each with its 4 nearest words
+    (dots), by PCA; ``words`` and ``vectors`` hold the unseen query words too."""
     from jaxdl.viz._figure import figure, save_figure
     from jaxdl.viz.points import pca_2d
 
     index = {w: i for i, w in enumerate(words)}
+    seen = [q for q in found if q in config_seen]
+    chosen = seen[:3] + [q for q in found if q not in config_seen][:3]  # a readable few
     points = [
         (g, w, i == 0)
-        for g, (q, ns) in enumerate(found.items())
-        for i, w in enumerate([q] + [n for n, _ in ns[:4]])
+        for g, q in enumerate(chosen)
+        for i, w in enumerate([q] + [n for n, _ in found[q][:4]])
     ]
     xy = pca_2d(vectors[[index[w] for _, w, _ in points]])
     fig, ax = figure(figsize=(7, 6))
     for (g, w, head), (x, y) in zip(points, xy, strict=True):
         ax.scatter(x, y, c=f"C{g % 10}", marker="*" if head else "o", s=120 if head else 25)
         ax.annotate(w, (x, y), fontsize=9 if head else 7, xytext=(3, 3), textcoords="offset points")
-    ax.set_title("subword vectors (PCA): each query word (star) and its 4 nearest words")
+    ax.set_title("subword vectors (PCA): 3 seen and 3 unseen words (stars), 4 neighbours each")
     save_figure(fig, path, dpi=80)
 
 
@@ -140,7 +142,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             path.write_text("\n".join(text) + "\n")
         if (path := run.path("embedding.png")) is not None:
             both = np.concatenate([vectors, np.asarray(vocab.vectors(unseen, w_in))])
-            plot(path, both, words + unseen, found)
+            plot(path, both, words + unseen, found, set(config.query_words))
         metrics = {
             "loss_first_epoch": float(loss[0]),
             "loss_last_epoch": float(loss[-1]),
