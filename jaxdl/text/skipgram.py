@@ -15,7 +15,8 @@ hidden gradient ``sum_t alpha_t W_out[t]`` (``alpha = lr (label - sigma)``) adde
 every subword row (fastText divides it by ``|S(w)|`` only for supervised models);
 negatives from counts^0.5 (fastText's ``initTableNegatives`` uses 0.5, not word2vec's
 0.75), a negative equal to its positive skipped; frequent words discarded each epoch
-with probability ``1 - (sqrt(t/f) + t/f)`` (``Dictionary::initTableDiscard``), before
+with probability ``1 - (sqrt(t/f) + t/f)``, ``f`` the word's share of all tokens read
+(``Dictionary::initTableDiscard``), before
 the windows are taken; windows do not cross lines.
 What differs: ``batch_size`` centre words update at once from the same parameters
 (fastText updates after every pair, Hogwild over threads), so the rows shared by a
@@ -91,10 +92,12 @@ def encode_lines(
     return np.asarray(tokens, np.int32), np.asarray(line_ids, np.int32)
 
 
-def keep_probs(counts: Sequence[int], *, t: float) -> Float[np.ndarray, " nwords"]:
-    """fastText's ``pdiscard``: a word of frequency ``f`` is kept with probability
-    ``sqrt(t / f) + t / f`` (above 1: always)."""
-    f = np.asarray(counts, np.float64) / np.sum(counts)
+def keep_probs(
+    counts: Sequence[int], *, t: float, ntokens: int = 0
+) -> Float[np.ndarray, " nwords"]:
+    """fastText's ``pdiscard``: a word of frequency ``f = count / ntokens`` is kept with
+    probability ``sqrt(t / f) + t / f`` (above 1: always); ``ntokens`` 0: ``sum(counts)``."""
+    f = np.asarray(counts, np.float64) / (ntokens or np.sum(counts))
     return (np.sqrt(t / f) + t / f).astype(np.float32)
 
 
@@ -142,7 +145,7 @@ def train_skipgram(
         jnp.asarray(tokens),
         jnp.asarray(line_ids),
         jnp.asarray(vocab.table()),
-        jnp.asarray(keep_probs(vocab.counts, t=config.t)),
+        jnp.asarray(keep_probs(vocab.counts, t=config.t, ntokens=vocab.ntokens)),
         jnp.asarray(negative_cdf(vocab.counts, power=config.neg_power)),
         k_train,
         config=config,

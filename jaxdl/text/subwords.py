@@ -100,6 +100,8 @@ class SubwordVocab:
       minn: shortest character n-gram.
       maxn: longest character n-gram; 0: no n-grams (plain skip-gram).
       bucket: rows shared by all n-grams (hashed), after the ``nwords`` word rows.
+      ntokens: tokens read from the corpus, rare words included (fastText's
+        ``ntokens``, the denominator of the subsampling frequencies); 0: ``sum(counts)``.
     """
 
     words: tuple[str, ...]
@@ -107,6 +109,7 @@ class SubwordVocab:
     minn: int = 3
     maxn: int = 6
     bucket: int = 2_000_000
+    ntokens: int = 0
 
     def __post_init__(self) -> None:
         _check_range(self.minn, self.maxn)
@@ -206,4 +209,5 @@ def build_vocab(
         )
     kept.sort(key=lambda wc: -wc[1])  # stable: ties stay in order of first appearance
     words, freq = zip(*kept, strict=True)
-    return SubwordVocab(words, freq, minn=minn, maxn=maxn, bucket=bucket)
+    total = sum(counts.values())
+    return SubwordVocab(words, freq, minn=minn, maxn=maxn, bucket=bucket, ntokens=total)

@@ -68,3 +68,4 @@ def test_vocabulary_equals_fasttexts_up_to_the_order_of_ties(trained):
         zip(words, counts.tolist(), strict=True)
     )
     assert list(ours.counts) == counts.tolist()  # most frequent first, like fastText
+    assert ours.ntokens == sum(len(line.split()) + 1 for line in lines)

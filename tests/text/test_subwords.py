@@ -85,6 +85,7 @@ def test_bad_inputs_are_one_sentence_each():
 def test_vocab_is_sorted_by_count_with_an_eos_per_line():
     vocab = build_vocab(["b a b", "c b a"], min_count=2)
     assert vocab.words == ("b", "a", EOS) and vocab.counts == (3, 2, 2)
+    assert vocab.ntokens == 8  # "c" too: subsampling divides by every token read
     tokens, line_ids = encode_lines(["b a b", "c b a"], vocab)
     assert tokens.tolist() == [0, 1, 0, 2, 0, 1, 2] and line_ids.tolist() == [0] * 4 + [1] * 3
 
