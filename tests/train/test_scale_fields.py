@@ -22,6 +22,7 @@ REJECTED = [
     ("adversarial", "remat=dots", "the classifier has no checkpointed blocks"),
     ("generative", "precision=bfloat16", "the networks train in float32"),
     ("generative", "num_processes=2", "the grids and code counts are computed on one host"),
+    ("subwords", "remat=dots", "there are no activations to recompute"),
 ]
 
 
