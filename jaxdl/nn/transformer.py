@@ -48,7 +48,9 @@ class TransformerConfig:
     max_position_embeddings: int = 512
     eps: float = 1e-12
     type_vocab_size: int = 0
-    pad_token_id: int = 0
+    # The padding token; its embedding row starts at zero and gets no gradient (torch's
+    # nn.Embedding padding_idx, as transformers uses it). None: an ordinary row.
+    pad_token_id: int | None = 0
     dropout: float = 0.1
     attention_dropout: float = 0.1
     # BERT drops the attention output before its residual; DistilBERT does not.
@@ -136,13 +138,28 @@ def linear(a: int, b: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.Linear:
 
 
 class Embeddings(nnx.Module):
-    """Word + position (+ token-type) embeddings, LayerNorm, dropout."""
+    """Word + position (+ token-type) embeddings, LayerNorm, dropout.
+
+    ``config.pad_token_id`` is PyTorch's ``padding_idx`` (Hugging Face's DistilBERT and
+    BERT set it to the pad token): that row of ``word_embeddings`` is initialised to zero
+    and receives no gradient, so padding stays a fixed vector through training. Its
+    value is used as stored (a checkpoint's row is loaded as it is). ``None`` turns this
+    off: the row is initialised and trained like any other.
+    """
 
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
         self.config = config
         self.word_embeddings = nnx.Embed(
             config.vocab_size, config.dim, embedding_init=_INIT, dtype=config.dtype, rngs=rngs
         )
+        pad = config.pad_token_id
+        if pad is not None:
+            if not 0 <= pad < config.vocab_size:
+                raise ValueError(
+                    f"pad_token_id is {pad}, expected None or an id in [0, {config.vocab_size})."
+                )
+            table = self.word_embeddings.embedding
+            table[...] = table[...].at[pad].set(0.0)
         self.position_embeddings = nnx.Embed(
             config.max_position_embeddings,
             config.dim,
@@ -180,7 +197,11 @@ class Embeddings(nnx.Module):
                 f"max_position_embeddings={self.config.max_position_embeddings}; truncate "
                 "the text (tokenizer(..., truncation=True))."
             )
-        x = self.word_embeddings(input_ids) + self.position_embeddings(jnp.arange(seq))[None]
+        words = self.word_embeddings(input_ids)
+        if self.config.pad_token_id is not None:  # no gradient into the padding row
+            is_pad = (input_ids == self.config.pad_token_id)[..., None]
+            words = jnp.where(is_pad, jax.lax.stop_gradient(words), words)
+        x = words + self.position_embeddings(jnp.arange(seq))[None]
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
                 token_type_ids = jnp.zeros_like(input_ids)
@@ -289,6 +310,7 @@ class TransformerEncoder(nnx.Module):
         embeddings: Float[Array, "batch seq dim"] | None = None,
         detach: Detach = NO_DETACH,
         return_attention: bool = False,
+        output_hidden_states: bool = False,
         train: bool = False,
         key: jax.Array | None = None,
     ):
@@ -302,6 +324,14 @@ class TransformerEncoder(nnx.Module):
             forward there, e.g. to differentiate with respect to it.
           detach: the XAI detachment switches (gradients only; values are unchanged).
           return_attention: also return every layer's attention probabilities.
+          output_hidden_states: also return the ``n_layers + 1`` hidden states ``(B, T, D)``
+            as Hugging Face's ``hidden_states``: the embeddings' output, then each block's
+            (the last is the returned hidden state).
+
+        Returns:
+          the hidden states, or a tuple of them followed by the probabilities (with
+          ``return_attention``) and then the per-layer hidden states (with
+          ``output_hidden_states``).
         """
         keys = split_key(key, len(self.layers) + 1)
         if (input_ids is None) == (embeddings is None):
@@ -318,19 +348,30 @@ class TransformerEncoder(nnx.Module):
             raise ValueError(
                 f"attention_mask has shape {attention_mask.shape}, expected {x.shape[:2]}."
             )
+        states = [x]
         if self.config.remat is None:
             all_probs = []
             for layer, k in zip(self.layers, keys[1:], strict=True):
                 x, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
                 all_probs.append(probs)
+                states.append(x)
         else:
             # Checkpointed blocks as one scan (see jaxdl.parallel.remat.scan_blocks). The
-            # probabilities are an output only when asked: outputs are always stored.
+            # probabilities and states are outputs only when asked: outputs are stored.
             def block(layer, x, k):
                 out, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
-                return out, probs if return_attention else None
+                return out, (
+                    probs if return_attention else None,
+                    out if output_hidden_states else None,
+                )
 
             per_block = None if key is None else jnp.stack(keys[1:])
-            x, probs = scan_blocks(list(self.layers), block, x, per_block, policy=self.config.remat)
+            x, (probs, per_layer) = scan_blocks(
+                list(self.layers), block, x, per_block, policy=self.config.remat
+            )
             all_probs = tuple(probs) if return_attention else ()
-        return (x, tuple(all_probs)) if return_attention else x
+            states += list(per_layer) if output_hidden_states else []
+        extras = ((tuple(all_probs),) if return_attention else ()) + (
+            (tuple(states),) if output_hidden_states else ()
+        )
+        return (x, *extras) if extras else x
