@@ -32,12 +32,15 @@ from jaxdl.pretrained._files import (
     resolve_model_dir,
 )
 from jaxdl.pretrained._mapping import assign, bert_names, distilbert_names, normalise_names
+from jaxdl.pretrained.torch_state import load_gcn_conv, load_neural_ode
 
 __all__ = [
     "MINILM",
     "encode",
     "from_hf_config",
     "from_pretrained",
+    "load_gcn_conv",
+    "load_neural_ode",
     "load_tokenizer",
     "minilm_dir",
     "resolve_model_dir",
