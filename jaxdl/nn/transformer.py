@@ -140,11 +140,9 @@ def linear(a: int, b: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.Linear:
 class Embeddings(nnx.Module):
     """Word + position (+ token-type) embeddings, LayerNorm, dropout.
 
-    ``config.pad_token_id`` is PyTorch's ``padding_idx`` (Hugging Face's DistilBERT and
-    BERT set it to the pad token): that row of ``word_embeddings`` is initialised to zero
-    and receives no gradient, so padding stays a fixed vector through training. Its
-    value is used as stored (a checkpoint's row is loaded as it is). ``None`` turns this
-    off: the row is initialised and trained like any other.
+    ``config.pad_token_id`` is PyTorch's ``padding_idx``, as in transformers: that row of
+    ``word_embeddings`` starts at zero and gets no gradient (a checkpoint's row is used as
+    loaded). ``None`` makes it an ordinary row.
     """
 
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):

@@ -170,3 +170,40 @@ def test_elastic_convention_is_half_the_old_displacement():
     np.testing.assert_allclose(elastic_displacement(noise, alpha=20.0, sigma=0.0), 10.0 * noise)
     with pytest.raises(ValueError, match="sigma is -1.0, expected >= 0"):
         elastic_displacement(noise, alpha=1.0, sigma=-1.0)
+
+
+@pytest.mark.parametrize(("alpha", "sigma"), [(20.0, 6.0), (50.0, 5.0)])
+def test_elastic_matches_torchvision_itself(alpha, sigma):
+    """torchvision v2's own ElasticTransform, when torchvision is installed: its
+    displacement from the same torch noise, and its output image."""
+    torch = pytest.importorskip("torch")
+    v2 = pytest.importorskip("torchvision.transforms.v2")
+    h = w = 28
+    image = torch.rand((1, h, w), generator=torch.Generator().manual_seed(2))
+    transform = v2.ElasticTransform(alpha=alpha, sigma=sigma)
+    torch.manual_seed(0)
+    params = transform.make_params([image])
+    torch.manual_seed(0)  # the two draws make_params makes: dx, then dy
+    u_x, u_y = (torch.rand([1, 1, h, w]) * 2 - 1 for _ in range(2))
+    noise = jnp.asarray(np.stack([u_y.numpy()[0, 0], u_x.numpy()[0, 0]]))
+    ours = elastic_displacement(noise, alpha=alpha, sigma=sigma)
+    theirs = params["displacement"].numpy()[0]  # (H, W, 2): x then y, in [-1, 1] units
+    np.testing.assert_allclose(ours[1], theirs[..., 0] * w / 2, atol=1e-5)
+    np.testing.assert_allclose(ours[0], theirs[..., 1] * h / 2, atol=1e-5)
+    rr, cc = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    got = np.asarray(
+        _resample(jnp.asarray(image.numpy()[0, :, :, None]), rr + ours[0], cc + ours[1])
+    )
+    expected = transform.transform(image, params).numpy()[0]
+    # torchvision multiplies by a resampled all-ones mask where it fills with 0, which
+    # dims pixels sampled partly from outside; elsewhere the two are the same warp.
+    inside = (
+        (rr + ours[0] >= 0)
+        & (rr + ours[0] <= h - 1)
+        & (cc + ours[1] >= 0)
+        & (cc + ours[1] <= w - 1)
+    )
+    assert float(np.mean(np.asarray(inside))) > 0.5  # most of the image is compared
+    np.testing.assert_allclose(
+        got[..., 0][np.asarray(inside)], expected[np.asarray(inside)], atol=1e-5
+    )
