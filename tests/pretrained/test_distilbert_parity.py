@@ -48,9 +48,16 @@ def test_default_size_padded_batch(tmp_path):
     _compare(tmp_path, hf, hf.config.vocab_size, [24, 7, 16])
 
 
-def test_hidden_states_match_transformers(tmp_path):
-    hf = save_distilbert(tmp_path, **SMALL)
-    model = from_pretrained(tmp_path)
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small random checkpoint: (transformers model, jaxdl model loaded from it)."""
+    folder = tmp_path_factory.mktemp("small")
+    hf = save_distilbert(folder, **SMALL)
+    return hf, from_pretrained(folder)
+
+
+def test_hidden_states_match_transformers(small):
+    hf, model = small
     ids, mask = padded_batch(SMALL["vocab_size"], [9, 3, 17, 1], seed=7)
     logits, states = model(ids, mask, output_hidden_states=True)
     with torch.no_grad():
@@ -73,7 +80,7 @@ def test_hidden_states_match_transformers(tmp_path):
     np.testing.assert_array_equal(np.asarray(enc_states[-1]), np.asarray(last))
 
 
-def test_padding_row_is_torch_padding_idx(tmp_path):
+def test_padding_row_is_torch_padding_idx(small):
     """The pad token's embedding row: zero at init and no gradient, as transformers'
     ``nn.Embedding(padding_idx=pad_token_id)``."""
     import jax.numpy as jnp
@@ -81,13 +88,13 @@ def test_padding_row_is_torch_padding_idx(tmp_path):
 
     from jaxdl.nn.transformer import Embeddings, TransformerConfig
 
-    hf = save_distilbert(tmp_path, **SMALL)
+    hf, model = small
     assert float(hf.distilbert.embeddings.word_embeddings.weight[0].detach().abs().max()) == 0.0
-    model = from_pretrained(tmp_path)
     ids, _ = padded_batch(SMALL["vocab_size"], [9, 3, 17, 1], seed=8)  # pads are id 0
     weights = np.random.default_rng(9).normal(size=(*ids.shape, SMALL["dim"]))
 
-    emb = hf.distilbert.embeddings.train(False)
+    emb = hf.distilbert.embeddings
+    emb.zero_grad(set_to_none=True)
     torch_out = emb(torch.from_numpy(ids))
     (torch_out * torch.from_numpy(weights).float()).sum().backward()
     theirs = emb.word_embeddings.weight.grad.numpy()
