@@ -68,8 +68,10 @@ def random_affine(
 
 
 def _gaussian_kernel(sigma: float) -> jax.Array:
-    radius = max(1, int(math.ceil(3 * sigma)))
-    x = jnp.arange(-radius, radius + 1, dtype=jnp.float32)
+    # torchvision's kernel size, int(8 sigma + 1) made odd: a radius of about 4 sigma.
+    size = int(8 * sigma + 1)
+    size += 1 - size % 2
+    x = jnp.arange(size, dtype=jnp.float32) - (size - 1) / 2
     k = jnp.exp(-0.5 * (x / sigma) ** 2)
     return k / k.sum()
 
@@ -88,17 +90,36 @@ def _blur(field: jax.Array, sigma: float) -> jax.Array:
     return jax.vmap(line, in_axes=1, out_axes=1)(field)
 
 
+def elastic_displacement(noise: jax.Array, *, alpha: float, sigma: float) -> jax.Array:
+    """The displacement in pixels that :func:`elastic_transform` draws, from its noise:
+    ``noise`` ``(2, H, W)`` uniform in [-1, 1] (rows, then columns), blurred by a Gaussian
+    of ``sigma`` pixels (none if ``sigma`` is 0) and scaled by ``alpha / 2``."""
+    if sigma < 0:
+        raise ValueError(f"sigma is {sigma}, expected >= 0 (pixels).")
+    if sigma > 0:
+        noise = jax.vmap(lambda f: _blur(f, sigma))(noise)
+    return (alpha / 2) * noise
+
+
 def elastic_transform(
     key: jax.Array, image: jax.Array, *, alpha: float = 20.0, sigma: float = 6.0
 ) -> jax.Array:
-    """Elastic distortion (Simard et al. 2003): a random displacement field, uniform in
-    [-1, 1] per pixel, smoothed by a Gaussian of ``sigma`` pixels and scaled by ``alpha``
-    pixels; bilinear."""
+    """Elastic distortion (Simard et al. 2003) with torchvision v2's ``ElasticTransform``
+    parameters, which the seed used (``alpha=20.0, sigma=6.0``); bilinear, zeros outside.
+
+    A random field uniform in [-1, 1] per pixel and axis is blurred by a Gaussian of
+    ``sigma`` pixels (kernel size ``int(8 sigma + 1)`` made odd, as torchvision) and
+    scaled so that each pixel moves by ``alpha / 2`` pixels per unit of blurred noise
+    (:func:`elastic_displacement`). That is torchvision's ``alpha / size`` in
+    ``grid_sample``'s [-1, 1] coordinates; torchvision divides the horizontal part by
+    the height (pytorch/vision#9299), so the two agree on square images. Before this
+    matched torchvision, jaxdl moved pixels by ``alpha`` (twice as far) and cut the
+    kernel at 3 sigma; ``alpha=2 * a`` gives about the old strength.
+    """
     _check_image(image)
     h, w, _ = image.shape
-    k1, k2 = jax.random.split(key)
-    dy = alpha * _blur(jax.random.uniform(k1, (h, w), minval=-1, maxval=1), sigma)
-    dx = alpha * _blur(jax.random.uniform(k2, (h, w), minval=-1, maxval=1), sigma)
+    noise = jax.random.uniform(key, (2, h, w), minval=-1, maxval=1)
+    dy, dx = elastic_displacement(noise, alpha=alpha, sigma=sigma)
     rr, cc = jnp.meshgrid(
         jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij"
     )

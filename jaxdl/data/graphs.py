@@ -65,7 +65,10 @@ def radius_graph(
     Args:
       points: ``(N, dim)`` coordinates.
       cutoff: maximum distance of an edge, ``>= 0``.
-      self_loops: also list ``(i, i)`` (the seed does, since ``d(i, i) = 0 <= cutoff``).
+      self_loops: also list ``(i, i)``. Off by default, unlike the seed, whose
+        ``compute_edges`` lists them (``d(i, i) = 0 <= cutoff``); off is torch_geometric's
+        ``radius_graph(loop=False)`` default, and :class:`~jaxdl.graph.GCNConv` adds its
+        own self-loop per node. ``self_loops=True`` gives exactly the seed's edges.
 
     Returns:
       ``(senders, receivers)``, int32 arrays of equal length.

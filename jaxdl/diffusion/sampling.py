@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from jaxdl.diffusion.schedule import Schedule, check_timesteps
+from jaxdl.diffusion.schedule import Schedule, _per_example, check_timesteps
 
 EpsFn = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -29,6 +29,43 @@ def predict_x0(schedule: Schedule, x_t: jax.Array, t: jax.Array, eps: jax.Array)
 def _alpha_bar_prev(schedule: Schedule, t_prev: jax.Array) -> jax.Array:
     # Before the first step there is no noise: alpha_bar = 1 (diffusers' set_alpha_to_one).
     return jnp.where(t_prev >= 0, schedule.alpha_bar[jnp.maximum(t_prev, 0)], 1.0)
+
+
+def ddpm_posterior(
+    schedule: Schedule, x_t: jax.Array, t: jax.Array, x0: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    r"""Mean and variance of the forward process posterior
+    :math:`q(x_{t-1} \mid x_t, x_0)` (Ho et al. 2020, eq. 6-7):
+
+    .. math::
+        \tilde\mu = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1 - \bar\alpha_t} x_0
+            + \frac{\sqrt{\alpha_t}\,(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t,\qquad
+        \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\beta_t
+
+    with :math:`\bar\alpha_{-1} = 1`, as diffusers' ``DDPMScheduler.step`` computes them
+    (``variance_type="fixed_small"``; the variance clamped at 1e-20, so it is 1e-20 at
+    ``t = 0``). ``t`` is a scalar shared by the batch or one timestep per example
+    ``(B,)``. Returns ``(mean, variance)``: the mean shaped like ``x_t``, the variance
+    shaped like ``t`` (per example: ``(B, 1, ...)``, ready to broadcast).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl.diffusion import make_schedule
+      >>> mean, var = ddpm_posterior(make_schedule(), jnp.zeros(2), jnp.int32(0), jnp.ones(2))
+      >>> mean.tolist(), bool(var <= 1e-20)  # at t = 0 the posterior is x_0 itself
+      ([1.0, 1.0], True)
+    """
+    t = jnp.asarray(t)
+    check_timesteps(t, schedule.num_timesteps)
+    ab_t = schedule.alpha_bar[t]
+    ab_prev = _alpha_bar_prev(schedule, t - 1)
+    if t.ndim:  # one timestep per example: coefficients (B, 1, ...)
+        ab_t, ab_prev = _per_example(ab_t, x_t), _per_example(ab_prev, x_t)
+    alpha_t = ab_t / ab_prev
+    beta_t = 1 - alpha_t
+    mean = (jnp.sqrt(ab_prev) * beta_t * x0 + jnp.sqrt(alpha_t) * (1 - ab_prev) * x_t) / (1 - ab_t)
+    var = jnp.maximum((1 - ab_prev) / (1 - ab_t) * beta_t, 1e-20)
+    return mean, var
 
 
 def ddpm_step(
@@ -47,20 +84,16 @@ def ddpm_step(
             + \frac{\sqrt{\alpha_t}\,(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t,\qquad
         \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\beta_t
 
-    and :math:`x_{t-1} = \mu + \sqrt{\tilde\beta_t}\,z` (no noise at ``t = 0``). ``t`` is a
+    and :math:`x_{t-1} = \mu + \sqrt{\tilde\beta_t}\,z` (no noise at ``t = 0``): the
+    posterior of :func:`ddpm_posterior` at the predicted :math:`\hat x_0`. ``t`` is a
     scalar shared by the batch. ``clip_sample`` clips :math:`\hat x_0` to
     ``[-clip_sample, clip_sample]``.
     """
     check_timesteps(jnp.asarray(t), schedule.num_timesteps)
-    ab_t = schedule.alpha_bar[t]
-    ab_prev = _alpha_bar_prev(schedule, t - 1)
-    alpha_t = ab_t / ab_prev
-    beta_t = 1 - alpha_t
     x0 = predict_x0(schedule, x_t, t, eps)
     if clip_sample is not None:
         x0 = jnp.clip(x0, -clip_sample, clip_sample)
-    mean = (jnp.sqrt(ab_prev) * beta_t * x0 + jnp.sqrt(alpha_t) * (1 - ab_prev) * x_t) / (1 - ab_t)
-    var = jnp.maximum((1 - ab_prev) / (1 - ab_t) * beta_t, 1e-20)
+    mean, var = ddpm_posterior(schedule, x_t, t, x0)
     return mean + jnp.where(t > 0, jnp.sqrt(var), 0.0) * noise
 
 

@@ -32,7 +32,7 @@ def ntxent(
     z1: Float[ArrayLike, "n dim"],
     z2: Float[ArrayLike, "n dim"],
     *,
-    temperature: float = 0.5,
+    temperature: float = 0.1,
 ) -> Float[Array, " two_n"]:
     r"""NT-Xent (Chen et al. 2020) for two views; one loss per anchor, shape ``(2N,)``.
 
@@ -45,6 +45,10 @@ def ntxent(
 
     computed as a masked log-softmax of one matmul, so it is stable for small
     :math:`\tau` and near-identical embeddings. ``mean()`` is SimCLR's loss.
+
+    The default :math:`\tau = 0.1` is the seed's ``simclr_loss`` (and SimCLR's ImageNet
+    setting; :func:`supervised_contrastive` uses the same). SimCLR's CIFAR-10 runs used
+    0.5 and ``optax.losses.ntxent`` defaults to 0.07; pass ``temperature`` to match those.
 
     Example:
       >>> import jax.numpy as jnp

@@ -42,9 +42,9 @@ def _time_major(**arrays: ArrayLike) -> dict[str, jax.Array]:
 
 def discounted_returns(
     rewards: Float[ArrayLike, " time *batch"],
-    next_values: Float[ArrayLike, " time *batch"],
-    terminated: Bool[ArrayLike, " time *batch"],
-    truncated: Bool[ArrayLike, " time *batch"],
+    next_values: Float[ArrayLike, " time *batch"] | None = None,
+    terminated: Bool[ArrayLike, " time *batch"] | None = None,
+    truncated: Bool[ArrayLike, " time *batch"] | None = None,
     *,
     discount: float,
 ) -> Float[Array, " time *batch"]:
@@ -57,16 +57,25 @@ def discounted_returns(
             G_{t+1} & \text{otherwise}
         \end{cases}
 
-    computed as one reverse ``lax.scan``. With no episode ends and ``next_values`` zero
-    it is the seed's ``discount_rewards``.
+    computed as one reverse ``lax.scan``. ``next_values``, ``terminated`` and
+    ``truncated`` are optional: left out, nothing is bootstrapped (zeros) and no episode
+    ends, so ``discounted_returns(rewards, discount=g)`` is the seed's
+    ``discount_rewards(rewards, g)`` (one episode that ends with the rollout).
 
     Example:
       >>> import jax.numpy as jnp
-      >>> r = jnp.ones(3)
-      >>> f = jnp.zeros(3, bool)
-      >>> discounted_returns(r, jnp.zeros(3), f, f, discount=0.5)
+      >>> discounted_returns(jnp.ones(3), discount=0.5)
       Array([1.75, 1.5 , 1.  ], dtype=float32)
+      >>> f = jnp.zeros(3, bool)  # the rollout cut with V = 2 beyond its end
+      >>> discounted_returns(jnp.ones(3), jnp.full(3, 2.0), f, f, discount=0.5)
+      Array([2., 2., 2.], dtype=float32)
     """
+    rewards = jnp.asarray(rewards)
+    if next_values is None:
+        next_values = jnp.zeros_like(rewards)
+    no_ends = jnp.zeros(rewards.shape, bool)
+    terminated = no_ends if terminated is None else terminated
+    truncated = no_ends if truncated is None else truncated
     a = _time_major(
         rewards=rewards, next_values=next_values, terminated=terminated, truncated=truncated
     )
@@ -174,6 +183,11 @@ def value_loss(
         \ell = \tfrac12 (V - G)^2, \qquad
         \ell_\text{clip} = \tfrac12 \max\big((V - G)^2,
             (V_\text{old} + \operatorname{clip}(V - V_\text{old}, -\epsilon, \epsilon) - G)^2\big)
+
+    The factor 1/2 is OpenAI baselines' PPO2 and CleanRL's convention (their ``vf_coef``
+    of 0.5 multiplies this halved error); the seed's ``critic_loss`` is
+    ``(value - d_reward) ** 2``, twice this. To reproduce the seed's loss scale, double
+    the value coefficient (or the result); the gradient direction is the same.
 
     Example:
       >>> import jax.numpy as jnp

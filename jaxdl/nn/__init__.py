@@ -8,12 +8,13 @@ from jaxdl.nn._dropout import Dropout
 from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
 from jaxdl.nn.conv import Conv
+from jaxdl.nn.detach import LRP, Detach
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.norm import NORMS, Norm
 from jaxdl.nn.pooling import max_pool
 from jaxdl.nn.positions import apply_rotary, sinusoidal_positions
 from jaxdl.nn.simclr import SimCLRNet
-from jaxdl.nn.transformer import LRP, Detach, TransformerConfig, TransformerEncoder
+from jaxdl.nn.transformer import TransformerConfig, TransformerEncoder
 
 __all__ = [
     "LRP",

@@ -103,6 +103,7 @@ class _EncoderWithHead(nnx.Module):
         attention_mask: Int[Array, " batch seq"] | None = None,
         *,
         return_attention: bool = False,
+        output_hidden_states: bool = False,
         train: bool = False,
         key: jax.Array | None = None,
         **encoder_kwargs: Any,
@@ -110,26 +111,29 @@ class _EncoderWithHead(nnx.Module):
         """The head's output, plus the ``(B, H, T, T)`` probabilities of every layer.
 
         Args:
-          input_ids, attention_mask, return_attention, train, key: as
-            :meth:`TransformerEncoder.__call__ <jaxdl.nn.TransformerEncoder.__call__>`.
+          input_ids, attention_mask, return_attention, output_hidden_states, train, key:
+            as :meth:`TransformerEncoder.__call__ <jaxdl.nn.TransformerEncoder.__call__>`.
           **encoder_kwargs: the encoder's other keyword arguments (``token_type_ids``,
             ``embeddings``, ``detach``).
 
         Returns:
-          the head's output, or ``(output, probabilities)`` with ``return_attention``.
+          the head's output, or a tuple of it followed by the probabilities (with
+          ``return_attention``) and the encoder's hidden states per layer (with
+          ``output_hidden_states``).
         """
         k_encoder, k_head = self._keys(key)
         out = self.encoder(
             input_ids,
             attention_mask,
             return_attention=return_attention,
+            output_hidden_states=output_hidden_states,
             train=train,
             key=k_encoder,
             **encoder_kwargs,
         )
-        hidden, probs = out if return_attention else (out, None)
-        y = self.head(hidden, attention_mask, train=train, key=k_head)
-        return (y, probs) if return_attention else y
+        out = out if return_attention or output_hidden_states else (out,)
+        y = self.head(out[0], attention_mask, train=train, key=k_head)
+        return (y, *out[1:]) if len(out) > 1 else y
 
 
 class DistilBertClassifier(_EncoderWithHead):

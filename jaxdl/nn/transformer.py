@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +27,9 @@ from jaxtyping import Array, Float, Int
 
 from jaxdl._checks import check_rank, check_same_shape, check_trailing_shape
 from jaxdl.nn._dropout import Dropout, split_key
+
+# Re-exported: these lived here before jaxdl.nn.detach, and user code imports them from here.
+from jaxdl.nn.detach import LRP, NO_DETACH, Detach, LayerNorm, gelu  # noqa: F401
 from jaxdl.nn.positions import apply_rotary, sinusoidal_positions
 from jaxdl.parallel.remat import Policy, check_policy, scan_blocks
 
@@ -63,7 +66,9 @@ class TransformerConfig:
     rotary_base: float = 10000.0
     eps: float = 1e-12
     type_vocab_size: int = 0
-    pad_token_id: int = 0
+    # The padding token; its embedding row starts at zero and gets no gradient (torch's
+    # nn.Embedding padding_idx, as transformers uses it). None: an ordinary row.
+    pad_token_id: int | None = 0
     dropout: float = 0.1
     attention_dropout: float = 0.1
     # BERT drops the attention output before its residual; DistilBERT does not.
@@ -98,63 +103,6 @@ class TransformerConfig:
         return self.dim // self.n_heads
 
 
-class Detach(NamedTuple):
-    """Which nonlinearities get the detachment rules of Ali et al. (2022).
-
-    - ``layer_norm``: ``(x - mean) / stop_gradient(std)``: the normalisation is a constant
-      scale, so the centring (linear) carries all relevance.
-    - ``attention``: ``stop_gradient(softmax(scores)) @ v``: attention weights act as a
-      fixed mixing matrix; relevance flows through the values only.
-    - ``gelu``: ``x * stop_gradient(Phi(x))``: GELU as a fixed gate on a linear path.
-
-    Each switch changes gradients only; the forward values are the same.
-    """
-
-    layer_norm: bool = False
-    attention: bool = False
-    gelu: bool = False
-
-
-NO_DETACH = Detach()
-LRP = Detach(layer_norm=True, attention=True, gelu=True)
-
-
-def gelu(x: jax.Array, *, detach: bool = False) -> jax.Array:
-    """Exact GELU ``x * Phi(x)``; with ``detach`` the gate ``Phi(x)`` gets no gradient.
-
-    ``gelu(x) / x`` is exactly ``Phi(x)``, so the detached form needs no ``+ 1e-6`` guard
-    against division by zero as the seed's ``x * (gelu(x) / (x + 1e-6)).detach()`` did.
-    """
-    gate = 0.5 * (1.0 + jax.lax.erf(x / math.sqrt(2.0)))
-    if detach:
-        gate = jax.lax.stop_gradient(gate)
-    return x * gate
-
-
-class LayerNorm(nnx.Module):
-    """LayerNorm over the last axis with the biased variance, as ``torch.nn.LayerNorm``.
-
-    With ``detach=True`` the standard deviation is a constant for the gradient. It is the
-    same statistic as the forward's (biased variance plus ``eps`` under the square root),
-    unlike the seed's ``LayerNormXAI`` whose unbiased ``std + eps`` changed the output.
-    """
-
-    def __init__(self, dim: int, *, eps: float):
-        self.dim, self.eps = dim, eps
-        self.scale = nnx.Param(jnp.ones((dim,), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
-
-    def __call__(self, x: Float[Array, "*batch dim"], *, detach: bool = False) -> jax.Array:
-        # Statistics in float32 whatever the compute dtype: bfloat16 means lose digits.
-        dtype = x.dtype
-        x = x.astype(jnp.promote_types(dtype, jnp.float32))
-        centred = x - jnp.mean(x, axis=-1, keepdims=True)
-        std = jnp.sqrt(jnp.mean(jnp.square(centred), axis=-1, keepdims=True) + self.eps)
-        if detach:
-            std = jax.lax.stop_gradient(std)
-        return (centred / std * self.scale[...] + self.bias[...]).astype(dtype)
-
-
 def linear(a: int, b: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.Linear:
     """``nnx.Linear(a, b)`` with the BERT-family initialisation."""
     return nnx.Linear(a, b, kernel_init=_INIT, dtype=dtype, rngs=rngs)
@@ -165,6 +113,10 @@ class Embeddings(nnx.Module):
 
     The position term is the learned table, the fixed sinusoidal one, or nothing (rotary
     positions act inside attention); see :class:`TransformerConfig`.
+
+    ``config.pad_token_id`` is PyTorch's ``padding_idx``, as in transformers: that row of
+    ``word_embeddings`` starts at zero and gets no gradient (a checkpoint's row is used as
+    loaded). ``None`` makes it an ordinary row.
     """
 
     def __init__(self, config: TransformerConfig, *, rngs: nnx.Rngs):
@@ -172,6 +124,14 @@ class Embeddings(nnx.Module):
         self.word_embeddings = nnx.Embed(
             config.vocab_size, config.dim, embedding_init=_INIT, dtype=config.dtype, rngs=rngs
         )
+        pad = config.pad_token_id
+        if pad is not None:
+            if not 0 <= pad < config.vocab_size:
+                raise ValueError(
+                    f"pad_token_id is {pad}, expected None or an id in [0, {config.vocab_size})."
+                )
+            table = self.word_embeddings.embedding
+            table[...] = table[...].at[pad].set(0.0)
         self.position_embeddings = (
             nnx.Embed(
                 config.max_position_embeddings,
@@ -215,6 +175,9 @@ class Embeddings(nnx.Module):
                 "the text (tokenizer(..., truncation=True))."
             )
         x = self.word_embeddings(input_ids)
+        if self.config.pad_token_id is not None:  # no gradient into the padding row
+            is_pad = (input_ids == self.config.pad_token_id)[..., None]
+            x = jnp.where(is_pad, jax.lax.stop_gradient(x), x)
         if kind == "learned":
             x = x + self.position_embeddings(jnp.arange(seq))[None]
         elif kind == "sinusoidal":
@@ -336,6 +299,7 @@ class TransformerEncoder(nnx.Module):
         embeddings: Float[Array, "batch seq dim"] | None = None,
         detach: Detach = NO_DETACH,
         return_attention: bool = False,
+        output_hidden_states: bool = False,
         train: bool = False,
         key: jax.Array | None = None,
     ):
@@ -349,6 +313,14 @@ class TransformerEncoder(nnx.Module):
             forward there, e.g. to differentiate with respect to it.
           detach: the XAI detachment switches (gradients only; values are unchanged).
           return_attention: also return every layer's attention probabilities.
+          output_hidden_states: also return the ``n_layers + 1`` hidden states ``(B, T, D)``
+            as Hugging Face's ``hidden_states``: the embeddings' output, then each block's
+            (the last is the returned hidden state).
+
+        Returns:
+          the hidden states, or a tuple of them followed by the probabilities (with
+          ``return_attention``) and then the per-layer hidden states (with
+          ``output_hidden_states``).
         """
         keys = split_key(key, len(self.layers) + 1)
         if (input_ids is None) == (embeddings is None):
@@ -365,19 +337,30 @@ class TransformerEncoder(nnx.Module):
             raise ValueError(
                 f"attention_mask has shape {attention_mask.shape}, expected {x.shape[:2]}."
             )
+        states = [x]
         if self.config.remat is None:
             all_probs = []
             for layer, k in zip(self.layers, keys[1:], strict=True):
                 x, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
                 all_probs.append(probs)
+                states.append(x)
         else:
             # Checkpointed blocks as one scan (see jaxdl.parallel.remat.scan_blocks). The
-            # probabilities are an output only when asked: outputs are always stored.
+            # probabilities and states are outputs only when asked: outputs are stored.
             def block(layer, x, k):
                 out, probs = layer(x, attention_mask, detach=detach, train=train, key=k)
-                return out, probs if return_attention else None
+                return out, (
+                    probs if return_attention else None,
+                    out if output_hidden_states else None,
+                )
 
             per_block = None if key is None else jnp.stack(keys[1:])
-            x, probs = scan_blocks(list(self.layers), block, x, per_block, policy=self.config.remat)
+            x, (probs, per_layer) = scan_blocks(
+                list(self.layers), block, x, per_block, policy=self.config.remat
+            )
             all_probs = tuple(probs) if return_attention else ()
-        return (x, tuple(all_probs)) if return_attention else x
+            states += list(per_layer) if output_hidden_states else []
+        extras = ((tuple(all_probs),) if return_attention else ()) + (
+            (tuple(states),) if output_hidden_states else ()
+        )
+        return (x, *extras) if extras else x

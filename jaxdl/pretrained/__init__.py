@@ -38,12 +38,15 @@ from jaxdl.pretrained._mapping import (
     drop_sinusoidal_table,
     normalise_names,
 )
+from jaxdl.pretrained.torch_state import load_gcn_conv, load_neural_ode
 
 __all__ = [
     "MINILM",
     "encode",
     "from_hf_config",
     "from_pretrained",
+    "load_gcn_conv",
+    "load_neural_ode",
     "load_tokenizer",
     "minilm_dir",
     "resolve_model_dir",

@@ -148,8 +148,15 @@ def _variable(model, path: tuple):
     return node
 
 
-def assign(model, tensors: dict[str, np.ndarray], names: dict[str, tuple[tuple, str]]) -> None:
-    """Copies ``tensors`` into ``model``'s variables in place.
+def assign(
+    model,
+    tensors: dict[str, np.ndarray],
+    names: dict[str, tuple[tuple, str]],
+    *,
+    what: str = "the model from its config.json",
+) -> None:
+    """Copies ``tensors`` into ``model``'s variables in place (``what`` names the model in
+    the error).
 
     Raises:
       CheckpointMismatchError: listing every missing, unexpected and wrong-shaped tensor.
@@ -178,9 +185,7 @@ def assign(model, tensors: dict[str, np.ndarray], names: dict[str, tuple[tuple, 
         problems.append(f"wrong shape {', '.join(wrong)}")
     if problems:
         raise CheckpointMismatchError(
-            "The checkpoint does not fit the model from its config.json: "
-            + "; ".join(problems)
-            + "."
+            f"The checkpoint does not fit {what}: " + "; ".join(problems) + "."
         )
     for path, value in values.items():
         _variable(model, path).set_value(jnp.asarray(value))

@@ -13,17 +13,20 @@ from jaxdl.xai.perturbation import (
 from jaxdl.xai.relevance import (
     METHODS,
     Explanation,
+    LogitGradient,
     attention_relevance,
     explain_logit,
     explain_similarity,
     gradient_x_input,
     jit_forward,
+    logit_gradient,
     resolve_detach,
 )
 
 __all__ = [
     "METHODS",
     "Explanation",
+    "LogitGradient",
     "PerturbationCurve",
     "area_over_curve",
     "candidate_mask",
@@ -36,5 +39,6 @@ __all__ = [
     "explain_logit",
     "explain_similarity",
     "gradient_x_input",
+    "logit_gradient",
     "resolve_detach",
 ]

@@ -24,7 +24,7 @@ from flax import nnx
 from jaxtyping import Array, Float, Int
 
 from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder, mean_pool
-from jaxdl.nn.transformer import LRP, NO_DETACH, Detach
+from jaxdl.nn.detach import LRP, NO_DETACH, Detach
 
 METHODS = {"gradient_x_input": NO_DETACH, "lrp": LRP}
 
@@ -33,6 +33,17 @@ class Explanation(NamedTuple):
     """``relevance (B, T)`` per token and the explained ``value (B,)`` (a logit or a cosine)."""
 
     relevance: jax.Array
+    value: jax.Array
+
+
+class LogitGradient(NamedTuple):
+    """What :func:`explain_logit` multiplies: the embedding layer's output
+    ``embeddings (B, T, D)``, the gradient of the explained logit with respect to it
+    ``gradient (B, T, D)`` (through the detached forward the method chooses), and the
+    logit ``value (B,)``. ``(embeddings * gradient).sum(-1) * mask`` is the relevance."""
+
+    embeddings: jax.Array
+    gradient: jax.Array
     value: jax.Array
 
 
@@ -79,10 +90,22 @@ def _explain_logit(graphdef, state, input_ids, attention_mask, target, *, detach
         def logit(e):
             return model(embeddings=e[None], attention_mask=mask[None], detach=detach)[0, cls]
 
-        rel, value = gradient_x_input(logit, emb)
-        return rel.sum(-1) * mask, value
+        value, grad = jax.value_and_grad(logit)(emb)
+        return (emb * grad).sum(-1) * mask, value, grad
 
-    return jax.vmap(one)(embeddings, attention_mask, target)
+    rel, value, grad = jax.vmap(one)(embeddings, attention_mask, target)
+    return rel, value, grad, embeddings
+
+
+def _logit_inputs(model, input_ids, attention_mask, target, method):
+    input_ids, attention_mask = _check_batch(input_ids, attention_mask)
+    graphdef, state = nnx.split(model)
+    if target is None:
+        target = jnp.argmax(_forward(graphdef, state, input_ids, attention_mask), axis=-1)
+    target = jnp.broadcast_to(jnp.asarray(target, jnp.int32), input_ids.shape[:1])
+    return _explain_logit(
+        graphdef, state, input_ids, attention_mask, target, detach=resolve_detach(method)
+    )
 
 
 def explain_logit(
@@ -104,16 +127,28 @@ def explain_logit(
 
     Returns:
       :class:`Explanation` with ``relevance (B, T)`` (0 on padding) and the logit ``(B,)``.
+      :func:`logit_gradient` returns the gradient it is made from.
     """
-    input_ids, attention_mask = _check_batch(input_ids, attention_mask)
-    graphdef, state = nnx.split(model)
-    if target is None:
-        target = jnp.argmax(_forward(graphdef, state, input_ids, attention_mask), axis=-1)
-    target = jnp.broadcast_to(jnp.asarray(target, jnp.int32), input_ids.shape[:1])
-    rel, value = _explain_logit(
-        graphdef, state, input_ids, attention_mask, target, detach=resolve_detach(method)
-    )
+    rel, value, _, _ = _logit_inputs(model, input_ids, attention_mask, target, method)
     return Explanation(rel, value)
+
+
+def logit_gradient(
+    model: DistilBertClassifier,
+    input_ids: Int[Array, " batch seq"],
+    attention_mask: Int[Array, " batch seq"],
+    *,
+    target: Int[Array, " batch"] | None = None,
+    method: str | Detach = "lrp",
+) -> LogitGradient:
+    """The gradient behind :func:`explain_logit` (same arguments, same compiled program):
+    d logit / d embeddings ``(B, T, D)``, with the embeddings and the logit.
+
+    With ``method="gradient_x_input"`` it is the plain gradient PyTorch's
+    ``inputs_embeds.grad`` gives for the same logit (the seed's recipe).
+    """
+    _, value, grad, embeddings = _logit_inputs(model, input_ids, attention_mask, target, method)
+    return LogitGradient(embeddings, grad, value)
 
 
 def _sentence(model: SentenceEncoder, mask, detach: Detach, *, ids=None, embeddings=None):

@@ -135,3 +135,22 @@ def test_one_hot_node_features():
     )
     with pytest.raises(ValueError, match="kind is 'constant'"):
         graphs.one_hot_node_features(g, kind="constant", width=2)
+
+
+def seed_compute_edges(points: np.ndarray, cutoff: float = 1.0) -> np.ndarray:
+    """The seed's compute_edges, in NumPy: ``(E, 2)`` rows ``(i, j)`` with d <= cutoff."""
+    distances = np.sqrt(np.sum((points[:, None, :] - points[None, :, :]) ** 2, axis=-1))
+    return np.stack(np.nonzero(distances <= cutoff), axis=1)
+
+
+def test_radius_graph_self_loop_convention_against_the_seed():
+    points = np.random.default_rng(4).uniform(size=(60, 2)) * 4
+    seed = seed_compute_edges(points, 1.0)
+    s, r = graphs.radius_graph(points, 1.0, self_loops=True)
+    # self_loops=True is the seed's edge list, in the seed's order (row i receives).
+    np.testing.assert_array_equal(np.stack([r, s], axis=1), seed)
+    # The default (pinned) drops exactly the 60 pairs (i, i).
+    s0, r0 = graphs.radius_graph(points, 1.0)
+    no_diag = seed[seed[:, 0] != seed[:, 1]]
+    assert len(seed) - len(no_diag) == 60
+    np.testing.assert_array_equal(np.stack([r0, s0], axis=1), no_diag)

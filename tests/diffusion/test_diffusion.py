@@ -12,6 +12,7 @@ from jaxdl.diffusion import (
     ddim_sample,
     ddim_step,
     ddim_timesteps,
+    ddpm_posterior,
     ddpm_sample,
     ddpm_step,
     make_schedule,
@@ -66,6 +67,38 @@ def test_ddpm_step_matches(t, clip):
         make_schedule(), x.numpy(), jnp.int32(t), eps.numpy(), randn(4).numpy(), clip_sample=clip
     )
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_ddpm_posterior_matches_diffusers(kind):
+    """diffusers' posterior mean (its step without the noise) and ``_get_variance``."""
+    theirs_kind = {"linear": "linear", "cosine": "squaredcos_cap_v2"}[kind]
+    ref = diffusers.DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule=theirs_kind,
+        prediction_type="sample",  # the model output is x_0 itself
+        clip_sample=False,
+    )
+    s = make_schedule(kind, 1000)
+    x_t, x0 = randn(5), randn(6)
+    ts = [999, 500, 1, 0]
+    for t in ts:
+        prev = ref.step(x0, t, x_t, generator=torch.Generator().manual_seed(7)).prev_sample
+        var = float(ref._get_variance(t))
+        mean = prev - (var**0.5 if t > 0 else 0.0) * randn(7)  # the noise diffusers drew
+        got_mean, got_var = ddpm_posterior(s, x_t.numpy(), jnp.int32(t), x0.numpy())
+        np.testing.assert_allclose(got_mean, mean.numpy(), rtol=1e-5, atol=1e-5)
+        # jaxdl takes beta_t as 1 - alpha_bar_t / alpha_bar_{t-1} in float32 (as ddpm_step always
+        # has); diffusers reads the betas table: the two round differently by ~2e-5.
+        np.testing.assert_allclose(float(got_var), var, rtol=1e-4, atol=1e-12)
+    # One timestep per example equals each example at its own scalar timestep.
+    t_each = jnp.array([999, 500, 1])
+    mean_b, var_b = ddpm_posterior(s, x_t.numpy(), t_each, x0.numpy())
+    assert var_b.shape == (3, 1, 1, 1)
+    for i, t in enumerate(t_each.tolist()):
+        m, v = ddpm_posterior(s, x_t.numpy()[i], jnp.int32(t), x0.numpy()[i])
+        np.testing.assert_allclose(mean_b[i], m, rtol=1e-6)
+        np.testing.assert_allclose(var_b[i, 0, 0, 0], v, rtol=1e-6)
 
 
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])

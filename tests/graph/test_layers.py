@@ -13,6 +13,7 @@ from flax import nnx
 
 from jaxdl.data import graphs
 from jaxdl.graph import GCN, GCNConv, GraphNet, gcn_norm
+from jaxdl.pretrained import load_gcn_conv
 
 torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")
@@ -31,14 +32,13 @@ def cloud_with_isolated_nodes(n: int = 40, seed: int = 0) -> np.ndarray:
 
 
 def layer_pair(n_in: int, n_out: int, seed: int = 0):
-    """A jaxdl GCNConv and a torch_geometric GCNConv with the same weights and bias."""
-    conv = GCNConv(n_in, n_out, rngs=nnx.Rngs(seed))
-    conv.bias[...] = jax.random.normal(jax.random.key(seed + 1), (n_out,))
+    """A torch_geometric GCNConv (random bias) and a jaxdl GCNConv loaded from its
+    state_dict by :func:`jaxdl.pretrained.load_gcn_conv`."""
+    torch.manual_seed(seed)
     pyg = pyg_nn.GCNConv(n_in, n_out)
     with torch.no_grad():
-        pyg.lin.weight.copy_(torch.from_numpy(np.asarray(conv.kernel[...]).T.copy()))
-        pyg.bias.copy_(torch.from_numpy(np.array(conv.bias[...])))
-    return conv, pyg
+        pyg.bias.normal_()  # torch_geometric starts it at zero
+    return load_gcn_conv(GCNConv(n_in, n_out, rngs=nnx.Rngs(seed)), pyg.state_dict()), pyg
 
 
 def run_pyg(pyg, x: np.ndarray, senders: np.ndarray, receivers: np.ndarray) -> np.ndarray:

@@ -26,6 +26,16 @@ def test_ntxent_equals_the_seed(tau):
     assert float(ntxent(z1, z2, temperature=tau).mean()) == pytest.approx(expected, rel=1e-5)
 
 
+def test_ntxent_default_temperature_is_the_seeds():
+    # The seed's simclr_loss hard-codes tau = 0.1; so does the default (it was 0.5).
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    z1, z2 = (rng.normal(size=(32, 8)).astype(np.float32) for _ in range(2))
+    expected = float(seed_simclr_loss(torch.as_tensor(z1), torch.as_tensor(z2), 0.1))
+    assert float(ntxent(z1, z2).mean()) == pytest.approx(expected, rel=1e-5)
+    assert float(ntxent(z1, z2, temperature=0.5).mean()) != pytest.approx(expected, rel=1e-2)
+
+
 def test_ntxent_equals_optax():
     rng = np.random.default_rng(1)
     z1, z2 = (rng.normal(size=(8, 5)).astype(np.float32) for _ in range(2))

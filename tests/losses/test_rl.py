@@ -133,3 +133,32 @@ def test_shape_mismatch_is_one_sentence():
             discount=0.9,
             gae_lambda=0.9,
         )
+
+
+def test_returns_called_the_seeds_way():
+    # discount_rewards(rewards, discount): no bootstrap, no episode ends.
+    rewards = np.random.default_rng(0).normal(size=17)
+    np.testing.assert_allclose(
+        discounted_returns(rewards, discount=0.9),
+        discount_rewards(list(rewards), 0.9),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    # A batch axis after time, and the explicit form it is shorthand for.
+    batch = np.random.default_rng(1).normal(size=(9, 4))
+    never = np.zeros((9, 4), bool)
+    np.testing.assert_array_equal(
+        discounted_returns(batch, discount=0.5),
+        discounted_returns(batch, np.zeros((9, 4)), never, never, discount=0.5),
+    )
+
+
+def test_value_loss_is_half_the_seeds_critic_loss():
+    # Pinned convention (baselines' PPO2, CleanRL): 0.5 (V - G)^2; the seed's
+    # critic_loss is (value - d_reward) ** 2.
+    rng = np.random.default_rng(2)
+    v, g = rng.normal(size=8), rng.normal(size=8)
+    seed_critic_loss = (v - g) ** 2
+    np.testing.assert_allclose(2 * np.asarray(value_loss(v, g)), seed_critic_loss, rtol=1e-5)
+    grad = jax.grad(lambda x: value_loss(x, g).sum())(v)
+    np.testing.assert_allclose(grad, v - g, rtol=1e-5)  # the seed's gradient is 2 (v - g)

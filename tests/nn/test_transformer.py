@@ -64,3 +64,24 @@ def test_functions():
     h = jnp.arange(12.0).reshape(1, 3, 4)
     np.testing.assert_allclose(mean_pool(h, jnp.array([[1, 1, 0]])), [[2.0, 3.0, 4.0, 5.0]])
     np.testing.assert_allclose(jnp.linalg.norm(l2_normalize(h), axis=-1), 1.0, rtol=1e-6)
+
+
+def test_hidden_states_are_the_same_with_remat():
+    import dataclasses
+
+    from jaxdl.nn.transformer import TransformerEncoder
+    from jaxdl.parallel import remat_policy
+
+    cfg = dataclasses.replace(CFG, n_layers=3)
+    plain = TransformerEncoder(cfg, rngs=nnx.Rngs(0))
+    remat = TransformerEncoder(
+        dataclasses.replace(cfg, remat=remat_policy("nothing")), rngs=nnx.Rngs(0)
+    )
+    ids = jnp.array([[1, 4, 5, 0], [2, 3, 0, 0]])
+    last, states = plain(ids, output_hidden_states=True)
+    last_r, probs_r, states_r = remat(ids, return_attention=True, output_hidden_states=True)
+    assert len(states) == len(states_r) == 4 and len(probs_r) == 3
+    chex.assert_trees_all_close(states, states_r, atol=1e-6)
+    chex.assert_trees_all_close(states[0], plain.embeddings(ids))
+    chex.assert_trees_all_close(states[-1], last)
+    chex.assert_trees_all_close(last_r, last, atol=1e-6)

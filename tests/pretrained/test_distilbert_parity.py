@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,72 @@ def test_sinusoidal_positions_encoder_output(tmp_path):
     table = hf.distilbert.embeddings.position_embeddings.weight.detach().numpy()
     assert np.abs(table[1:, 0] - np.sin(np.arange(1, 40))).max() < 1e-6
     _compare(tmp_path, hf, SMALL["vocab_size"], [9, 3, 17, 1])
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small random checkpoint: (transformers model, jaxdl model loaded from it)."""
+    folder = tmp_path_factory.mktemp("small")
+    hf = save_distilbert(folder, **SMALL)
+    return hf, from_pretrained(folder)
+
+
+def test_hidden_states_match_transformers(small):
+    hf, model = small
+    ids, mask = padded_batch(SMALL["vocab_size"], [9, 3, 17, 1], seed=7)
+    logits, states = model(ids, mask, output_hidden_states=True)
+    with torch.no_grad():
+        ref = hf(
+            input_ids=torch.from_numpy(ids),
+            attention_mask=torch.from_numpy(mask),
+            output_hidden_states=True,
+        )
+    np.testing.assert_allclose(np.asarray(logits), ref.logits.numpy(), atol=1e-4, rtol=0)
+    assert len(states) == len(ref.hidden_states) == SMALL["n_layers"] + 1
+    for layer, (ours, theirs) in enumerate(zip(states, ref.hidden_states, strict=True)):
+        np.testing.assert_allclose(
+            np.asarray(ours), theirs.numpy(), atol=1e-4, rtol=0, err_msg=f"state {layer}"
+        )
+    # The encoder alone, with the attention too: (last, probabilities, states).
+    last, probs, enc_states = model.encoder(
+        ids, mask, return_attention=True, output_hidden_states=True
+    )
+    assert len(probs) == SMALL["n_layers"]
+    np.testing.assert_array_equal(np.asarray(enc_states[-1]), np.asarray(last))
+
+
+def test_padding_row_is_torch_padding_idx(small):
+    """The pad token's embedding row: zero at init and no gradient, as transformers'
+    ``nn.Embedding(padding_idx=pad_token_id)``."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from jaxdl.nn.transformer import Embeddings, TransformerConfig
+
+    hf, model = small
+    assert float(hf.distilbert.embeddings.word_embeddings.weight[0].detach().abs().max()) == 0.0
+    ids, _ = padded_batch(SMALL["vocab_size"], [9, 3, 17, 1], seed=8)  # pads are id 0
+    weights = np.random.default_rng(9).normal(size=(*ids.shape, SMALL["dim"]))
+
+    emb = hf.distilbert.embeddings
+    emb.zero_grad(set_to_none=True)
+    torch_out = emb(torch.from_numpy(ids))
+    (torch_out * torch.from_numpy(weights).float()).sum().backward()
+    theirs = emb.word_embeddings.weight.grad.numpy()
+
+    def loss(e):
+        return jnp.sum(e(jnp.asarray(ids)) * weights)
+
+    grads = nnx.grad(loss)(model.encoder.embeddings)
+    ours = np.asarray(grads["word_embeddings"]["embedding"][...])
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+    assert float(np.abs(ours[0]).max()) == 0.0 and float(np.abs(ours[1:]).max()) > 0.0
+
+    # Fresh init: the pad row starts at zero; pad_token_id=None is an ordinary row.
+    cfg = TransformerConfig(vocab_size=30, dim=8, n_layers=1, n_heads=2, hidden_dim=16)
+    fresh = Embeddings(cfg, rngs=nnx.Rngs(0)).word_embeddings.embedding[...]
+    assert float(jnp.abs(fresh[0]).max()) == 0.0 and float(jnp.abs(fresh[1]).max()) > 0.0
+    plain = Embeddings(dataclasses.replace(cfg, pad_token_id=None), rngs=nnx.Rngs(0))
+    assert float(jnp.abs(plain.word_embeddings.embedding[...][0]).max()) > 0.0
+    g = nnx.grad(lambda m: jnp.sum(m(jnp.zeros((1, 3), jnp.int32)) * weights[:1, :3, :8]))(plain)
+    assert float(jnp.abs(g["word_embeddings"]["embedding"][...][0]).max()) > 0.0

@@ -9,7 +9,13 @@ import pytest
 
 from jaxdl.nn.transformer import LRP, Detach
 from jaxdl.pretrained import from_pretrained
-from jaxdl.xai import attention_relevance, explain_logit, gradient_x_input, resolve_detach
+from jaxdl.xai import (
+    attention_relevance,
+    explain_logit,
+    gradient_x_input,
+    logit_gradient,
+    resolve_detach,
+)
 from tests.pretrained.helpers import SMALL, padded_batch, save_distilbert
 
 torch = pytest.importorskip("torch")
@@ -46,6 +52,26 @@ def test_matches_pytorch(models, name):
     np.testing.assert_allclose(np.asarray(ours.value), logit, atol=1e-4, rtol=0)
     np.testing.assert_allclose(np.asarray(ours.relevance), theirs, atol=1e-4, rtol=0)
     assert np.abs(theirs).max() > 1e-2  # relevances large enough for 1e-4 to mean something
+
+
+def test_gradient_matches_pytorch_inputs_embeds_grad(models):
+    hf, model = models[False]
+    ids, mask = padded_batch(SMALL["vocab_size"], LENGTHS, seed=7)
+    target = np.array([1, 0, 2, 1])
+    ours = logit_gradient(model, ids, mask, target=target, method="gradient_x_input")
+    grad, emb = reference.gradient(hf, ids, target, mask)
+    assert ours.gradient.shape == (len(LENGTHS), ids.shape[1], SMALL["dim"])
+    np.testing.assert_allclose(np.asarray(ours.embeddings), emb, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(ours.gradient), grad, atol=1e-5, rtol=0)
+    assert np.abs(grad).max() > 1e-2
+    # explain_logit's relevance is exactly this gradient times the embeddings.
+    rel = explain_logit(model, ids, mask, target=target, method="gradient_x_input")
+    np.testing.assert_allclose(
+        np.asarray(rel.relevance),
+        np.asarray((ours.embeddings * ours.gradient).sum(-1) * mask),
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(np.asarray(rel.value), np.asarray(ours.value))
 
 
 def test_lrp_conserves_the_logit_with_zero_biases(models):

@@ -78,3 +78,14 @@ def relevance(hf_model, ids, mask, target, *, layer_norm=False, attention=False,
     chosen.sum().backward()
     rel = (emb * emb.grad).sum(-1) * mask
     return rel.detach().numpy(), chosen.detach().numpy()
+
+
+def gradient(hf_model, ids, target, mask, **switches):
+    """``d logit / d inputs_embeds (B, T, D)`` and the embeddings, as numpy."""
+    model = copy.deepcopy(hf_model).eval()
+    ids, mask_t = torch.from_numpy(np.asarray(ids)).long(), torch.from_numpy(np.asarray(mask))
+    emb = model.distilbert.embeddings(ids).detach().requires_grad_(True)
+    model.distilbert.embeddings = PassEmbeddings()
+    logits = model(inputs_embeds=emb, attention_mask=mask_t.long()).logits
+    logits[torch.arange(len(ids)), torch.as_tensor(np.asarray(target)).long()].sum().backward()
+    return emb.grad.numpy(), emb.detach().numpy()

@@ -55,6 +55,9 @@ def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> DistilB
         n_heads=config.n_heads,
         hidden_dim=config.hidden_dim,
         max_position_embeddings=config.max_length,
+        # Token 0 ('.') pads here too, but this recipe predates the padding_idx convention:
+        # keep its row an ordinary trained row so results stay as published.
+        pad_token_id=None,
         dropout=config.dropout,
         attention_dropout=config.dropout,
         classifier_dropout=config.dropout,
