@@ -143,10 +143,10 @@ def enable_compilation_cache(
     Raises:
       ValueError: if ``min_compile_time_s`` is negative.
 
-    Example::
-
-        from jaxdl.training import enable_compilation_cache
-        enable_compilation_cache("/tmp/my_xla_cache")
+    Example:
+      >>> from jaxdl.training import enable_compilation_cache
+      >>> enable_compilation_cache("/tmp/my_xla_cache")  # doctest: +SKIP
+      PosixPath('/tmp/my_xla_cache')
     """
     if min_compile_time_s < 0:
         raise ValueError(f"min_compile_time_s={min_compile_time_s}, expected >= 0.")
