@@ -133,7 +133,9 @@ def enable_compilation_cache(
     ``$JAXDL_COMPILATION_CACHE``).
 
     Args:
-      path: the folder (created if missing); default :func:`default_cache_dir`.
+      path: a local folder (created if missing); default :func:`default_cache_dir`. A
+        process killed while writing an entry leaves a ``.*.tmp`` file there, never a
+        partial entry; such files can be deleted.
       min_compile_time_s: programs that compile faster are not stored (JAX's own default
         is 1 s, which would leave out most of a small recipe's programs).
 
