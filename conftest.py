@@ -41,6 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[_OWNED] = os.environ[CACHE_DIR] = tempfile.mkdtemp(prefix="jaxdl_xla_")
         for name, value in CACHE_ENV.items():
             os.environ.setdefault(name, value)
+        # `python -m train` caches in ~/.cache/jaxdl/xla by default: not from the tests.
+        os.environ.setdefault("JAXDL_COMPILATION_CACHE", os.environ[CACHE_DIR])
         os.environ.setdefault("JAXDL_SMOKE_TEST", "1")
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_backend_optimization_level" not in flags:

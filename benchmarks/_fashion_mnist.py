@@ -84,6 +84,14 @@ class JaxdlSide:
         self.last_sums = sums
         return self.state, sums, bad
 
+    def step_cost(self) -> dict[str, float]:
+        """XLA's cost of one training step: the chunk compiled for one step, whose loop
+        runs once (so XLA counting its body once is right)."""
+        order = self.source.inputs(1, 0, 1)
+        return _harness.step_cost(
+            self.run_chunk, self.state, self.data, order, 1, single_trip_loops=True
+        )
+
     def check_finite(self) -> None:
         """Raises if any step diverged: a throughput of a NaN run would mean nothing."""
         bad = [int(b) for b in self.bad_steps]
@@ -272,6 +280,7 @@ def run(
                 "baseline": th.test_accuracy(test_x, test_y),
             },
         },
+        "flops": _harness.flops_record(jx.step_cost(), jx.steps, _harness.median(times["jaxdl"])),
         "quick": quick,
         "load_average_before": load_before,
         # Cores used by other processes while timing: near 0 for a clean run.

@@ -31,6 +31,9 @@ README = BENCH_DIR / "README.md"
 _VERSIONED = ("jax", "jaxlib", "flax", "optax", "torch", "numpy")
 
 Sync = Callable[[Any], Any]
+#: One id per process: records written by one ``python -m benchmarks.run`` share it, so
+#: the table divides a benchmark's FLOP/s only by a peak measured alongside it.
+SESSION = f"{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
 
 
 def block(result: Any) -> Any:
@@ -236,12 +239,85 @@ def result_record(
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": versions(),
         "threads": thread_counts(),
+        "session": SESSION,
     }
     clash = set(record) & set(extra or {})
     if clash:
         raise ValueError(f"extra has keys {sorted(clash)}, which the record already defines.")
     record.update(extra or {})
     return record
+
+
+def step_cost(
+    fn: Callable[..., Any], *args: Any, single_trip_loops: bool = False, **kwargs: Any
+) -> dict[str, float]:
+    """XLA's cost analysis of ``fn(*args, **kwargs)`` compiled: FLOPs and bytes accessed.
+
+    ``fn`` is a function or a ``jax.jit`` of one; it is lowered and compiled for these
+    arguments (shapes and dtypes are what count). Pass one step: XLA counts the body of
+    a ``while`` loop (``lax.scan``, ``fori_loop``) once, not once per iteration, so the
+    cost of a compiled loop of S steps would be the cost of one. Hence a program with a
+    loop is refused, unless ``single_trip_loops`` says that each of its loops runs
+    exactly once per call (e.g. the engine's chunk compiled for one step), where
+    counting the body once is right.
+
+    Returns:
+      ``{"flops": ..., "bytes_accessed": ...}`` per call (the ``transcendentals`` count
+      too where XLA gives it).
+
+    Raises:
+      ValueError: if the compiled program contains a ``while`` loop, or XLA gives no
+        FLOP count.
+    """
+    jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
+    compiled = jitted.lower(*args, **kwargs).compile()
+    if not single_trip_loops and " while(" in compiled.as_text():
+        raise ValueError(
+            "fn compiles to a while loop, whose body XLA's cost analysis counts once; "
+            "expected one step (pass the loop body and multiply by the steps)."
+        )
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
+    if not cost or "flops" not in cost:
+        raise ValueError(f"XLA gave no FLOP count for fn (cost analysis: {cost!r}).")
+    out = {"flops": float(cost["flops"]), "bytes_accessed": float(cost.get("bytes accessed", 0))}
+    if "transcendentals" in cost:
+        out["transcendentals"] = float(cost["transcendentals"])
+    return out
+
+
+def flops_record(cost: Mapping[str, float], steps: float, seconds: float) -> dict[str, Any]:
+    """What a timed unit of ``steps`` steps of cost ``cost`` (:func:`step_cost`) taking
+    ``seconds`` achieved: the record's ``flops`` entry, which the table divides by the
+    session's peak (``benchmarks/roofline.py``).
+
+    >>> flops_record({"flops": 2e9, "bytes_accessed": 4e6}, 10, 2.0)["flops_per_s"]
+    10000000000.0
+    """
+    if steps <= 0 or seconds <= 0:
+        raise ValueError(f"steps={steps}, seconds={seconds}; expected both > 0.")
+    return {
+        "per_step": float(cost["flops"]),
+        "bytes_per_step": float(cost.get("bytes_accessed", 0.0)),
+        "steps_per_unit": float(steps),
+        "seconds_per_unit": float(seconds),
+        "flops_per_s": float(cost["flops"]) * steps / seconds,
+        "bytes_per_s": float(cost.get("bytes_accessed", 0.0)) * steps / seconds,
+        "source": "XLA cost analysis of one compiled step",
+    }
+
+
+def peak_fraction(record: Mapping[str, Any], peak: Mapping[str, Any] | None) -> float | None:
+    """``record``'s achieved FLOP/s as a fraction of ``peak``'s matmul rate (the
+    ``roofline`` record), or ``None`` when either number is missing or they come from
+    different sessions (a peak measured at another time, under another load, would make
+    the fraction meaningless)."""
+    flops = record.get("flops") or {}
+    if peak is None or "flops_per_s" not in flops or "peak" not in peak:
+        return None
+    if record.get("session") is None or record.get("session") != peak.get("session"):
+        return None
+    return flops["flops_per_s"] / peak["peak"]["matmul_flops_per_s"]
 
 
 def write_result(record: Mapping[str, Any], results_dir: str | Path = RESULTS_DIR) -> Path:

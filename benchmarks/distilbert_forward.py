@@ -97,6 +97,9 @@ def run(
         "sanity": {"max_abs_logit_difference": diff},
         "quick": quick,
         "other_cpu_load": other.cores,
+        "flops": _harness.flops_record(
+            _harness.step_cost(forward, ids_j, mask_j), 1, _harness.median(times["jaxdl"])
+        ),
     }
     return _harness.result_record(
         NAME,

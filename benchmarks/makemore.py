@@ -152,6 +152,12 @@ def run(
         "num_params": th.num_params,
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        # One step: the chunk compiled for one step, whose loop runs once.
+        "flops": _harness.flops_record(
+            _harness.step_cost(chunk, jx["state"], source.data, None, 1, single_trip_loops=True),
+            chunk_steps,
+            _harness.median(times["jaxdl"]),
+        ),
     }
     if full:
         extra["full_run"] = _full_runs(config, spec, data, windows)

@@ -81,6 +81,9 @@ def run(
         "jaxdl_large": {"two_n": large_two_n, "seconds": _harness.median(large)},
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        "flops": _harness.flops_record(
+            _harness.step_cost(grad, j1, j2), 1, _harness.median(times["jaxdl"])
+        ),
     }
     return _harness.result_record(
         NAME,

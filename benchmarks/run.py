@@ -21,6 +21,7 @@ from benchmarks import _harness
 
 # name -> module under benchmarks/ with run(*, batch_size, repeats, train_examples, quick).
 BENCHMARKS = (
+    "roofline",  # first: the session's peak, which the others' fraction of peak divides by
     "fashion_mnist_mlp",
     "fashion_mnist_cnn",
     "conv_layer",
@@ -42,7 +43,19 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 _ABSOLUTE_BACKENDS = {"gpu", "cuda", "rocm", "tpu"}
 # Above this many cores used by other processes during timing, a run is flagged as busy.
 BUSY_CORES = 0.2
-_COLUMNS = ("name", "metric", "jaxdl", "baseline", "ratio", "batch", "machine", "date")
+_COLUMNS = (
+    "name",
+    "metric",
+    "jaxdl",
+    "baseline",
+    "ratio",
+    "fraction of peak",
+    "batch",
+    "machine",
+    "date",
+)
+#: Benchmarks that measure something other than time (no fraction of peak).
+UNTIMED = ("remat_memory",)
 
 
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
@@ -72,8 +85,10 @@ def _machine_cell(machine: Mapping[str, Any]) -> str:
 
 def render_table(records: Iterable[Mapping[str, Any]]) -> str:
     """A Markdown table of ``records`` (absolute values only for accelerator runs)."""
+    records = list(records)
     lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-    busy = False
+    busy = missing = False
+    peaks = {r.get("session"): r for r in records if r["name"] == "roofline"}
     for r in records:
         backend = r.get("machine", {}).get("backend", "cpu")
         flagged = (r.get("other_cpu_load") or 0.0) > BUSY_CORES
@@ -84,14 +99,31 @@ def render_table(records: Iterable[Mapping[str, Any]]) -> str:
             _value_cell(r["jaxdl"], backend),
             _value_cell(r["baseline"], backend),
             f"{r['ratio']:.2f}x" + (" †" if flagged else ""),
+            _fraction_cell(r, peaks.get(r.get("session"))),
             str(r.get("batch_size", "")),
             _machine_cell(r.get("machine", {})),
             str(r["date"])[:10],
         ]
         lines.append("| " + " | ".join(cells) + " |")
+        missing |= cells[5] == "rerun ‡"
+    if busy or missing:
+        lines.append("")
     if busy:
-        lines += ["", f"† other processes used more than {BUSY_CORES} cores while timing: rerun."]
+        lines.append(f"† other processes used more than {BUSY_CORES} cores while timing: rerun.")
+    if missing:
+        lines.append(
+            "‡ no FLOP count in the record, or no `roofline` peak measured in the same session: "
+            "rerun it with `python -m benchmarks.run` on an idle machine."
+        )
     return "\n".join(lines)
+
+
+def _fraction_cell(record: Mapping[str, Any], peak: Mapping[str, Any] | None) -> str:
+    """The record's achieved FLOP/s over the peak measured in its session, as a percent."""
+    if record["name"] in UNTIMED:
+        return "n/a"
+    fraction = _harness.peak_fraction(record, peak)
+    return "rerun ‡" if fraction is None else f"{100 * fraction:.1f}%"
 
 
 def update_readme(
@@ -146,7 +178,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = parser.parse_args(argv)
 
     records = []
-    for name in args.names or BENCHMARKS:
+    names = list(args.names or BENCHMARKS)
+    if "roofline" not in names:
+        names.insert(0, "roofline")  # the session's peak, for the fraction-of-peak column
+    for name in names:
         record = run_one(
             name,
             repeats=args.repeats,

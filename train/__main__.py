@@ -5,6 +5,11 @@ Usage:
   jaxdl-train RECIPE [--config=NAME|FILE.py] [--config.FIELD=VALUE ...] [--workdir=DIR]
   jaxdl-train RECIPE [--config=NAME] --help    the config's fields, defaults and comments
 
+Compiled programs are kept in JAX's persistent compilation cache, so a second run or a
+resume of the same config loads them instead of compiling again:
+``--compilation-cache=DIR`` (or ``$JAXDL_COMPILATION_CACHE``; ``off`` disables it;
+default ``~/.cache/jaxdl/xla``, see ``jaxdl.training.compile_cache``).
+
 Every error ends the run with one sentence ``error: ...`` and no traceback (set
 ``JAXDL_DEBUG=1`` for it): exit status 2 for a usage error (a wrong config, field or
 value, a busy workdir or one that holds another run) and 1 for a failure (the loss
@@ -32,6 +37,7 @@ from jaxdl.errors import (
     UsageError,
     WorkdirError,
 )
+from jaxdl.training import compile_cache
 from jaxdl.training.workdir import as_path
 
 from .cli_config import (
@@ -107,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list recipes and their configs")
     parser.add_argument("--config", default="default", help="config name or .py file")
     parser.add_argument("--workdir", default=None, help="output folder (default runs/RECIPE)")
+    parser.add_argument(
+        "--compilation-cache",
+        default=None,
+        metavar="DIR|off",
+        help=f"where compiled programs are kept for later runs (default ${compile_cache.ENV}, "
+        "else $JAX_COMPILATION_CACHE_DIR, else ~/.cache/jaxdl/xla); off: compile every time",
+    )
     return parser
 
 
@@ -133,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         validate(config)
         workdir = args.workdir or os.path.join("runs", args.recipe)
+        cache = compile_cache.resolve_cache_dir(args.compilation_cache)
+        if cache is not None:
+            compile_cache.enable_compilation_cache(cache)
+        compile_cache.listen()
         module = importlib.import_module(f"{__package__}.{args.recipe}.train")
         summary = module.train_and_evaluate(config, workdir)
+        compiled = record_compilation(workdir)
         check_finite(summary["metrics"])
     # jaxdl's functions reject bad arguments with ValueError / TypeError whose message
     # names the argument; from here that is a config value, so it is a usage error.
@@ -147,9 +165,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{args.recipe} ({args.config}) finished in {summary['wall_time_s']:.0f} s")
     for key, value in summary["metrics"].items():
         print(f"  {key:24s} {value:.4f}" if isinstance(value, float) else f"  {key:24s} {value}")
+    print(f"  compiled in {compiled['compile_s']:.1f} s ({_cache_line(compiled)})")
     print(f"  results in {as_path(workdir) / 'summary.json'}")
     print(json.dumps({k: v for k, v in summary["metrics"].items() if k.startswith("test_")}))
     return 0
+
+
+def record_compilation(workdir: str) -> dict:
+    """Adds this process's compilation times and cache use to ``summary.json`` (as
+    ``compilation``; process 0 writes the summary, the others have none) and returns them."""
+    stats = compile_cache.compilation_stats()
+    path = as_path(workdir) / "summary.json"
+    if path.exists():
+        summary = json.loads(path.read_text())
+        path.write_text(json.dumps(summary | {"compilation": stats}, indent=2) + "\n")
+    return stats
+
+
+def _cache_line(stats: dict) -> str:
+    if stats["cache_dir"] is None:
+        return "no compilation cache"
+    return (
+        f"{stats['cache_hits']} programs loaded from the cache in {stats['cache_dir']}, "
+        f"{stats['cache_writes']} compiled and stored"
+    )
 
 
 def check_finite(metrics: dict) -> None:

@@ -2,6 +2,11 @@
 the run lifecycle. See ``docs/architecture.md`` for the path of a batch through it."""
 
 from jaxdl.training.checkpoint import Checkpointer
+from jaxdl.training.compile_cache import (
+    compilation_stats,
+    disable_compilation_cache,
+    enable_compilation_cache,
+)
 from jaxdl.training.ema import EmaState, ema_params, track_ema
 from jaxdl.training.engine import TrainResult, epoch_line, make_chunk, train
 from jaxdl.training.evaluation import make_evaluator
@@ -55,7 +60,10 @@ __all__ = [
     "WARMUP_COSINE_OPTIMIZERS",
     "classifier_eval",
     "classifier_loss",
+    "compilation_stats",
+    "disable_compilation_cache",
     "ema_params",
+    "enable_compilation_cache",
     "environment",
     "epoch_line",
     "epoch_order",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 
@@ -153,7 +154,10 @@ def _unflat(template: Any, stored: Mapping[str, Any], *, placed: bool = False) -
                 "--workdir."
             )
         if not placed:
-            value = jax.numpy.asarray(value, stored.dtype)
+            # Through the host: orbax's arrays are committed to a device, a fresh state's
+            # are not, and jit compiles another program for committed inputs, so a
+            # resumed run would miss the persistent compilation cache.
+            value = jax.numpy.asarray(np.asarray(value), stored.dtype)
         if is_prng_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
         leaves.append(value)

@@ -194,5 +194,15 @@ def test_quick_mlp_end_to_end():
     assert record["examples_per_epoch"] == record["steps_per_epoch"] * record["batch_size"]
     for side in ("jaxdl", "baseline"):
         assert 0.0 <= record["sanity"]["test_accuracy"][side] <= 1.0
+    # XLA's count of one training step: forward 2 B P, weight gradients 2 B P, input
+    # gradients 2 B P less the first layer's (the images need none), plus a little for
+    # the optimiser, softmax and dropout.
+    flops, batch = record["flops"], record["batch_size"]
+    matmuls = batch * (6 * params["jaxdl"] - 2 * 784 * 512)
+    assert matmuls < flops["per_step"] < 1.1 * matmuls
+    assert flops["steps_per_unit"] == record["steps_per_epoch"]
+    assert flops["flops_per_s"] == pytest.approx(
+        flops["per_step"] * flops["steps_per_unit"] / flops["seconds_per_unit"]
+    )
     after = sorted(_harness.RESULTS_DIR.glob("*")) if _harness.RESULTS_DIR.exists() else []
     assert after == before  # quick runs write nowhere
