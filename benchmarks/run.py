@@ -35,6 +35,7 @@ BENCHMARKS = (
     "classic_kmeans",
     "remat_memory",
     "ddpm_sampling",
+    "gpt_sampling",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

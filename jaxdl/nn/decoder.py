@@ -80,9 +80,7 @@ def _linear(a: int, b: int, rngs: nnx.Rngs, std: float = _STD) -> nnx.Linear:
     return nnx.Linear(a, b, kernel_init=nnx.initializers.normal(std), rngs=rngs)
 
 
-def causal_mask(
-    valid: Bool[Array, "batch seq"] | None, seq: int
-) -> Bool[Array, "batch 1 seq seq"]:
+def causal_mask(valid: Bool[Array, "batch seq"] | None, seq: int) -> Bool[Array, "batch 1 seq seq"]:
     """``mask[b, 0, i, j]``: query ``i`` may read key ``j`` (``j <= i`` and ``valid[b, j]``)."""
     keep = jnp.tril(jnp.ones((seq, seq), bool))[None, None]
     return keep if valid is None else keep & valid[:, None, None, :]

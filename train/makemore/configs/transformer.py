@@ -21,5 +21,5 @@ def get_config() -> ml_collections.ConfigDict:
     c = override(default.get_config(), model="transformer", block_size=16, init="scaled")
     c = override(c, n_embd=64, n_hidden=256, n_layer=4, n_head=4, head_dim=0)
     c = override(c, optim="adamw", learning_rate=1e-3, batch_size=32)
-    c = override(c, num_steps=10_000, lr_decay_at=0.75, chunk_steps=1000)
+    c = override(c, num_steps=8000, lr_decay_at=0.75, chunk_steps=500)
     return override(c, lr_find_steps=0)
