@@ -53,15 +53,14 @@ def seq_lm_loss(
     Args:
       model: has ``sequence_logits(x) -> (B, T, vocab)`` (:class:`~jaxdl.nn.char_lm.CharGPT`).
       batch: ``{"x": (B, T) ids, "y": (B,) next-character ids}``.
-      train: unused (no dropout).
-      key: unused.
+      train: training mode (dropout).
+      key: the step's key (dropout), or ``None``.
 
     Returns:
       ``(loss, {"loss": loss})``.
     """
-    del train, key
     x, y = batch["x"], batch["y"]
-    logits = model.sequence_logits(x)  # (B, T, V)
+    logits = model.sequence_logits(x, train=train, key=key)  # (B, T, V)
     targets = jnp.concatenate([x[:, 1:], y[:, None]], axis=1)
     lead = jnp.cumprod(x == 0, axis=1).sum(axis=1, keepdims=True)
     where = jnp.arange(x.shape[1])[None, :] >= lead - 1

@@ -63,6 +63,7 @@ class CharLMRun:
         ``n_embd`` makes every head full width (wide).
       optim: ``"sgd"`` (the seed's) or ``"adamw"`` (weight decay 0.01, as makemore's
         transformer), both with the step decay.
+      dropout: the transformer's dropout rate (embeddings and residual branches).
 
     Raises:
       TypeError: a field has the wrong type.
@@ -89,6 +90,7 @@ class CharLMRun:
     n_head: int = 4
     head_dim: int = 0
     optim: str = "sgd"
+    dropout: float = 0.0
 
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = (
         "model",
@@ -102,6 +104,7 @@ class CharLMRun:
         "n_head",
         "head_dim",
         "optim",
+        "dropout",
     )
     VMAP_FIELDS: ClassVar[tuple[str, ...]] = (
         "seed",
@@ -117,13 +120,15 @@ class CharLMRun:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"{name} is {value!r}, expected an int.")
             object.__setattr__(self, name, int(value))
-        for name in ("learning_rate", "lr_decay_at", "lr_decay_factor"):
+        for name in ("learning_rate", "lr_decay_at", "lr_decay_factor", "dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{name} is {value!r}, expected a float.")
             object.__setattr__(self, name, float(value))
         if self.model not in MODELS:
-            raise ValueError(f"model is {self.model!r}, expected one of {MODELS}.")
+            raise ValueError(
+                f"model is {self.model!r}, expected 'mlp', 'wavenet' or 'transformer'."
+            )
         if self.optim not in OPTIMIZERS:
             raise ValueError(f"optim is {self.optim!r}, expected one of {OPTIMIZERS}.")
         if self.init not in INITS:
@@ -138,6 +143,8 @@ class CharLMRun:
                 f"block_size is {self.block_size}, expected a power of two >= 2 for the "
                 "'wavenet' model."
             )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout is {self.dropout}, expected a value in [0, 1).")
         if self.n_head < 1 or self.head_dim < 0:
             raise ValueError(
                 f"n_head is {self.n_head} and head_dim {self.head_dim}, expected >= 1 and >= 0."
@@ -183,6 +190,7 @@ class CharLMRun:
             n_layer=self.n_layer,
             n_head=self.n_head,
             head_dim=self.head_dim,
+            dropout=self.dropout,
         )
 
     def optimizer(self) -> optax.GradientTransformation:

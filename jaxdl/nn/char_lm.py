@@ -184,6 +184,7 @@ class CharGPT(nnx.Module):
         n_layer: int = 4,
         n_head: int = 4,
         head_dim: int = 0,
+        dropout: float = 0.0,
         rngs: nnx.Rngs,
     ):
         self.block_size = block_size
@@ -195,22 +196,24 @@ class CharGPT(nnx.Module):
             n_head=n_head,
             head_dim=head_dim,
             n_inner=n_hidden,
+            dropout=dropout,
         )
         self.gpt = GPT(config, rngs=rngs)
 
-    def sequence_logits(self, idx: Int[Array, "batch block"]) -> Float[Array, "batch block vocab"]:
+    def sequence_logits(
+        self, idx: Int[Array, "batch block"], *, train: bool = False, key: jax.Array | None = None
+    ) -> Float[Array, "batch block vocab"]:
         """Next-character logits at every position of the window (padding rows: garbage)."""
         _check_context(idx, self.block_size)
         positions, valid = left_aligned(idx)
-        return self.gpt(idx, positions=positions, valid=valid)
+        return self.gpt(idx, positions=positions, valid=valid, train=train, key=key)
 
     def __call__(
         self, idx: Int[Array, "batch block"], *, train: bool = False, key: jax.Array | None = None
     ) -> Float[Array, "batch vocab"]:
-        del train, key  # no dropout
         _check_context(idx, self.block_size)
         positions, valid = left_aligned(idx)
-        h = self.gpt.hidden(idx, positions=positions, valid=valid)
+        h = self.gpt.hidden(idx, positions=positions, valid=valid, train=train, key=key)
         return self.gpt.logits(h[:, -1])
 
 
@@ -225,6 +228,7 @@ def build_char_lm(
     n_layer: int = 4,
     n_head: int = 4,
     head_dim: int = 0,
+    dropout: float = 0.0,
     rngs: nnx.Rngs,
 ) -> nnx.Module:
     """``"mlp"`` -> :class:`MLPLanguageModel`, ``"wavenet"`` -> :class:`WaveNetLanguageModel`,
@@ -242,6 +246,7 @@ def build_char_lm(
             n_layer=n_layer,
             n_head=n_head,
             head_dim=head_dim,
+            dropout=dropout,
             rngs=rngs,
         )
     raise ValueError(f"kind is {kind!r}, expected 'mlp', 'wavenet' or 'transformer'.")

@@ -27,6 +27,7 @@ from flax import nnx
 from jaxtyping import Array, Bool, Float, Int
 
 from jaxdl._checks import check_rank
+from jaxdl.nn._dropout import Dropout, split_key
 from jaxdl.nn.transformer import LayerNorm
 
 # GPT-2's initialisation: N(0, 0.02) weights, zero biases; residual projections are
@@ -42,7 +43,9 @@ class GPTConfig:
     """Sizes of a :class:`GPT`; the names are those of ``transformers.GPT2Config``.
 
     ``head_dim=0`` means ``n_embd // n_head`` (narrow heads, GPT-2); ``n_inner=0`` means
-    ``4 * n_embd``.
+    ``4 * n_embd``. ``dropout`` is GPT-2's ``embd_pdrop`` and ``resid_pdrop`` (on the
+    embeddings and on each block's two branches; the attention weights are not dropped),
+    active only with ``train=True``.
 
     Raises:
       ValueError: a size is not positive, or narrow heads do not divide ``n_embd``.
@@ -56,6 +59,7 @@ class GPTConfig:
     head_dim: int = 0
     n_inner: int = 0
     layer_norm_epsilon: float = 1e-5
+    dropout: float = 0.0
 
     def __post_init__(self):
         for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
@@ -154,10 +158,14 @@ class DecoderBlock(nnx.Module):
         self.attn = CausalSelfAttention(config, rngs=rngs)
         self.ln_2 = LayerNorm(config.n_embd, eps=eps)
         self.mlp = MLP(config, rngs=rngs)
+        self.dropout = Dropout(config.dropout)
 
-    def __call__(self, x: jax.Array, keep: jax.Array) -> jax.Array:
-        x = x + self.attn(self.ln_1(x), keep)
-        return x + self.mlp(self.ln_2(x))
+    def __call__(
+        self, x: jax.Array, keep: jax.Array, *, train: bool = False, key: jax.Array | None = None
+    ) -> jax.Array:
+        k_attn, k_mlp = split_key(key, 2)
+        x = x + self.dropout(self.attn(self.ln_1(x), keep), train=train, key=k_attn)
+        return x + self.dropout(self.mlp(self.ln_2(x)), train=train, key=k_mlp)
 
     def decode(self, x, cache, pos):
         h, cache = self.attn.decode(self.ln_1(x), cache, pos)
@@ -195,6 +203,7 @@ class GPT(nnx.Module):
         self.wpe = nnx.Embed(config.n_positions, config.n_embd, embedding_init=init, rngs=rngs)
         self.h = nnx.List([DecoderBlock(config, rngs=rngs) for _ in range(config.n_layer)])
         self.ln_f = LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.dropout = Dropout(config.dropout)
 
     def _check(self, ids: jax.Array) -> None:
         check_rank("ids", ids, rank=2)
@@ -212,16 +221,19 @@ class GPT(nnx.Module):
         *,
         positions: Int[Array, "batch seq"] | None = None,
         valid: Bool[Array, "batch seq"] | None = None,
+        train: bool = False,
+        key: jax.Array | None = None,
     ) -> Float[Array, "batch seq dim"]:
         """The output of ``ln_f`` (what the tied head multiplies)."""
         self._check(ids)
         t = ids.shape[1]
         if positions is None:
             positions = jnp.arange(t)[None, :]
-        x = self.wte(ids) + self.wpe(positions)
+        k_embd, *keys = split_key(key, 1 + len(self.h))
+        x = self.dropout(self.wte(ids) + self.wpe(positions), train=train, key=k_embd)
         keep = causal_mask(valid, t)
-        for block in self.h:
-            x = block(x, keep)
+        for block, k in zip(self.h, keys, strict=True):
+            x = block(x, keep, train=train, key=k)
         return self.ln_f(x)
 
     def logits(self, h: jax.Array) -> jax.Array:
@@ -237,8 +249,8 @@ class GPT(nnx.Module):
         train: bool = False,
         key: jax.Array | None = None,
     ) -> Float[Array, "batch seq vocab"]:
-        del train, key  # no dropout: GPT-2's dropouts are off in eval and unused here
-        return self.logits(self.hidden(ids, positions=positions, valid=valid))
+        h = self.hidden(ids, positions=positions, valid=valid, train=train, key=key)
+        return self.logits(h)
 
     def init_cache(self, batch: int) -> Cache:
         """Zeroed keys and values of every layer, ``(batch, n_head, n_positions, head_dim)``."""

@@ -24,6 +24,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.n_layer = 4
     c.n_head = 4
     c.head_dim = 0
+    c.dropout = 0.0
     # "sgd" (the seed's) or "adamw"; either drops the step size once (below).
     c.optim = "sgd"
     # Minibatch SGD, learning_rate until lr_decay_at * num_steps, then times lr_decay_factor.
