@@ -92,7 +92,12 @@ def from_pretrained(
     """
     model_dir = resolve_model_dir(path_or_name, allow_pickle=allow_pickle)
     hf = read_config(model_dir)
-    if hf.get("model_type") == "gpt2":
+    kind = hf.get("model_type")
+    if kind not in ("distilbert", "bert", "gpt2"):
+        raise ValueError(
+            f"config has model_type={kind!r}, expected 'distilbert', 'bert' or 'gpt2'."
+        )
+    if kind == "gpt2":
         config = gpt2_config(hf)
         model = _abstract(GPT, config)
         tensors = read_tensors(model_dir, allow_pickle=allow_pickle)
