@@ -37,6 +37,7 @@ BENCHMARKS = (
     "remat_memory",
     "ddpm_sampling",
     "subwords",
+    "gpt_sampling",
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Absolute numbers are only meaningful on dedicated accelerators; shared CPUs vary too much.

@@ -9,9 +9,11 @@ from jaxdl.charlm.objective import (
     lm_eval,
     lm_loss,
     make_split_evaluator,
+    seq_lm_loss,
+    whole_words,
 )
-from jaxdl.charlm.optim import make_optimizer, step_decay_sgd
-from jaxdl.charlm.sample import decode_samples, sample
+from jaxdl.charlm.optim import make_optimizer, step_decay_adamw, step_decay_sgd
+from jaxdl.charlm.sample import decode_samples, sample, sample_cached
 from jaxdl.charlm.spec import (
     CharLMRun,
     create_state,
@@ -34,7 +36,11 @@ __all__ = [
     "make_optimizer",
     "make_split_evaluator",
     "sample",
+    "sample_cached",
     "scan_unroll",
+    "seq_lm_loss",
+    "step_decay_adamw",
     "step_decay_sgd",
+    "whole_words",
     "train_char_lm",
 ]

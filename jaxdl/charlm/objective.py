@@ -41,6 +41,41 @@ def lm_loss(
     return loss, {"loss": loss}
 
 
+def seq_lm_loss(
+    model: Any, batch: Batch, *, train: bool, key: jax.Array | None
+) -> tuple[jax.Array, Metrics]:
+    """Mean next-character cross-entropy at every position of the windows (a GPT's loss).
+
+    Position ``t < T - 1`` of window ``x`` predicts ``x[t + 1]`` and the last one ``y``.
+    Left padding is skipped: only the window's start token (its last leading dot) and
+    what follows count, so a whole-word window is the word's sequence loss.
+
+    Args:
+      model: has ``sequence_logits(x) -> (B, T, vocab)`` (:class:`~jaxdl.nn.char_lm.CharGPT`).
+      batch: ``{"x": (B, T) ids, "y": (B,) next-character ids}``.
+      train: training mode (dropout).
+      key: the step's key (dropout), or ``None``.
+
+    Returns:
+      ``(loss, {"loss": loss})``.
+    """
+    x, y = batch["x"], batch["y"]
+    logits = model.sequence_logits(x, train=train, key=key)  # (B, T, V)
+    targets = jnp.concatenate([x[:, 1:], y[:, None]], axis=1)
+    lead = jnp.cumprod(x == 0, axis=1).sum(axis=1, keepdims=True)
+    where = jnp.arange(x.shape[1])[None, :] >= lead - 1
+    ce = softmax_cross_entropy(logits, targets, where=where)
+    loss = ce.sum() / where.sum()
+    return loss, {"loss": loss}
+
+
+def whole_words(data: Data) -> dict[str, jax.Array]:
+    """The windows whose target is the end of a word: one per word, holding all of it
+    (when the window is longer than the word)."""
+    keep = np.asarray(data["y"]) == 0
+    return {k: jnp.asarray(np.asarray(v)[keep]) for k, v in data.items()}
+
+
 def lm_eval(model: Any, batch: Batch, where: jax.Array) -> Metrics:
     """Sum of the cross-entropy over the valid windows (an eval function for
     :func:`jaxdl.training.make_evaluator`)."""

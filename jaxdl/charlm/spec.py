@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jaxdl.charlm.objective import lm_loss
+from jaxdl.charlm.objective import lm_loss, seq_lm_loss, whole_words
 from jaxdl.charlm.optim import make_optimizer
 from jaxdl.nn.char_lm import INITS, build_char_lm
 from jaxdl.training.engine import TrainResult, train
@@ -30,7 +30,8 @@ from jaxdl.training.sources import Data, Sampled
 from jaxdl.training.state import TrainState
 from jaxdl.training.sweep import group_by
 
-MODELS = ("mlp", "wavenet")
+MODELS = ("mlp", "wavenet", "transformer")
+OPTIMIZERS = ("sgd", "adamw")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +44,12 @@ class CharLMRun:
     ``jax.random.key(seed)`` fixes the initialisation and every draw.
 
     Attributes:
-      model: ``"mlp"`` (Bengio et al. 2003, as the seed) or ``"wavenet"`` (hierarchical).
+      model: ``"mlp"`` (Bengio et al. 2003, as the seed), ``"wavenet"`` (hierarchical) or
+        ``"transformer"`` (a character GPT, :class:`~jaxdl.nn.char_lm.CharGPT`, trained on
+        the whole words of the split with a loss at every position: :func:`seq_lm_loss`).
       block_size: context length in characters (a power of two >= 2 for ``"wavenet"``).
       n_embd: embedding dimension per character.
-      n_hidden: hidden units.
+      n_hidden: hidden units (the transformer's MLP width).
       init: ``"seed"`` (every parameter N(0, 1)) or ``"scaled"`` (fan-in scaling).
       batch_size: windows per step.
       num_steps: training steps.
@@ -54,6 +57,13 @@ class CharLMRun:
       learning_rate: the SGD step size before the decay.
       lr_decay_at: the fraction of ``num_steps`` after which the step size decays.
       lr_decay_factor: the factor of the step size after the decay.
+      n_layer: transformer blocks (``"transformer"`` only).
+      n_head: attention heads per block (``"transformer"`` only).
+      head_dim: width of each head; 0 is ``n_embd // n_head`` (narrow heads, GPT-2),
+        ``n_embd`` makes every head full width (wide).
+      optim: ``"sgd"`` (the seed's) or ``"adamw"`` (weight decay 0.01, as makemore's
+        transformer), both with the step decay.
+      dropout: the transformer's dropout rate (embeddings and residual branches).
 
     Raises:
       TypeError: a field has the wrong type.
@@ -76,6 +86,11 @@ class CharLMRun:
     learning_rate: float = 0.1
     lr_decay_at: float = 0.5
     lr_decay_factor: float = 0.1
+    n_layer: int = 4
+    n_head: int = 4
+    head_dim: int = 0
+    optim: str = "sgd"
+    dropout: float = 0.0
 
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = (
         "model",
@@ -85,6 +100,11 @@ class CharLMRun:
         "init",
         "batch_size",
         "num_steps",
+        "n_layer",
+        "n_head",
+        "head_dim",
+        "optim",
+        "dropout",
     )
     VMAP_FIELDS: ClassVar[tuple[str, ...]] = (
         "seed",
@@ -94,21 +114,26 @@ class CharLMRun:
     )
 
     def __post_init__(self):
-        for name in ("block_size", "n_embd", "n_hidden", "batch_size", "num_steps", "seed"):
+        ints = ("block_size", "n_embd", "n_hidden", "batch_size", "num_steps", "seed")
+        for name in (*ints, "n_layer", "n_head", "head_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"{name} is {value!r}, expected an int.")
             object.__setattr__(self, name, int(value))
-        for name in ("learning_rate", "lr_decay_at", "lr_decay_factor"):
+        for name in ("learning_rate", "lr_decay_at", "lr_decay_factor", "dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{name} is {value!r}, expected a float.")
             object.__setattr__(self, name, float(value))
         if self.model not in MODELS:
-            raise ValueError(f"model is {self.model!r}, expected 'mlp' or 'wavenet'.")
+            raise ValueError(
+                f"model is {self.model!r}, expected 'mlp', 'wavenet' or 'transformer'."
+            )
+        if self.optim not in OPTIMIZERS:
+            raise ValueError(f"optim is {self.optim!r}, expected one of {OPTIMIZERS}.")
         if self.init not in INITS:
             raise ValueError(f"init is {self.init!r}, expected one of {INITS}.")
-        for name in ("block_size", "n_embd", "n_hidden", "batch_size", "num_steps"):
+        for name in ("block_size", "n_embd", "n_hidden", "batch_size", "num_steps", "n_layer"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} is {getattr(self, name)}, expected >= 1.")
         if self.model == "wavenet" and 2 ** round(math.log2(self.block_size)) != max(
@@ -117,6 +142,17 @@ class CharLMRun:
             raise ValueError(
                 f"block_size is {self.block_size}, expected a power of two >= 2 for the "
                 "'wavenet' model."
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout is {self.dropout}, expected a value in [0, 1).")
+        if self.n_head < 1 or self.head_dim < 0:
+            raise ValueError(
+                f"n_head is {self.n_head} and head_dim {self.head_dim}, expected >= 1 and >= 0."
+            )
+        if self.model == "transformer" and self.head_dim == 0 and self.n_embd % self.n_head:
+            raise ValueError(
+                f"n_embd is {self.n_embd}, expected a multiple of n_head ({self.n_head}) for "
+                "narrow heads (head_dim 0)."
             )
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate is {self.learning_rate}, expected > 0.")
@@ -151,11 +187,15 @@ class CharLMRun:
             n_embd=self.n_embd,
             n_hidden=self.n_hidden,
             init=self.init,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            head_dim=self.head_dim,
+            dropout=self.dropout,
         )
 
     def optimizer(self) -> optax.GradientTransformation:
         """The step-decay SGD of this run, hyperparameters injected."""
-        return make_optimizer(**self.hyperparams())
+        return make_optimizer(**self.hyperparams(), kind=self.optim)
 
     def init_state(self) -> TrainState:
         """The initial train state (model, optimiser and keys from this run)."""
@@ -232,9 +272,16 @@ def train_char_lm(
         is split over its batch axes (``train_data`` should be replicated on it) and a
         vmapped stack over its ``runs`` axis.
 
+    A ``"transformer"`` run draws whole words (:func:`whole_words`) and learns every
+    position of them (:func:`seq_lm_loss`), as GPTs are trained; the others learn the
+    last position of every window.
+
     Returns:
       :func:`jaxdl.training.train`'s result.
     """
+    loss_fn = lm_loss
+    if spec.model == "transformer":
+        train_data, loss_fn = whole_words(train_data), seq_lm_loss
     chunk = min(chunk_steps, spec.num_steps)
     sharding = None
     if (mesh := kwargs.get("mesh")) is not None:
@@ -245,9 +292,10 @@ def train_char_lm(
     return train(
         state,
         Sampled(train_data, spec.batch_size, steps_per_epoch=chunk, batch_sharding=sharding),
-        loss_fn=lm_loss,
+        loss_fn=loss_fn,
         num_epochs=-(-spec.num_steps // chunk),
         num_steps=spec.num_steps,
-        unroll=scan_unroll(chunk),
+        # A GPT's steps are matmul-bound: unrolling would only multiply its compile time.
+        unroll=1 if spec.model == "transformer" else scan_unroll(chunk),
         **kwargs,
     )

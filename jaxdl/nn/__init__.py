@@ -8,6 +8,7 @@ from jaxdl.nn._dropout import Dropout
 from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
 from jaxdl.nn.cnn import CNNClassifier, ConvBlock
 from jaxdl.nn.conv import Conv
+from jaxdl.nn.decoder import GPT, DecoderBlock, GPTConfig
 from jaxdl.nn.detach import LRP, Detach
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
 from jaxdl.nn.norm import NORMS, Norm
@@ -21,9 +22,12 @@ __all__ = [
     "CNNClassifier",
     "Conv",
     "ConvBlock",
+    "DecoderBlock",
     "Detach",
     "DistilBertClassifier",
     "Dropout",
+    "GPT",
+    "GPTConfig",
     "MLPClassifier",
     "NORMS",
     "Norm",

@@ -1,6 +1,7 @@
-"""Character-level language models of seed 002: Bengio's MLP and a WaveNet-style MLP.
+"""Character-level language models of seed 002: Bengio's MLP, a WaveNet-style MLP and a
+character GPT (:class:`CharGPT`, a :class:`~jaxdl.nn.decoder.GPT` over the window).
 
-Both map ``(B, block_size)`` integer contexts to ``(B, vocab_size)`` next-character
+All map ``(B, block_size)`` integer contexts to ``(B, vocab_size)`` next-character
 logits, and take the keyword arguments ``train`` and ``key`` like every jaxdl model.
 """
 
@@ -11,9 +12,10 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
 from jaxdl._checks import check_rank
+from jaxdl.nn.decoder import GPT, GPTConfig
 
 INITS = ("seed", "scaled")
 
@@ -139,6 +141,82 @@ class WaveNetLanguageModel(nnx.Module):
         return x[:, 0, :] @ self.W_out + self.b_out
 
 
+def left_aligned(
+    idx: Int[Array, "batch block"],
+) -> tuple[Int[Array, "batch block"], Bool[Array, "batch block"]]:
+    """Positions and valid keys that make a left-padded window look like its word alone.
+
+    A window ``"....em"`` is the word's start token (its last leading dot) and prefix
+    after padding: the start token gets position 0, the prefix 1, 2, ..., and the dots
+    before it are masked out. A window with no leading dot (a word longer than the
+    window) keeps positions ``0..block-1``. So the GPT sees the same sequence whatever
+    the padding, and its cached sampler (positions from 0) computes the same logits.
+    """
+    lead = jnp.cumprod(idx == 0, axis=1).sum(axis=1, keepdims=True)  # (B, 1) leading dots
+    start = jnp.maximum(lead - 1, 0)
+    t = jnp.arange(idx.shape[1])[None, :]
+    return jnp.maximum(t - start, 0), t >= start
+
+
+class CharGPT(nnx.Module):
+    """A character GPT for makemore windows: ``(B, block_size)`` ids to the next
+    character's ``(B, vocab)`` logits, from the window's last position.
+
+    Positions are :func:`left_aligned`, so the position table has ``block_size`` rows
+    and a word of up to ``block_size - 1`` characters is read whole. ``head_dim=0`` gives
+    narrow heads (``n_embd / n_head`` each), ``head_dim=n_embd`` wide ones.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> model = CharGPT(block_size=8, n_embd=16, n_layer=1, n_head=2, rngs=nnx.Rngs(0))
+      >>> model(jnp.zeros((5, 8), jnp.int32)).shape
+      (5, 27)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 27,
+        block_size: int = 16,
+        n_embd: int = 64,
+        n_hidden: int = 256,
+        *,
+        n_layer: int = 4,
+        n_head: int = 4,
+        head_dim: int = 0,
+        dropout: float = 0.0,
+        rngs: nnx.Rngs,
+    ):
+        self.block_size = block_size
+        config = GPTConfig(
+            vocab_size=vocab_size,
+            n_positions=block_size,
+            n_embd=n_embd,
+            n_layer=n_layer,
+            n_head=n_head,
+            head_dim=head_dim,
+            n_inner=n_hidden,
+            dropout=dropout,
+        )
+        self.gpt = GPT(config, rngs=rngs)
+
+    def sequence_logits(
+        self, idx: Int[Array, "batch block"], *, train: bool = False, key: jax.Array | None = None
+    ) -> Float[Array, "batch block vocab"]:
+        """Next-character logits at every position of the window (padding rows: garbage)."""
+        _check_context(idx, self.block_size)
+        positions, valid = left_aligned(idx)
+        return self.gpt(idx, positions=positions, valid=valid, train=train, key=key)
+
+    def __call__(
+        self, idx: Int[Array, "batch block"], *, train: bool = False, key: jax.Array | None = None
+    ) -> Float[Array, "batch vocab"]:
+        _check_context(idx, self.block_size)
+        positions, valid = left_aligned(idx)
+        h = self.gpt.hidden(idx, positions=positions, valid=valid, train=train, key=key)
+        return self.gpt.logits(h[:, -1])
+
+
 def build_char_lm(
     kind: str,
     *,
@@ -147,11 +225,28 @@ def build_char_lm(
     n_embd: int,
     n_hidden: int,
     init: str = "seed",
+    n_layer: int = 4,
+    n_head: int = 4,
+    head_dim: int = 0,
+    dropout: float = 0.0,
     rngs: nnx.Rngs,
 ) -> nnx.Module:
-    """``"mlp"`` -> :class:`MLPLanguageModel`, ``"wavenet"`` -> :class:`WaveNetLanguageModel`."""
+    """``"mlp"`` -> :class:`MLPLanguageModel`, ``"wavenet"`` -> :class:`WaveNetLanguageModel`,
+    ``"transformer"`` -> :class:`CharGPT` (``n_hidden`` its MLP width; ``init`` unused)."""
     if kind == "mlp":
         return MLPLanguageModel(vocab_size, block_size, n_embd, n_hidden, init=init, rngs=rngs)
     if kind == "wavenet":
         return WaveNetLanguageModel(vocab_size, block_size, n_embd, n_hidden, rngs=rngs)
-    raise ValueError(f"kind is {kind!r}, expected 'mlp' or 'wavenet'.")
+    if kind == "transformer":
+        return CharGPT(
+            vocab_size,
+            block_size,
+            n_embd,
+            n_hidden,
+            n_layer=n_layer,
+            n_head=n_head,
+            head_dim=head_dim,
+            dropout=dropout,
+            rngs=rngs,
+        )
+    raise ValueError(f"kind is {kind!r}, expected 'mlp', 'wavenet' or 'transformer'.")

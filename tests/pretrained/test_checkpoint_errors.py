@@ -80,10 +80,10 @@ def test_pytorch_bin_is_read_with_the_opt_in(saved, tmp_path):
 
 def test_unknown_model_type(saved, tmp_path):
     config = json.loads((saved / "config.json").read_text())
-    config["model_type"] = "gpt2"
+    config["model_type"] = "llama"
     folder = _edit(saved, tmp_path, lambda t: None)
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="model_type='gpt2', expected 'distilbert' or 'bert'"):
+    with pytest.raises(ValueError, match="model_type='llama', expected 'distilbert', 'bert' or"):
         from_pretrained(folder)
 
 

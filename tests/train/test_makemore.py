@@ -64,6 +64,22 @@ def test_a_resumed_run_ends_where_the_whole_run_ends(names_file, tmp_path):
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
 
 
+@pytest.mark.slow  # a minute on a busy 2-core CPU: compiling the GPT's step and sampler
+def test_transformer_quick_run_samples_through_the_cache(names_file, tmp_path):
+    out = tmp_path / "gpt"
+    argv = ["makemore", "--config=transformer_quick", f"--workdir={out}"]
+    assert main([*argv, f"--config.data_path={names_file}"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    metrics = summary["metrics"]
+    # 200 AdamW steps move the loss well below the uniform guess (log 27 = 3.30).
+    assert metrics["train_loss"] < 3.0 and metrics["test_loss"] < 3.2
+    assert summary["config"]["model"] == "transformer" and summary["num_params"] > 0
+    samples = (out / "samples.txt").read_text().split()
+    # The cached sampler's rows: at most block_size characters and the closing '.'.
+    assert len(samples) == 5 and all(s.endswith(".") and len(s) <= 17 for s in samples)
+    assert (out / "embedding.png").stat().st_size > 1000
+
+
 def test_sweep_config_writes_the_table(names_file, tmp_path):
     config = tmp_path / "sweep.py"
     config.write_text(
@@ -96,7 +112,14 @@ def test_sweep_config_writes_the_table(names_file, tmp_path):
     ("extra", "expected"),
     [
         (["--config.block_size=0"], "config.block_size is 0, expected >= 1."),
-        (["--config.model=rnn"], "config.model is 'rnn', expected 'mlp' or 'wavenet'."),
+        (
+            ["--config.model=rnn"],
+            "config.model is 'rnn', expected 'mlp', 'wavenet' or 'transformer'.",
+        ),
+        (
+            ["--config.model=transformer", "--config.n_embd=10"],
+            "config.n_embd is 10, expected a multiple of n_head (4) for narrow heads (head_dim 0).",
+        ),
     ],
 )
 def test_bad_config_is_one_sentence(names_file, tmp_path, capsys, extra, expected):

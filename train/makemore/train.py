@@ -38,6 +38,7 @@ from jaxdl.charlm import (
     lm_loss,
     make_split_evaluator,
     sample,
+    sample_cached,
     train_char_lm,
 )
 from jaxdl.data.names import VOCAB, load_splits
@@ -149,7 +150,9 @@ def _single(plan: Plan, config, run: Run, splits: Splits) -> tuple[dict, dict]:
         metrics["steps_per_s"] = result.steps_per_s
     metrics["train_time_s"] = time.perf_counter() - tic
     model = state.model()
-    ids = sample(
+    # A GPT samples through its key/value cache, as far as its position table reaches.
+    sampler = sample_cached if spec.model == "transformer" else sample
+    ids = sampler(
         model,
         key=jax.random.key(config.seed + 10),
         num_samples=config.num_samples,
@@ -159,8 +162,9 @@ def _single(plan: Plan, config, run: Run, splits: Splits) -> tuple[dict, dict]:
     if run.path("samples.txt") is not None:
         run.path("samples.txt").write_text("\n".join(words) + "\n")
         plot_losses({"train": result.step_metrics["loss"]}, run.path("loss_curve.png"))
+        table = model.gpt.wte.embedding if spec.model == "transformer" else model.C
         plot_embedding(
-            np.asarray(model.C[...]), VOCAB, run.path("embedding.png"), what="character embedding"
+            np.asarray(table[...]), VOCAB, run.path("embedding.png"), what="character embedding"
         )
     return metrics, {"samples": words, "num_params": state.num_params}
 

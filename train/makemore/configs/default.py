@@ -12,13 +12,21 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    # Model: "mlp" (Bengio et al. 2003, as the seed) or "wavenet" (hierarchical MLP).
+    # Model: "mlp" (Bengio et al. 2003, as the seed), "wavenet" (hierarchical MLP) or
+    # "transformer" (a character GPT; see configs/transformer.py).
     c.model = "mlp"
     c.block_size = 3
     c.n_embd = 10
     c.n_hidden = 200
     # "seed": every parameter N(0, 1) as the seed notebook; "scaled": Kaiming-style.
     c.init = "seed"
+    # Transformer only: blocks, heads, head width (0: n_embd // n_head, narrow).
+    c.n_layer = 4
+    c.n_head = 4
+    c.head_dim = 0
+    c.dropout = 0.0
+    # "sgd" (the seed's) or "adamw"; either drops the step size once (below).
+    c.optim = "sgd"
     # Minibatch SGD, learning_rate until lr_decay_at * num_steps, then times lr_decay_factor.
     c.batch_size = 32
     c.num_steps = 200_000
