@@ -36,7 +36,7 @@ from jaxdl.training.step import (
     make_train_step,
     train_step,
 )
-from jaxdl.training.sweep import expand_grid, group_by, write_table
+from jaxdl.training.sweep import expand_grid, expand_rows, group_by, swept_fields, write_table
 
 __all__ = [
     "BatchSource",
@@ -61,6 +61,7 @@ __all__ = [
     "epoch_order",
     "eval_step",
     "expand_grid",
+    "expand_rows",
     "export_model",
     "exponential_lrs",
     "fit",
@@ -77,6 +78,7 @@ __all__ = [
     "restore_weights",
     "smooth",
     "suggest_lr",
+    "swept_fields",
     "take",
     "track_ema",
     "train",
