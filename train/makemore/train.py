@@ -1,8 +1,8 @@
 """makemore (seed 002): character-level language models of names, one run or a sweep.
 
 The config becomes a :class:`~jaxdl.charlm.CharLMRun` (a sweep: a grid of them, or
-explicit ``config.rows`` crossed with the grid) in one build step. Every run trains through :func:`jaxdl.training.train` over a
-:class:`~jaxdl.training.Sampled` source, ``chunk_steps`` steps per epoch (one compiled
+explicit ``config.rows`` crossed with the grid) in one build step. Every run trains
+through :func:`jaxdl.training.train` over a :class:`~jaxdl.training.Sampled` source, ``chunk_steps`` steps per epoch (one compiled
 chunk, one log line, one checkpoint); a sweep trains each group of runs with equal
 shapes as one vmapped program (``config.sweep_vmap=False``: every run alone, to time
 the difference), and writes ``sweep.md`` / ``sweep.csv``: the swept fields and the
