@@ -2,11 +2,11 @@
 
 The config becomes a :class:`~jaxdl.charlm.CharLMRun` (a sweep: a grid of them, or
 explicit ``config.rows`` crossed with the grid) in one build step. Every run trains
-through :func:`jaxdl.training.train` over a :class:`~jaxdl.training.Sampled` source, ``chunk_steps`` steps per epoch (one compiled
-chunk, one log line, one checkpoint); a sweep trains each group of runs with equal
-shapes as one vmapped program (``config.sweep_vmap=False``: every run alone, to time
-the difference), and writes ``sweep.md`` / ``sweep.csv``: the swept fields and the
-train/dev/test loss of every run.
+through :func:`jaxdl.training.train` over a :class:`~jaxdl.training.Sampled` source,
+``chunk_steps`` steps per epoch (one compiled chunk, one log line, one checkpoint); a
+sweep trains each group of runs with equal shapes as one vmapped program
+(``config.sweep_vmap=False``: every run alone, to time the difference) and writes
+``sweep.md`` / ``sweep.csv``: the swept fields and train/dev/test loss of every run.
 
 ``--config.mesh=runs=8`` splits each group of a sweep over 8 devices (every group's
 size a multiple of the ``runs`` size), equal to one device's up to float rounding;
