@@ -192,6 +192,9 @@ class SweepRow:
     spec: CharLMRun
     losses: np.ndarray  # (num_steps,)
     metrics: dict[str, float]
+    # Wall time of the program that trained it (compile, steps, evaluation): shared by
+    # the runs of a vmapped group; a separate run's own.
+    program_time_s: float = float("nan")
 
 
 def train_sweep(
@@ -200,7 +203,8 @@ def train_sweep(
     splits_fn: Callable[[int], Splits],
     run: Run | None = None,
 ) -> list[SweepRow]:
-    """Trains ``runs``, one vmapped program per group of equal shapes; rows in run order.
+    """Trains ``runs``, one vmapped program per group of equal shapes (``plan.vmap``
+    False: one unvmapped program per run); rows in run order.
 
     Row ``i`` equals the single run ``runs[i]`` up to float rounding of the batched
     matmuls. A run that diverges stops updating there (``diverged_at_step``). With a
@@ -214,8 +218,10 @@ def train_sweep(
         first = specs[0]
         splits = splits_fn(first.block_size)
         label = ", ".join(f"{f}={getattr(first, f)}" for f in CharLMRun.SHAPE_FIELDS)
+        tic = time.perf_counter()
         if not plan.vmap:  # a separate run: its own program, no vmap
             rows[group[0]] = _train_alone(first, splits, plan, run, f"run{number}")
+            rows[group[0]].program_time_s = time.perf_counter() - tic  # type: ignore[union-attr]
             continue
         result = _train(
             init_states(specs),
@@ -232,10 +238,11 @@ def train_sweep(
         split_losses = {
             k: np.asarray(evaluate(result.state, splits[k])) for k in SPLITS if k in splits
         }
+        elapsed = time.perf_counter() - tic
         for j, i in enumerate(group):
             metrics = {f"{k}_loss": float(v[j]) for k, v in split_losses.items()}
             metrics["diverged_at_step"] = int(result.bad_step[j])
-            rows[i] = SweepRow(runs[i], result.step_metrics["loss"][j], metrics)
+            rows[i] = SweepRow(runs[i], result.step_metrics["loss"][j], metrics, elapsed)
     return rows  # type: ignore[return-value]
 
 
@@ -279,4 +286,5 @@ def _sweep(plan: Plan, run: Run, splits_fn) -> tuple[dict[str, Any], dict[str, A
         "best_test_loss": best.metrics["test_loss"],
     }
     best_fields = {k: getattr(best.spec, k) for k in plan.grid}
-    return metrics, {"best": best_fields, "table": json.loads(json.dumps(table))}
+    extra = {"best": best_fields, "table": json.loads(json.dumps(table))}
+    return metrics, extra | {"program_time_s": [round(r.program_time_s, 2) for r in rows]}
