@@ -32,13 +32,29 @@ def program_ends(workdir: Path, prefix: str) -> dict[int, float]:
 
 def durations(workdir: Path, prefix: str) -> dict[int, float]:
     """Wall time of each finished program: from the previous one's end (the first: from
-    ``run.json``'s, i.e. the run's, start), so loading and compiling are included."""
+    ``run.json``'s, i.e. the run's, start), so loading, compiling and the previous
+    program's evaluation are included. ``step_metrics-*.npz`` is rewritten after every
+    chunk, so its last write is the end of its program's training."""
     ends = program_ends(workdir, prefix)
+    if ends and not (workdir / "summary.json").exists():  # stopped: its last one unfinished
+        del ends[max(ends)]
     start = (workdir / "run.json").stat().st_mtime
     out, last = {}, start
     for n in sorted(ends):
         out[n], last = ends[n] - last, ends[n]
     return out
+
+
+def step_loss_gap(vmapped: Path, separate: Path, group: int, per_row: int) -> float:
+    """Largest relative difference of the per-step losses, vmapped vs separate."""
+    with np.load(vmapped / f"step_metrics-group{group}.npz") as f:
+        together = f["loss"]
+    gaps = []
+    for j in range(per_row):
+        with np.load(separate / f"step_metrics-run{group * per_row + j}.npz") as f:
+            alone = f["loss"]
+        gaps.append(np.max(np.abs(together[j] - alone) / np.abs(alone)))
+    return float(max(gaps))
 
 
 def report(vmapped: Path, separate: Path | None) -> str:
@@ -99,6 +115,12 @@ def report(vmapped: Path, separate: Path | None) -> str:
         for g in done:
             alone = [f"{s_times[g * per_row + j]:.0f}" for j in range(per_row)]
             lines.append(f"| {g + 1} | {v_times[g]:.0f} | " + " | ".join(alone) + " |")
+        gap = max((step_loss_gap(vmapped, separate, g, per_row) for g in done), default=0.0)
+        lines += [
+            "",
+            f"Every step's training loss of those separate runs against the same run in its "
+            f"vmapped program: largest relative difference {gap:.1e}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
