@@ -159,3 +159,35 @@ def test_the_seed_table_config_has_its_15_rows():
     assert sum(r["num_steps"] for r in c.rows) == 3_020_000
     # Every row has its own shape: 15 programs of 2 seeds each.
     assert [len(g) for g in group_by_shape(plan_runs)] == [2] * 15
+
+
+def test_table_report_puts_the_seed_beside_the_runs(tmp_path):
+    from train.makemore.table_report import report
+
+    vmapped, separate = tmp_path / "vmapped", tmp_path / "separate"
+    for d in (vmapped, separate):
+        d.mkdir()
+        (d / "run.json").write_text("{}")
+    rows = [
+        {**dict(zip(table.FIELDS, ref[:5], strict=True)), "seed": seed}
+        | {"train_loss": 2.0, "dev_loss": 2.1, "test_loss": ref[5] + 0.01 * (seed + 1)}
+        for ref in table.SEED_TABLE
+        for seed in (0, 1)
+    ]
+    metrics = {"num_runs": 30, "num_programs": 15, "sweep_time_s": 100.0}
+    (vmapped / "summary.json").write_text(
+        json.dumps({"table": rows, "metrics": metrics, "wall_time_s": 101.0})
+    )
+    loss = np.full((2, 5), 2.5, np.float32)
+    for g in range(15):
+        np.savez(vmapped / f"step_metrics-group{g}.npz", loss=loss)
+    for n in range(5):  # rows 1 and 2 finished alone; run 4 was still training
+        np.savez(separate / f"step_metrics-run{n}.npz", loss=loss[0] * (1 + 1e-6 * n))
+    text = report(vmapped, separate).splitlines()
+    assert text[0].startswith("| # | block_size | n_hidden | n_embd | num_steps | batch_size |")
+    assert text[3] == (
+        "| 2 | 4 | 10 | 2 | 20,000 | 16 | 2.5306 | 2.5406 | 2.5506 | +0.0150 | 2.1000 | 2.0000 |"
+    )
+    assert "30 runs in 15 programs, `sweep_time_s` 100 s" in text[18]
+    assert text[19].startswith("Separate: 4 of 30 runs finished; the 2 rows whose 2 runs")
+    assert text[-1].endswith("largest relative difference 3.0e-06.")
