@@ -121,6 +121,14 @@ def report(vmapped: Path, separate: Path | None) -> str:
             f"Every step's training loss of those separate runs against the same run in its "
             f"vmapped program: largest relative difference {gap:.1e}.",
         ]
+        if (separate / "summary.json").exists():
+            alone = json.loads((separate / "summary.json").read_text())["table"]
+            diff = max(
+                abs(a[f"{k}_loss"] - b[f"{k}_loss"])
+                for a, b in zip(table, alone, strict=True)
+                for k in ("train", "dev", "test")
+            )
+            lines[-1] += f" Final train/dev/test losses: largest difference {diff:.1e}."
     return "\n".join(lines) + "\n"
 
 
