@@ -41,7 +41,7 @@ from jaxdl.training.step import (
     make_train_step,
     train_step,
 )
-from jaxdl.training.sweep import expand_grid, group_by, write_table
+from jaxdl.training.sweep import expand_grid, expand_rows, group_by, swept_fields, write_table
 
 __all__ = [
     "BatchSource",
@@ -69,6 +69,7 @@ __all__ = [
     "epoch_order",
     "eval_step",
     "expand_grid",
+    "expand_rows",
     "export_model",
     "exponential_lrs",
     "fit",
@@ -85,6 +86,7 @@ __all__ = [
     "restore_weights",
     "smooth",
     "suggest_lr",
+    "swept_fields",
     "take",
     "track_ema",
     "train",

@@ -1,10 +1,12 @@
 """makemore (seed 002): character-level language models of names, one run or a sweep.
 
-The config becomes a :class:`~jaxdl.charlm.CharLMRun` (a sweep: a grid of them) in one
-build step. Every run trains through :func:`jaxdl.training.train` over a
-:class:`~jaxdl.training.Sampled` source, ``chunk_steps`` steps per epoch (one compiled
-chunk, one log line, one checkpoint); a sweep trains each group of runs with equal
-shapes as one vmapped program.
+The config becomes a :class:`~jaxdl.charlm.CharLMRun` (a sweep: a grid of them, or
+explicit ``config.rows`` crossed with the grid) in one build step. Every run trains
+through :func:`jaxdl.training.train` over a :class:`~jaxdl.training.Sampled` source,
+``chunk_steps`` steps per epoch (one compiled chunk, one log line, one checkpoint); a
+sweep trains each group of runs with equal shapes as one vmapped program
+(``config.sweep_vmap=False``: every run alone, to time the difference) and writes
+``sweep.md`` / ``sweep.csv``: the swept fields and train/dev/test loss of every run.
 
 ``--config.mesh=runs=8`` splits each group of a sweep over 8 devices (every group's
 size a multiple of the ``runs`` size), equal to one device's up to float rounding;
@@ -48,11 +50,12 @@ from jaxdl.training import (
     Sampled,
     TrainResult,
     TrainState,
-    expand_grid,
+    expand_rows,
     exponential_lrs,
     lr_find,
     smooth,
     suggest_lr,
+    swept_fields,
     with_hyperparams,
     write_table,
 )
@@ -69,11 +72,12 @@ Splits = Mapping[str, Mapping[str, jax.Array]]
 class Plan:
     """What the config asks for, as objects: the runs and how to train them."""
 
-    runs: list[CharLMRun]  # one run, or the sweep's grid
-    grid: dict[str, list[Any]]  # the swept fields; empty for one run
+    runs: list[CharLMRun]  # one run, or the sweep's rows x grid
+    grid: list[str]  # the swept fields (the rows' then the grid's); empty for one run
     chunk_steps: int
     progress: bool
     mesh: Mesh | None = None  # the devices, from config.mesh
+    vmap: bool = True  # a sweep trains each group of equal shapes as one vmapped program
 
 
 def build(config: ml_collections.ConfigDict) -> Plan:
@@ -85,13 +89,17 @@ def build(config: ml_collections.ConfigDict) -> Plan:
     except (TypeError, ValueError) as e:
         raise ConfigError(f"config.{e}") from e
     grid = {k: list(v) for k, v in config.sweep.items()}
+    rows = [dict(r) if isinstance(r, Mapping) else r for r in config.get("rows", [])]
     try:
-        runs = expand_grid(base, grid)
+        runs = expand_rows(base, rows, grid)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"config.sweep: {e}") from e
+        where = "" if str(e).startswith("rows[") else ("rows: " if rows else "sweep: ")
+        raise ConfigError(f"config.{where}{e}") from e
     if config.chunk_steps < 1:
         raise ConfigError(f"config.chunk_steps is {config.chunk_steps}, expected >= 1.")
-    return Plan(runs, grid, config.chunk_steps, config.progress, mesh)
+    swept = swept_fields(rows, grid)
+    vmap = config.get("sweep_vmap", True)
+    return Plan(runs, swept, config.chunk_steps, config.progress, mesh, vmap)
 
 
 def _splits_fn(config: ml_collections.ConfigDict, mesh: Mesh | None) -> Callable[[int], Splits]:
@@ -188,6 +196,9 @@ class SweepRow:
     spec: CharLMRun
     losses: np.ndarray  # (num_steps,)
     metrics: dict[str, float]
+    # Wall time of the program that trained it (compile, steps, evaluation): shared by
+    # the runs of a vmapped group; a separate run's own.
+    program_time_s: float = float("nan")
 
 
 def train_sweep(
@@ -196,7 +207,8 @@ def train_sweep(
     splits_fn: Callable[[int], Splits],
     run: Run | None = None,
 ) -> list[SweepRow]:
-    """Trains ``runs``, one vmapped program per group of equal shapes; rows in run order.
+    """Trains ``runs``, one vmapped program per group of equal shapes (``plan.vmap``
+    False: one unvmapped program per run); rows in run order.
 
     Row ``i`` equals the single run ``runs[i]`` up to float rounding of the batched
     matmuls. A run that diverges stops updating there (``diverged_at_step``). With a
@@ -204,11 +216,17 @@ def train_sweep(
     a killed sweep resumes in the group it was training.
     """
     rows: list[SweepRow | None] = [None] * len(runs)
-    for number, group in enumerate(group_by_shape(runs)):
+    groups = group_by_shape(runs) if plan.vmap else [[i] for i in range(len(runs))]
+    for number, group in enumerate(groups):
         specs = [runs[i] for i in group]
         first = specs[0]
         splits = splits_fn(first.block_size)
         label = ", ".join(f"{f}={getattr(first, f)}" for f in CharLMRun.SHAPE_FIELDS)
+        tic = time.perf_counter()
+        if not plan.vmap:  # a separate run: its own program, no vmap
+            rows[group[0]] = _train_alone(first, splits, plan, run, f"run{number}")
+            rows[group[0]].program_time_s = time.perf_counter() - tic  # type: ignore[union-attr]
+            continue
         result = _train(
             init_states(specs),
             first,
@@ -224,11 +242,22 @@ def train_sweep(
         split_losses = {
             k: np.asarray(evaluate(result.state, splits[k])) for k in SPLITS if k in splits
         }
+        elapsed = time.perf_counter() - tic
         for j, i in enumerate(group):
             metrics = {f"{k}_loss": float(v[j]) for k, v in split_losses.items()}
             metrics["diverged_at_step"] = int(result.bad_step[j])
-            rows[i] = SweepRow(runs[i], result.step_metrics["loss"][j], metrics)
+            rows[i] = SweepRow(runs[i], result.step_metrics["loss"][j], metrics, elapsed)
     return rows  # type: ignore[return-value]
+
+
+def _train_alone(spec: CharLMRun, splits: Splits, plan: Plan, run: Run | None, stage: str):
+    result = _train(
+        spec.init_state(), spec, splits, plan, on_non_finite="record", run=run, stage=stage
+    )
+    evaluate = make_split_evaluator()
+    metrics = {f"{k}_loss": float(evaluate(result.state, splits[k])) for k in SPLITS if k in splits}
+    metrics["diverged_at_step"] = int(result.bad_step)
+    return SweepRow(spec, np.asarray(result.step_metrics["loss"]), metrics)
 
 
 def results_table(rows: Sequence[SweepRow], fields: Sequence[str]) -> list[dict[str, Any]]:
@@ -255,9 +284,11 @@ def _sweep(plan: Plan, run: Run, splits_fn) -> tuple[dict[str, Any], dict[str, A
     best = min(rows, key=lambda r: r.metrics["dev_loss"])
     metrics = {
         "num_runs": len(rows),
+        "num_programs": len(group_by_shape(plan.runs)) if plan.vmap else len(rows),
         "sweep_time_s": elapsed,
         "best_dev_loss": best.metrics["dev_loss"],
         "best_test_loss": best.metrics["test_loss"],
     }
     best_fields = {k: getattr(best.spec, k) for k in plan.grid}
-    return metrics, {"best": best_fields, "table": json.loads(json.dumps(table))}
+    extra = {"best": best_fields, "table": json.loads(json.dumps(table))}
+    return metrics, extra | {"program_time_s": [round(r.program_time_s, 2) for r in rows]}

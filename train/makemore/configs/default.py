@@ -44,6 +44,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.split_seed = 42
     # Sweep: {field: [values]} over the fields above; empty = one run (see configs/sweep.py).
     c.sweep = ml_collections.ConfigDict()
+    # Or explicit rows [{field: value}, ...], each crossed with the sweep (configs/table.py).
+    c.rows = []
+    # False: train every run of a sweep alone instead of one vmapped program per shape.
+    c.sweep_vmap = True
     c.num_samples = 20
     c.temperature = 1.0
     c.progress = True
