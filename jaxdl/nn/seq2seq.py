@@ -247,7 +247,10 @@ class Seq2Seq(nnx.Module):
                 f"source_mask has shape {source_mask.shape}, expected source's shape "
                 f"{source.shape}."
             )
-        carry, memory = self.encoder(self.embed(source))
+        # The zero state the cell would draw, passed in: drawing it advances the RNN's
+        # RNG counter, which jax.vmap or lax.scan around the model could not update.
+        start = jnp.zeros(source.shape[:1] + (self.decoder_cell.hidden_features,))
+        carry, memory = self.encoder(self.embed(source), initial_carry=start)
         return carry, memory, self.attention.keys(memory), source_mask
 
     def _attention_step(self, carry, embedded, memory, keys, mask):

@@ -46,6 +46,11 @@ def get_config() -> ml_collections.ConfigDict:
             "hidden": 128,
             "learning_rate": 3e-3,
             "eval_size": 2048,
+            # One adder per kind ("none", "additive", "dot"), each a stage of the run.
+            "attention": ("none", "additive", "dot"),
+            # Also evaluated on these operand lengths, never trained on.
+            "longer_digits": (4, 5),
+            "attention_examples": 4,  # attention.png: examples per attention model
         }
     )
     # Scaling, for both tasks: mesh (each task's batch_size and eval_size must split over
