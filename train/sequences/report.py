@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.data.addition import addition_batch, decode
+from jaxdl.data.addition import decode
 from jaxdl.nn.seq2seq import Seq2Seq
 from jaxdl.viz import figure, save_figure
 
@@ -48,14 +48,15 @@ def plot_attention(
     key: jax.Array,
     digits: tuple[int, ...],
     examples: int,
-    reverse: bool,
+    batch_fn: Any,
 ) -> None:
     """One row per attention model, ``examples`` open-loop decodings per row split over
-    the operand lengths in ``digits``: the weights of each generated digit (rows) over
+    the operand lengths in ``digits`` (sums from ``batch_fn(key, batch_size=,
+    digits=)``): the weights of each generated digit (rows) over
     the source tokens (columns), the true answer and whether the model got it."""
     per = [examples // len(digits) + (i < examples % len(digits)) for i in range(len(digits))]
     batches = [
-        addition_batch(jax.random.fold_in(key, d), batch_size=n, digits=d, reverse=reverse)
+        batch_fn(jax.random.fold_in(key, d), batch_size=n, digits=d)
         for d, n in zip(digits, per, strict=True)
         if n
     ]
@@ -78,7 +79,7 @@ def plot_attention(
                 ax.set_xticks(range(b.source.shape[1]), list(decode(b.source[i])))
                 ax.set_yticks(range(guess.shape[1]), list(decode(guess[i])))
                 ok = bool((guess[i] == np.asarray(b.targets[i])).all())
-                answer = decode(b.targets[i])[::-1] if reverse else decode(b.targets[i])
+                answer = decode(b.targets[i])  # as the decoder writes it
                 ax.set_title(f"{kind}: ={answer} {'right' if ok else 'wrong'}", fontsize=8)
                 ax.tick_params(labelsize=7, length=0)
     fig.suptitle("attention weights: generated digit (rows) x source token", fontsize=9)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 from flax import nnx
@@ -49,6 +50,17 @@ def _evaluate(metrics_fn: Callable[..., dict], state: TrainState, batch: Any) ->
 def _adder_metrics(model: Seq2Seq, batches: dict[str, Any]) -> dict:
     """:func:`seq2seq_metrics` on each batch, its keys behind the batch's prefix."""
     return {p + k: v for p, b in batches.items() for k, v in seq2seq_metrics(model, b).items()}
+
+
+def _adder_batch(key: jax.Array, *, batch_size: int, digits: int, reverse: bool, flip: bool):
+    """:func:`addition_batch`, with ``flip`` each operand written least significant digit
+    first ("042+917" -> "240+719"): the digits the decoder needs at answer step ``k``
+    (reversed answer) then sit ``k`` tokens after the start and after "+" at any length."""
+    b = addition_batch(key, batch_size=batch_size, digits=digits, reverse=reverse)
+    if not flip:
+        return b
+    a, plus, c = b.source[:, :digits], b.source[:, digits : digits + 1], b.source[:, digits + 1 :]
+    return b._replace(source=jnp.concatenate([a[:, ::-1], plus, c[:, ::-1]], axis=1))
 
 
 def _stage(kind: str) -> str:
@@ -156,7 +168,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             "test_ctc_loss": ctc.metrics["test_loss"],
             "ctc_seconds": ctc_seconds,
         }
-        adder = functools.partial(addition_batch, reverse=s.reverse)
+        adder = functools.partial(_adder_batch, reverse=s.reverse, flip=s.reverse_operands)
         prefixes = {s.digits: "", **{d: f"longer{d}_" for d in s.longer_digits}}
         offset = -(-c.num_steps // c.chunk_steps)  # the epochs of the stages before
         models, results = {}, {}
@@ -205,7 +217,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 key=jax.random.fold_in(key_s2s, 1),
                 digits=(s.digits, max(s.longer_digits, default=s.digits)),
                 examples=s.attention_examples,
-                reverse=s.reverse,
+                batch_fn=adder,
             )
         return run.finish(metrics)
 

@@ -46,8 +46,10 @@ def get_config() -> ml_collections.ConfigDict:
             "hidden": 128,
             "learning_rate": 3e-3,
             "eval_size": 2048,
+            # Operands least significant digit first too ("042+917" -> "240+719").
+            "reverse_operands": False,
             # One adder per kind ("none", "additive", "dot"), each a stage of the run.
-            "attention": ("none", "additive", "dot"),
+            "attention": ("none",),
             # Also evaluated on these operand lengths, never trained on.
             "longer_digits": (4, 5),
             "attention_examples": 4,  # attention.png: examples per attention model
