@@ -23,7 +23,52 @@ def test_quick_run_leaves_its_artefacts(tmp_path):
     # By construction a fully right teacher-forced answer is generated identically.
     assert (metrics["test_open_loop_sequence_accuracy"]
             == metrics["test_teacher_forced_sequence_accuracy"])  # fmt: skip
+    # The quick config also trains an additive-attention adder, and evaluates both on
+    # 3-digit sums (trained on 2).
+    for prefix in ("test_", "test_longer3_", "test_seq2seq_additive_",
+                   "test_seq2seq_additive_longer3_"):  # fmt: skip
+        for mode in ("teacher_forced", "open_loop"):
+            assert 0.0 <= metrics[f"{prefix}{mode}_token_accuracy"] <= 1.0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["task"] for r in records] == ["ctc"] * 2 + ["seq2seq"] * 2  # 20 steps / 10
-    for png in ("ctc_curves.png", "seq2seq_curves.png"):
+    tasks = ["ctc"] * 2 + ["seq2seq"] * 2 + ["seq2seq_additive"] * 2  # 20 steps / 10
+    assert [r["task"] for r in records] == tasks
+    for png in ("ctc_curves.png", "seq2seq_curves.png", "seq2seq_additive_curves.png",
+                "attention.png"):  # fmt: skip
         assert (out / png).stat().st_size > 1000
+    table = (out / "seq2seq_accuracy.md").read_text().splitlines()
+    assert len(table) == 2 + 2 * 2  # header, rule, (none, additive) x (2, 3 digits)
+    forced = metrics["test_seq2seq_additive_longer3_teacher_forced_token_accuracy"]
+    assert table[-1].startswith(f"| additive | 3 (longer) | {forced:.3f} |")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("attention", ("none", "luong"), "config.seq2seq.attention is"),
+        ("attention", ("dot", "dot"), "distinct kinds"),
+        ("longer_digits", (2, 4), r"config.seq2seq.longer_digits has \[2\]"),
+    ],
+)
+def test_bad_adder_fields_fail_before_training(tmp_path, field, value, message):
+    from train.sequences.configs import quick
+    from train.sequences.train import train_and_evaluate
+
+    config = quick.get_config()
+    config.seq2seq[field] = value
+    with pytest.raises(ValueError, match=message):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_reversed_operands_keep_the_sum():
+    import jax
+
+    from jaxdl.data.addition import decode
+    from train.sequences.train import _adder_batch
+
+    plain = _adder_batch(jax.random.key(0), batch_size=4, digits=3, reverse=False, flip=False)
+    flipped = _adder_batch(jax.random.key(0), batch_size=4, digits=3, reverse=False, flip=True)
+    for p, f, t in zip(plain.source, flipped.source, flipped.targets, strict=True):
+        a, b = decode(p).split("+")
+        assert decode(f) == f"{a[::-1]}+{b[::-1]}"
+        assert int(a) + int(b) == int(decode(t))

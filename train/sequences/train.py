@@ -1,8 +1,13 @@
-"""Sequence recipe: CTC with greedy decoding, and teacher forcing vs open loop.
+"""Sequence recipe: CTC with greedy decoding, and teacher forcing vs open loop, with and
+without encoder-decoder attention.
 
-Both models train through the engine (:func:`jaxdl.training.train`) on batches made on
-the device from each step's key (:class:`~jaxdl.training.Generated`), as two stages of
-one :class:`~jaxdl.training.Run`: CTC first, then the adder.
+The models train through the engine (:func:`jaxdl.training.train`) on batches made on
+the device from each step's key (:class:`~jaxdl.training.Generated`), as stages of one
+:class:`~jaxdl.training.Run`: CTC first, then one adder per ``config.seq2seq.attention``
+kind (same key, so the same data and initial embedding draw order for each). Each adder
+is evaluated on sums of ``digits`` digits and on the longer ``longer_digits`` sums it
+never saw; ``seq2seq_accuracy.md`` tabulates them and ``attention.png`` shows the
+attention weights of a few examples.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 from flax import nnx
@@ -21,10 +27,11 @@ from jaxdl import parallel
 from jaxdl.data.addition import VOCAB_SIZE, addition_batch
 from jaxdl.data.synthetic_speech import speech_batch
 from jaxdl.nn.ctc import CTCTagger, ctc_tagger_loss, ctc_tagger_metrics
-from jaxdl.nn.seq2seq import Seq2Seq, seq2seq_metrics, teacher_forced_loss
+from jaxdl.nn.seq2seq import ATTENTION_KINDS, Seq2Seq, seq2seq_metrics, teacher_forced_loss
 from jaxdl.training import Generated, Run, TrainResult, TrainState, plot_curves, train
 
 from .._common import check_scale_support, open_run, setup
+from .report import accuracy_table, plot_attention
 
 _SPEECH_FIELDS = ("num_symbols", "features", "max_labels", "noise")  # speech_batch settings
 #: The scaling fields this recipe cannot honour (see configs/default.py).
@@ -40,6 +47,27 @@ def _evaluate(metrics_fn: Callable[..., dict], state: TrainState, batch: Any) ->
     return metrics_fn(state.model(), batch)
 
 
+def _adder_metrics(model: Seq2Seq, batches: dict[str, Any]) -> dict:
+    """:func:`seq2seq_metrics` on each batch, its keys behind the batch's prefix."""
+    return {p + k: v for p, b in batches.items() for k, v in seq2seq_metrics(model, b).items()}
+
+
+def _adder_batch(key: jax.Array, *, batch_size: int, digits: int, reverse: bool, flip: bool):
+    """:func:`addition_batch`, with ``flip`` each operand written least significant digit
+    first ("042+917" -> "240+719"): the digits the decoder needs at answer step ``k``
+    (reversed answer) then sit ``k`` tokens after the start and after "+" at any length."""
+    b = addition_batch(key, batch_size=batch_size, digits=digits, reverse=reverse)
+    if not flip:
+        return b
+    a, plus, c = b.source[:, :digits], b.source[:, digits : digits + 1], b.source[:, digits + 1 :]
+    return b._replace(source=jnp.concatenate([a[:, ::-1], plus, c[:, ::-1]], axis=1))
+
+
+def _stage(kind: str) -> str:
+    """The adder's stage name (and metric prefix): the plain model keeps ``seq2seq``."""
+    return "seq2seq" if kind == "none" else f"seq2seq_{kind}"
+
+
 def _train_task(
     run: Run,
     name: str,
@@ -48,6 +76,7 @@ def _train_task(
     key: jax.Array,
     model_fn: Callable[[jax.Array], nnx.Module],
     batch_fn: Callable[..., Any],
+    eval_fn: Callable[[jax.Array], Any],
     loss_fn: Callable[..., Any],
     metrics_fn: Callable[..., dict],
     progress: bool,
@@ -56,15 +85,16 @@ def _train_task(
     epoch_offset: int = 0,
 ) -> tuple[TrainResult, float]:
     """Trains one task as the next stage of ``run`` with Adam (cosine decay, clipped),
-    evaluating on a fixed batch from a key the training batches never use. With a
-    ``mesh`` the training and evaluation batches are split over its batch axes.
+    evaluating on ``eval_fn(key)`` (a batch or a dict of them) from a key the training
+    batches never use. With a ``mesh`` the training and evaluation batches are split over
+    its batch axes.
 
     Returns the result and the training seconds."""
     k_model, k_data, k_eval = jax.random.split(key, 3)
     schedule = optax.cosine_decay_schedule(c.learning_rate, c.num_steps, alpha=0.05)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
     state = TrainState.create(model_fn(k_model), tx, key=k_data)
-    eval_batch = batch_fn(k_eval, batch_size=c.eval_size)
+    eval_batch = eval_fn(k_eval)
     split = None
     if mesh is not None:
         parallel.check_batch_size(c.batch_size, mesh, name=f"config.{name}.batch_size")
@@ -106,16 +136,18 @@ def _train_task(
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains both models; writes metrics.jsonl (records tagged by task), per-task curves
-    and summary.json."""
-    # TensorBoard off: both tasks log train_loss at the same steps. Each task is a stage
-    # of the run with its own checkpoints, so a killed run resumes in either.
+    """Trains CTC and the adders; writes metrics.jsonl (records tagged by task), per-task
+    curves, seq2seq_accuracy.md, attention.png and summary.json."""
+    # TensorBoard off: the tasks log train_loss at the same steps. Each task is a stage
+    # of the run with its own checkpoints, so a killed run resumes in any of them.
     check_scale_support(config, UNSUPPORTED)
     mesh = setup(config)
     scale = {"mesh": mesh, "accum_steps": config.accum_steps}
+    c, s = config.ctc, config.seq2seq
+    kinds = _attention_kinds(s)
     with open_run(config, workdir, "sequences", tensorboard=False, curves=False) as run:
         key_ctc, key_s2s = jax.random.split(jax.random.key(config.seed))
-        c, s = config.ctc, config.seq2seq
+        speech = functools.partial(speech_batch, **{f: c[f] for f in _SPEECH_FIELDS})
         ctc, ctc_seconds = _train_task(
             run,
             "ctc",
@@ -124,30 +156,86 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             model_fn=lambda k: CTCTagger(
                 c.features, c.num_symbols + 1, hidden=c.hidden, rngs=nnx.Rngs(k)
             ),
-            batch_fn=functools.partial(speech_batch, **{f: c[f] for f in _SPEECH_FIELDS}),
+            batch_fn=speech,
+            eval_fn=lambda k: speech(k, batch_size=c.eval_size),
             loss_fn=ctc_tagger_loss,
             metrics_fn=ctc_tagger_metrics,
             progress=config.progress,
             **scale,
         )
-        s2s, s2s_seconds = _train_task(
-            run,
-            "seq2seq",
-            s,
-            key=key_s2s,
-            model_fn=lambda k: Seq2Seq(VOCAB_SIZE, hidden=s.hidden, rngs=nnx.Rngs(k)),
-            batch_fn=functools.partial(addition_batch, digits=s.digits, reverse=s.reverse),
-            loss_fn=teacher_forced_loss,
-            metrics_fn=seq2seq_metrics,
-            progress=config.progress,
-            **scale,
-            epoch_offset=-(-c.num_steps // c.chunk_steps),  # the ctc stage's epochs
-        )
         metrics = {
             "test_label_error_rate": ctc.metrics["test_label_error_rate"],
             "test_ctc_loss": ctc.metrics["test_loss"],
-            **{k: v for k, v in s2s.metrics.items() if k.startswith("test_")},
             "ctc_seconds": ctc_seconds,
-            "seq2seq_seconds": s2s_seconds,
         }
+        adder = functools.partial(_adder_batch, reverse=s.reverse, flip=s.reverse_operands)
+        prefixes = {s.digits: "", **{d: f"longer{d}_" for d in s.longer_digits}}
+        offset = -(-c.num_steps // c.chunk_steps)  # the epochs of the stages before
+        models, results = {}, {}
+        for kind in kinds:
+            stage = _stage(kind)
+            result, seconds = _train_task(
+                run,
+                stage,
+                s,
+                key=key_s2s,  # the same data and evaluation sums for every kind
+                model_fn=lambda k, kind=kind: Seq2Seq(
+                    VOCAB_SIZE,
+                    hidden=s.hidden,
+                    attention=None if kind == "none" else kind,
+                    rngs=nnx.Rngs(k),
+                ),
+                batch_fn=functools.partial(adder, digits=s.digits),
+                eval_fn=lambda k: {
+                    p: adder(k, batch_size=s.eval_size, digits=d) for d, p in prefixes.items()
+                },
+                loss_fn=teacher_forced_loss,
+                metrics_fn=_adder_metrics,
+                progress=config.progress,
+                **scale,
+                epoch_offset=offset,
+            )
+            offset += -(-s.num_steps // s.chunk_steps)
+            models[kind], results[kind] = result.state.model(), result.metrics
+            # The plain adder keeps its keys (test_teacher_forced_...); the others are
+            # named after their stage (test_seq2seq_additive_...).
+            rename = "test_" if kind == "none" else f"test_{stage}_"
+            metrics |= {
+                rename + k.removeprefix("test_"): v
+                for k, v in result.metrics.items()
+                if k.startswith("test_")
+            }
+            metrics[f"{stage}_seconds"] = seconds
+        table = accuracy_table(results, digits=s.digits, longer=tuple(s.longer_digits))
+        if run.path("seq2seq_accuracy.md") is not None:
+            run.path("seq2seq_accuracy.md").write_text(table)
+        attentive = {k: m for k, m in models.items() if k != "none"}
+        if attentive and s.attention_examples and run.path("attention.png") is not None:
+            plot_attention(
+                attentive,
+                run.path("attention.png"),
+                key=jax.random.fold_in(key_s2s, 1),
+                digits=(s.digits, max(s.longer_digits, default=s.digits)),
+                examples=s.attention_examples,
+                batch_fn=adder,
+            )
         return run.finish(metrics)
+
+
+def _attention_kinds(s: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """``config.seq2seq.attention`` as a tuple of kinds, each checked."""
+    kinds = (s.attention,) if isinstance(s.attention, str) else tuple(s.attention)
+    allowed = ("none", *ATTENTION_KINDS)
+    bad = [k for k in kinds if k not in allowed]
+    if not kinds or bad or len(set(kinds)) != len(kinds):
+        raise ValueError(
+            f"config.seq2seq.attention is {kinds!r}, expected distinct kinds out of "
+            f"{allowed!r} (at least one)."
+        )
+    bad = [d for d in s.longer_digits if d <= s.digits]
+    if bad:
+        raise ValueError(
+            f"config.seq2seq.longer_digits has {bad!r}, expected each above "
+            f"config.seq2seq.digits ({s.digits})."
+        )
+    return kinds

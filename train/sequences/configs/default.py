@@ -5,7 +5,9 @@ Expect:   test_label_error_rate <= 0.05 (measured 0.019); the adder's open-loop 
           beside its teacher-forced ones. Per digit, open loop trails while the model is
           still learning (metrics.jsonl / seq2seq_curves.png: e.g. 0.68 vs 0.62 at step
           1000) and both reach about 1.0 at the end. Whole answers are equally often right
-          in both modes, by construction (see jaxdl.nn.seq2seq.seq2seq_metrics).
+          in both modes, by construction (see jaxdl.nn.seq2seq.seq2seq_metrics). The
+          adder is also evaluated on 4- and 5-digit sums (test_longer4_..., about 0.3 of
+          the digits right: it never saw them); config attention.py compares attention.
 Time:     about 2 minutes on a busy 2-core CPU (CTC 1500 steps, adder 4000 steps).
 Scale:    --config.mesh=data=2 splits both tasks' generated batches over the devices (data
           parallel), --config.accum_steps=4 averages micro-batches; precision, remat and
@@ -46,6 +48,13 @@ def get_config() -> ml_collections.ConfigDict:
             "hidden": 128,
             "learning_rate": 3e-3,
             "eval_size": 2048,
+            # Operands least significant digit first too ("042+917" -> "240+719").
+            "reverse_operands": False,
+            # One adder per kind ("none", "additive", "dot"), each a stage of the run.
+            "attention": ("none",),
+            # Also evaluated on these operand lengths, never trained on.
+            "longer_digits": (4, 5),
+            "attention_examples": 4,  # attention.png: examples per attention model
         }
     )
     # Scaling, for both tasks: mesh (each task's batch_size and eval_size must split over
