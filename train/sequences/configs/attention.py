@@ -21,5 +21,10 @@ from . import default
 def get_config() -> ml_collections.ConfigDict:
     c = default.get_config()
     c.ctc.update(num_steps=100, chunk_steps=100)
-    c.seq2seq.update(attention=("none", "additive", "dot"), reverse_operands=True)
+    c.seq2seq.update(
+        attention=("none", "additive", "dot"),
+        reverse_operands=True,
+        interleave=True,
+        mixed_lengths=True,
+    )
     return c
