@@ -269,7 +269,8 @@ def teacher_forced_loss(
       model: maps ``(source, target_inputs, *, train, key)`` to logits ``(batch, tgt,
         vocab)`` (a :class:`Seq2Seq`).
       batch: has ``source`` ``(batch, src)``, ``target_inputs`` ``(batch, tgt)`` (the
-        targets shifted right behind a start token) and ``targets`` ``(batch, tgt)``.
+        targets shifted right behind a start token) and ``targets`` ``(batch, tgt)``;
+        a ``source_mask`` field that is not None is passed on to the model.
       train: training mode (passed to the model).
       key: the step's PRNG key (passed to the model).
 
@@ -279,9 +280,15 @@ def teacher_forced_loss(
     Raises:
       ValueError: if the shapes disagree.
     """
-    logits = model(batch.source, batch.target_inputs, train=train, key=key)
+    logits = model(batch.source, batch.target_inputs, train=train, key=key, **_masked(batch))
     loss = softmax_cross_entropy(logits, batch.targets).mean()
     return loss, {"loss": loss}
+
+
+def _masked(batch: Any) -> dict[str, Any]:
+    """``{"source_mask": ...}`` where the batch has a ``source_mask`` that is not None."""
+    mask = getattr(batch, "source_mask", None)
+    return {} if mask is None else {"source_mask": mask}
 
 
 def _accuracies(logits: jax.Array, targets: jax.Array, prefix: str) -> dict[str, jax.Array]:
@@ -311,8 +318,9 @@ def seq2seq_metrics(model: Seq2Seq, batch: Any) -> dict[str, Float[Array, ""]]:
     Raises:
       ValueError: if the shapes disagree.
     """
-    forced = model(batch.source, batch.target_inputs)
+    forced = model(batch.source, batch.target_inputs, **_masked(batch))
     start = batch.target_inputs[:, 0]
-    free = model.generate(batch.source, start=start, length=batch.targets.shape[1])
+    length = batch.targets.shape[1]
+    free = model.generate(batch.source, start=start, length=length, **_masked(batch))
     return {**_accuracies(forced, batch.targets, "teacher_forced"),
             **_accuracies(free, batch.targets, "open_loop")}  # fmt: skip

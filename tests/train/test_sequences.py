@@ -72,3 +72,31 @@ def test_reversed_operands_keep_the_sum():
         a, b = decode(p).split("+")
         assert decode(f) == f"{a[::-1]}+{b[::-1]}"
         assert int(a) + int(b) == int(decode(t))
+
+
+def test_interleaved_mixed_lengths_keep_the_sum_and_mask_the_padding():
+    import jax
+    import numpy as np
+
+    from jaxdl.data.addition import EQUALS, decode
+    from train.sequences.train import _adder_batch
+
+    b = _adder_batch(jax.random.key(1), batch_size=64, digits=3, reverse=True, flip=True,
+                     interleave=True, mixed=True, mask=True)  # fmt: skip
+    assert b.source.shape == (64, 6) and b.targets.shape == (64, 4)
+    lengths = set()
+    for s, m, t, ti in zip(b.source, b.source_mask, b.targets, b.target_inputs, strict=True):
+        s, m = np.asarray(s), np.asarray(m)
+        pad = int((~m).sum())
+        lengths.add(3 - pad // 2)
+        # Left padding of "=" tokens exactly where the mask is False.
+        assert (m == (np.arange(6) >= pad)).all() and (s[:pad] == EQUALS).all()
+        digits = decode(s[pad:])
+        a, c = digits[0::2][::-1], digits[1::2][::-1]  # de-interleave, most significant first
+        assert int(a) + int(c) == int(decode(t)[::-1])  # the answer reversed
+        assert decode(ti) == "=" + decode(t)[:-1]
+    assert lengths == {1, 2, 3}
+    # Without mixed lengths nothing is padded and the mask is left out.
+    full = _adder_batch(jax.random.key(1), batch_size=8, digits=3, reverse=True, flip=True,
+                        interleave=True)  # fmt: skip
+    assert full.source_mask is None and not (np.asarray(full.source) == EQUALS).any()

@@ -70,6 +70,7 @@ def plot_attention(
                 b.source,
                 start=b.target_inputs[:, 0],
                 length=b.targets.shape[1],
+                source_mask=getattr(b, "source_mask", None),
                 return_attention=True,
             )
             guess = np.asarray(jnp.argmax(logits, -1))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +24,7 @@ import optax
 from flax import nnx
 
 from jaxdl import parallel
-from jaxdl.data.addition import VOCAB_SIZE, addition_batch
+from jaxdl.data.addition import EQUALS, PLUS, VOCAB_SIZE, addition_batch
 from jaxdl.data.synthetic_speech import speech_batch
 from jaxdl.nn.ctc import CTCTagger, ctc_tagger_loss, ctc_tagger_metrics
 from jaxdl.nn.seq2seq import ATTENTION_KINDS, Seq2Seq, seq2seq_metrics, teacher_forced_loss
@@ -52,15 +52,68 @@ def _adder_metrics(model: Seq2Seq, batches: dict[str, Any]) -> dict:
     return {p + k: v for p, b in batches.items() for k, v in seq2seq_metrics(model, b).items()}
 
 
-def _adder_batch(key: jax.Array, *, batch_size: int, digits: int, reverse: bool, flip: bool):
+class AdderBatch(NamedTuple):
+    """An :class:`~jaxdl.data.addition.AdditionBatch` plus the attention mask."""
+
+    source: jax.Array  # (batch, src)
+    target_inputs: jax.Array  # (batch, tgt)
+    targets: jax.Array  # (batch, tgt)
+    source_mask: jax.Array | None  # (batch, src), True on operand tokens; None: all
+
+
+def _adder_batch(
+    key: jax.Array,
+    *,
+    batch_size: int,
+    digits: int,
+    reverse: bool,
+    flip: bool,
+    interleave: bool = False,
+    mixed: bool = False,
+    mask: bool = False,
+) -> AdderBatch:
     """:func:`addition_batch`, with ``flip`` each operand written least significant digit
     first ("042+917" -> "240+719"): the digits the decoder needs at answer step ``k``
-    (reversed answer) then sit ``k`` tokens after the start and after "+" at any length."""
+    (reversed answer) then sit ``k`` tokens after the start and after "+" at any length.
+
+    ``interleave`` writes the operands' digits alternately, without "+" ("240+719" ->
+    "274109"): answer step ``k`` then needs source tokens ``2k`` and ``2k + 1``.
+    ``mixed`` draws each sum's operand length uniformly from 1 to ``digits`` and pads
+    the shorter sources on the left with "=" tokens (the answers keep ``digits + 1``
+    digits, the leading ones 0); with ``mask`` the batch's ``source_mask`` hides that
+    padding from attention (the encoder still reads it)."""
     b = addition_batch(key, batch_size=batch_size, digits=digits, reverse=reverse)
-    if not flip:
-        return b
-    a, plus, c = b.source[:, :digits], b.source[:, digits : digits + 1], b.source[:, digits + 1 :]
-    return b._replace(source=jnp.concatenate([a[:, ::-1], plus, c[:, ::-1]], axis=1))
+    a, c = b.source[:, :digits], b.source[:, digits + 1 :]
+    valid = jnp.ones((batch_size, digits), bool)
+    if mixed:  # keep the last n digits of each operand: a, c < 10 ** n
+        n = jax.random.randint(jax.random.fold_in(key, 1), (batch_size, 1), 1, digits + 1)
+        valid = jnp.arange(digits)[None] >= digits - n
+        a, c = jnp.where(valid, a, 0), jnp.where(valid, c, 0)
+        total = sum(x * 10 ** jnp.arange(digits - 1, -1, -1) for x in (a, c)).sum(-1)
+        b = b._replace(**_answer(total, digits=digits, reverse=reverse))
+    if flip:
+        a, c, valid = a[:, ::-1], c[:, ::-1], valid[:, ::-1]
+    if interleave:
+        source = jnp.stack([a, c], -1).reshape(batch_size, 2 * digits)
+        valid = jnp.repeat(valid, 2, axis=1)
+    else:
+        plus = jnp.full((batch_size, 1), PLUS)
+        source = jnp.concatenate([a, plus, c], axis=1)
+        valid = jnp.concatenate([valid, jnp.ones_like(plus, bool), valid], axis=1)
+    # Left padding: the operand tokens, in order, move to the end; "=" fills the start.
+    order = jnp.argsort(valid, axis=1, stable=True)
+    source = jnp.take_along_axis(jnp.where(valid, source, EQUALS), order, axis=1)
+    source_mask = jnp.take_along_axis(valid, order, axis=1) if mask else None
+    return AdderBatch(source, b.target_inputs, b.targets, source_mask)
+
+
+def _answer(total: jax.Array, *, digits: int, reverse: bool) -> dict[str, jax.Array]:
+    """The target fields of :func:`addition_batch` for the sums ``total``."""
+    targets = (total[:, None] // 10 ** jnp.arange(digits, -1, -1)) % 10
+    if reverse:
+        targets = targets[:, ::-1]
+    start = jnp.full_like(targets[:, :1], EQUALS)
+    return {"targets": targets, "target_inputs": jnp.concatenate([start, targets[:, :-1]], 1)}
 
 
 def _stage(kind: str) -> str:
@@ -168,7 +221,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             "test_ctc_loss": ctc.metrics["test_loss"],
             "ctc_seconds": ctc_seconds,
         }
-        adder = functools.partial(_adder_batch, reverse=s.reverse, flip=s.reverse_operands)
+        layout = {"reverse": s.reverse, "flip": s.reverse_operands, "interleave": s.interleave}
         prefixes = {s.digits: "", **{d: f"longer{d}_" for d in s.longer_digits}}
         offset = -(-c.num_steps // c.chunk_steps)  # the epochs of the stages before
         models, results = {}, {}
@@ -185,9 +238,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     attention=None if kind == "none" else kind,
                     rngs=nnx.Rngs(k),
                 ),
-                batch_fn=functools.partial(adder, digits=s.digits),
-                eval_fn=lambda k: {
-                    p: adder(k, batch_size=s.eval_size, digits=d) for d, p in prefixes.items()
+                batch_fn=functools.partial(
+                    _adder_batch,
+                    digits=s.digits,
+                    mixed=s.mixed_lengths,
+                    mask=s.mixed_lengths and kind != "none",
+                    **layout,
+                ),
+                eval_fn=lambda k: {  # full-length sums, nothing padded
+                    p: _adder_batch(k, batch_size=s.eval_size, digits=d, **layout)
+                    for d, p in prefixes.items()
                 },
                 loss_fn=teacher_forced_loss,
                 metrics_fn=_adder_metrics,
@@ -217,7 +277,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 key=jax.random.fold_in(key_s2s, 1),
                 digits=(s.digits, max(s.longer_digits, default=s.digits)),
                 examples=s.attention_examples,
-                batch_fn=adder,
+                batch_fn=functools.partial(_adder_batch, **layout),
             )
         return run.finish(metrics)
 

@@ -50,6 +50,11 @@ def get_config() -> ml_collections.ConfigDict:
             "eval_size": 2048,
             # Operands least significant digit first too ("042+917" -> "240+719").
             "reverse_operands": False,
+            # The operands' digits alternately, without "+" ("240+719" -> "274109").
+            "interleave": False,
+            # Operand lengths drawn from 1..digits, shorter sources padded on the left
+            # (attention models get a source_mask hiding the padding).
+            "mixed_lengths": False,
             # One adder per kind ("none", "additive", "dot"), each a stage of the run.
             "attention": ("none",),
             # Also evaluated on these operand lengths, never trained on.

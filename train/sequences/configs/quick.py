@@ -18,5 +18,6 @@ def get_config() -> ml_collections.ConfigDict:
                  max_labels=3)  # fmt: skip
     c.seq2seq.update(num_steps=20, chunk_steps=10, batch_size=16, hidden=16, digits=2,
                      eval_size=64, attention=("none", "additive"), longer_digits=(3,),
-                     reverse_operands=True, attention_examples=2)  # fmt: skip
+                     reverse_operands=True, interleave=True, mixed_lengths=True,
+                     attention_examples=2)  # fmt: skip
     return c
