@@ -14,6 +14,7 @@ from train.__main__ import main
     ("model", "artefact", "metric"),
     [
         ("inpaint", "inpainting.png", "patch_mse_vs_mean_image"),
+        ("autoencoder", "autoencoder_latents.png", "test_recon_nll"),
         ("vqvae", "vqvae_reconstructions.png", "test_perplexity"),
         ("gan", "gan_samples.png", "train_d_loss"),
     ],
@@ -53,5 +54,27 @@ def test_unknown_model_is_one_sentence(tiny_fmnist, tmp_path, capsys):
         == 2
     )
     assert capsys.readouterr().err.strip() == (
-        "error: config.model is 'flow', expected one of vae, inpaint, vqvae, gan."
+        "error: config.model is 'flow', expected one of vae, autoencoder, inpaint, vqvae, gan."
     )
+
+
+@pytest.mark.slow
+def test_mc_vs_vi_on_a_trained_vae(tiny_fmnist, tmp_path):
+    """The inference script reads a VAE run and writes its table, figure and JSON."""
+    from train.generative import inference
+
+    common = [f"--config.data_dir={tiny_fmnist}", "--config.train_examples=64"]
+    assert main(["generative", "--config=quick", f"--workdir={tmp_path}", *common]) == 0
+    assert (tmp_path / "vae_latents.png").stat().st_size > 500
+    args = [str(tmp_path), "--images=4", "--repeats=3", "--ks=1,10", "--reference-k=40"]
+    assert inference.main(args) == 0
+    result = json.loads((tmp_path / "mc_vs_vi.json").read_text())
+    assert {(r["k"], r["estimator"]) for r in result["rows"]} == {
+        (k, e) for k in (1, 10) for e in ("elbo", "iwae", "prior")
+    }
+    assert all(math.isfinite(r["mean"]) and r["spread"] >= 0 for r in result["rows"])
+    # One sample: the IWAE estimate is the ELBO's single log weight, the same number.
+    one = {r["estimator"]: r["mean"] for r in result["rows"] if r["k"] == 1}
+    assert one["elbo"] == pytest.approx(one["iwae"], rel=1e-6)
+    assert "| 10 |" in (tmp_path / "mc_vs_vi.md").read_text()
+    assert (tmp_path / "mc_vs_vi.png").stat().st_size > 500
