@@ -78,3 +78,27 @@ def test_mc_vs_vi_on_a_trained_vae(tiny_fmnist, tmp_path):
     assert one["elbo"] == pytest.approx(one["iwae"], rel=1e-6)
     assert "| 10 |" in (tmp_path / "mc_vs_vi.md").read_text()
     assert (tmp_path / "mc_vs_vi.png").stat().st_size > 500
+
+
+def test_bound_order_and_table_of_a_written_result():
+    from train.generative import inference
+
+    def rows(elbo, iwae):
+        return [
+            {"k": k, "estimator": e, "mean": m, "bias": 0.0, "spread": 1.0}
+            for k, a, b in zip((1, 10, 100), elbo, iwae, strict=True)
+            for e, m in (("elbo", a), ("iwae", b), ("prior", -900.0))
+        ]
+
+    good = {
+        "reference": -240.0,
+        "reference_k": 5000,
+        "rows": rows((-250, -251, -250.5), (-250, -245, -242)),
+    }
+    assert inference.bound_order_holds(good)
+    # IWAE must rise with K and stay under the reference; the ELBO must stay under both.
+    for elbo, iwae in (((-250, -251, -244), (-250, -245, -242)), ((-250,) * 3, (-250, -242, -245))):
+        assert not inference.bound_order_holds(good | {"rows": rows(elbo, iwae)})
+    table = inference.markdown(good)
+    assert table.splitlines()[2].startswith("| 1 | -250.00 | 0.00 | 1.00 | -250.00 |")
+    assert "K = 5000, mean -240.00" in table

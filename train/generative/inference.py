@@ -101,13 +101,16 @@ def mc_vs_vi(
 
 
 def bound_order_holds(result: dict[str, Any]) -> bool:
-    """Whether the means respect ELBO <= IWAE-K <= IWAE-K' (K < K') <= the reference."""
+    """Whether the means respect ELBO <= IWAE-K <= IWAE-K' (1 < K < K') <= the reference.
+
+    The ELBO's value is its mean at the largest ``K`` (the same expectation at every
+    ``K``, the least noisy there); IWAE-1 *is* a one-sample ELBO, so ``K = 1`` is left out.
+    """
     rows = result["rows"]
-    elbo = [r["mean"] for r in rows if r["estimator"] == "elbo"]
-    iwae = [r["mean"] for r in rows if r["estimator"] == "iwae"]
-    return max(elbo) <= min(iwae) + 1e-6 and all(
-        a <= b for a, b in zip(iwae, [*iwae[1:], result["reference"]], strict=True)
-    )
+    elbo = [r["mean"] for r in rows if r["estimator"] == "elbo"][-1]
+    iwae = [r["mean"] for r in rows if r["estimator"] == "iwae" and r["k"] > 1]
+    chain = [elbo, *iwae, result["reference"]]
+    return all(a <= b for a, b in zip(chain, chain[1:], strict=False))
 
 
 def markdown(result: dict[str, Any]) -> str:
