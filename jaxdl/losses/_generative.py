@@ -62,6 +62,68 @@ def negative_elbo(
     return bernoulli_nll(recon_logits, images) + beta * gaussian_kl(mean, logvar)
 
 
+def gaussian_log_density(
+    z: Float[ArrayLike, " batch latent"],
+    mean: Float[ArrayLike, " batch latent"] | float = 0.0,
+    logvar: Float[ArrayLike, " batch latent"] | float = 0.0,
+) -> Float[Array, " batch"]:
+    r""":math:`\log \mathcal N(z;\, \mu, \operatorname{diag}\sigma^2)`, summed over the
+    latent axis:
+
+    .. math:: -\tfrac12 \sum_j \Big(\frac{(z_j - \mu_j)^2}{\sigma_j^2}
+              + \log \sigma_j^2 + \log 2\pi\Big)
+
+    The defaults give the standard normal prior :math:`\log p(z)`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> float(gaussian_log_density(jnp.zeros((1, 2)))[0])  # -log(2 pi)
+      -1.837...
+    """
+    z = jnp.asarray(z)
+    mean = jnp.broadcast_to(jnp.asarray(mean, z.dtype), z.shape)
+    logvar = jnp.broadcast_to(jnp.asarray(logvar, z.dtype), z.shape)
+    terms = jnp.square(z - mean) * jnp.exp(-logvar) + logvar + jnp.log(2 * jnp.pi)
+    return -0.5 * _sum_per_example(terms)
+
+
+def importance_weighted_bound(
+    log_weights: Float[ArrayLike, " batch samples"],
+) -> Float[Array, " batch"]:
+    r"""The Monte-Carlo estimate of :math:`\log p(x)` from ``K`` importance weights
+    :math:`w_k = p(x, z_k) / q(z_k \mid x)`, :math:`z_k \sim q(\cdot \mid x)`
+    (Burda et al. 2016, the IWAE bound):
+
+    .. math:: \mathcal L_K = \log \frac1K \sum_{k=1}^{K} w_k
+
+    :math:`\tfrac1K \sum_k w_k` is an unbiased estimate of :math:`p(x)`; its log is a
+    lower bound in expectation that tightens as ``K`` grows,
+    :math:`\mathrm{ELBO} = \mathbb E[\mathcal L_1] \le \mathbb E[\mathcal L_K]
+    \le \mathbb E[\mathcal L_{K'}] \le \log p(x)` for :math:`K \le K'`. The ELBO
+    itself is the *mean* of the log weights, ``log_weights.mean(-1)``. Computed with
+    ``logsumexp``: log weights of images are hundreds of nats.
+
+    Args:
+      log_weights: ``(B, K)`` log importance weights (see
+        :meth:`jaxdl.nn.generative.VAE.log_importance_weights`).
+
+    Returns:
+      ``(B,)`` estimates in nats (the negative is a bound on the NLL).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> importance_weighted_bound(jnp.log(jnp.array([[1.0, 3.0]]))).round(4)  # log 2
+      Array([0.6931], dtype=float32)
+    """
+    log_weights = jnp.asarray(log_weights)
+    if log_weights.ndim != 2:
+        raise ValueError(
+            f"log_weights has shape {log_weights.shape}, expected (batch, num_samples)."
+        )
+    k = log_weights.shape[-1]
+    return jax.nn.logsumexp(log_weights, axis=-1) - jnp.log(jnp.asarray(k, log_weights.dtype))
+
+
 def gan_discriminator_loss(
     real_logits: Float[ArrayLike, " batch"], fake_logits: Float[ArrayLike, " batch"]
 ) -> Float[Array, " batch"]:

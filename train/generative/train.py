@@ -1,4 +1,5 @@
-"""Generative models (seeds 001 and 003) on Fashion-MNIST: VAE, in-painting, VQ-VAE, GAN."""
+"""Generative models (seeds 001 and 003) on Fashion-MNIST: VAE, autoencoder, in-painting,
+VQ-VAE, GAN."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import optax
 from flax import nnx, struct
 
 from jaxdl import parallel
+from jaxdl.data.fashion_mnist import CLASS_NAMES
 from jaxdl.data.masks import random_patch_mask
 from jaxdl.losses import (
     bernoulli_nll,
@@ -26,6 +28,7 @@ from jaxdl.losses import (
 from jaxdl.nn.generative import (
     VAE,
     VQVAE,
+    Autoencoder,
     Discriminator,
     Generator,
     InpaintingAutoencoder,
@@ -41,12 +44,12 @@ from jaxdl.training import (
     train,
 )
 from jaxdl.training.state import all_finite, select_update
-from jaxdl.viz import save_grid
+from jaxdl.viz import save_grid, scatter_classes
 
 from .. import _common
 from ..cli_config import ConfigError
 
-MODELS = ("vae", "inpaint", "vqvae", "gan")
+MODELS = ("vae", "autoencoder", "inpaint", "vqvae", "gan")
 #: The scaling fields this recipe cannot honour (see configs/default.py).
 UNSUPPORTED = {
     "precision": "the networks train in float32",
@@ -77,6 +80,21 @@ def vae_eval(model, batch, where):
     logits, mean, logvar = model(x, key=jax.random.fold_in(EVAL_KEY, x.shape[0]))
     nelbo = bernoulli_nll(logits, x) + gaussian_kl(mean, logvar)
     return {"nelbo": jnp.sum(nelbo * where), "kl": jnp.sum(gaussian_kl(mean, logvar) * where)}
+
+
+# -- plain autoencoder -------------------------------------------------------------------
+
+
+def ae_loss(model, batch, *, train, key):
+    del key
+    x = images(batch)
+    loss = jnp.mean(bernoulli_nll(model(x, train=train), x))
+    return loss, {"loss": loss}
+
+
+def ae_eval(model, batch, where):
+    x = images(batch)
+    return {"recon_nll": jnp.sum(bernoulli_nll(model(x), x) * where)}
 
 
 # -- in-painting ------------------------------------------------------------------------
@@ -128,17 +146,58 @@ def code_counts(graphdef, state, test) -> jax.Array:
     return jnp.bincount(codes.reshape(-1), length=model.num_codes)
 
 
-def _build(config, key):
+def build_model(config: ml_collections.ConfigDict, *, key: jax.Array) -> nnx.Module:
+    """The autoencoder-like model ``config.model`` names (the GAN trains two networks,
+    so ``load_run`` cannot rebuild it from one)."""
     rngs = nnx.Rngs(params=key)
     if config.model == "vae":
-        model = VAE(config.latent_dim, rngs=rngs)
-        return model, partial(vae_loss, beta=config.beta), vae_eval
+        return VAE(config.latent_dim, rngs=rngs)
+    if config.model == "autoencoder":
+        return Autoencoder(config.latent_dim, rngs=rngs)
     if config.model == "inpaint":
-        model = InpaintingAutoencoder(config.bottleneck, rngs=rngs)
+        return InpaintingAutoencoder(config.bottleneck, rngs=rngs)
+    if config.model == "vqvae":
+        return VQVAE(config.num_codes, config.code_dim, ema=config.ema_codebook, rngs=rngs)
+    raise ConfigError(
+        f"config.model is {config.model!r}, expected one of vae, autoencoder, inpaint, vqvae."
+    )
+
+
+def _build(config, key):
+    model = build_model(config, key=key)
+    if config.model == "vae":
+        return model, partial(vae_loss, beta=config.beta), vae_eval
+    if config.model == "autoencoder":
+        return model, ae_loss, ae_eval
+    if config.model == "inpaint":
         return model, partial(inpaint_loss, patch_size=config.patch_size), None
-    model = VQVAE(config.num_codes, config.code_dim, ema=config.ema_codebook, rngs=rngs)
     loss = partial(vqvae_loss, commitment=config.commitment, ema=config.ema_codebook)
     return model, loss, vqvae_eval
+
+
+def _latent_figures(config, model, test, grid, run: Run) -> None:
+    """What the latent space holds: decoded draws from N(0, I) (a VAE's samples, an
+    autoencoder's chance) and the test latents' first two principal components."""
+    name = config.model
+    grid(
+        model.sample(jax.random.key(config.seed), 64)
+        if name == "vae"
+        else jax.nn.sigmoid(
+            model.decode(jax.random.normal(jax.random.key(config.seed), (64, config.latent_dim)))
+        ),
+        f"{name}_samples.png",
+    )
+    n = min(2000, int(test["label"].shape[0]))
+    x = images(take(test, jnp.arange(n)))
+    z = model.encode(x)[0] if name == "vae" else model.encode(x)  # the VAE's posterior mean
+    if run.path(f"{name}_latents.png") is not None:
+        scatter_classes(
+            np.asarray(z),
+            np.asarray(test["label"][:n]),
+            CLASS_NAMES,
+            run.path(f"{name}_latents.png"),
+            title=f"{name} latents of {n} test images (PCA)",
+        )
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
@@ -181,10 +240,10 @@ def _train_autoencoder(config, run: Run, train, test, mesh=None) -> dict[str, An
     x = images(take(test, jnp.arange(32)))
     metrics = {k: v for k, v in result.metrics.items() if k.startswith(("train_loss", "test_"))}
     grid = lambda x, name: run.path(name) and save_grid(x, run.path(name))  # noqa: E731
-    if config.model == "vae":
-        grid(model.sample(jax.random.key(config.seed), 64), "vae_samples.png")
-        logits, _, _ = model(x)
-        grid(np.concatenate([x, jax.nn.sigmoid(logits)]), "vae_reconstructions.png")
+    if config.model in ("vae", "autoencoder"):
+        _latent_figures(config, model, test, grid, run)
+        logits = model(x)[0] if config.model == "vae" else model(x)
+        grid(np.concatenate([x, jax.nn.sigmoid(logits)]), f"{config.model}_reconstructions.png")
     elif config.model == "inpaint":
         mask = random_patch_mask(jax.random.key(config.seed), 32, size=config.patch_size)
         filled = x * (1 - mask) + jax.nn.sigmoid(model(x, mask)) * mask

@@ -18,8 +18,8 @@ from ..._common import add_data_fields, add_run_fields, add_scale_fields
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.model = "vae"  # vae | inpaint | vqvae | gan
-    c.latent_dim = 16  # vae
+    c.model = "vae"  # vae | autoencoder | inpaint | vqvae | gan
+    c.latent_dim = 16  # vae, autoencoder
     c.beta = 1.0  # vae: weight of the KL term
     c.bottleneck = 128  # inpaint
     c.patch_size = 6  # inpaint
