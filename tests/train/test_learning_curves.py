@@ -63,3 +63,23 @@ def test_bad_configs_are_one_sentence(tmp_path, capsys, override, message):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and re.search(message, err), err
+
+
+@pytest.mark.slow
+def test_sizes_split_over_a_runs_mesh_match_one_device(tmp_path):
+    """--config.mesh=runs=3 puts one size on each of 3 simulated devices."""
+    import os
+    import subprocess
+    import sys
+
+    errors = {}
+    for devices, mesh in ((1, ""), (3, "runs=3")):
+        env = os.environ | {"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        workdir = tmp_path / f"d{devices}"
+        args = [sys.executable, "-m", "train", "learning_curves", "--config=quick",
+                f"--workdir={workdir}", "--config.models=('mlp_dropout',)",
+                f"--config.mesh={mesh}"]  # fmt: skip
+        subprocess.run(args, check=True, env=env, capture_output=True, timeout=600)
+        model = json.loads((workdir / "results.json").read_text())["models"]["mlp_dropout"]
+        errors[devices] = (model["train_error"], model["val_error"])
+    assert errors[3] == errors[1]  # errors of 64 examples: counts, equal to the example

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxdl.training.diagnostics import Diagnosis
+from jaxdl.training.diagnostics import Diagnosis, diagnose
 from jaxdl.viz import figure, save_figure
 
 #: (changed model, reference model, what changed): pairs compared when both trained.
@@ -51,6 +51,17 @@ def effects(curves: list) -> dict[str, Any]:
     return out
 
 
+def verdict_at(c, j: int, config) -> str:
+    """:func:`diagnose`'s verdict from the errors at size ``sizes[j]`` alone."""
+    return diagnose(
+        c.train[-1, j],
+        c.val[-1, j],
+        target_error=config.target_error,
+        bias_margin=config.bias_margin,
+        variance_margin=config.variance_margin,
+    ).verdict.value
+
+
 def markdown(curves: list, diagnoses: dict[str, Diagnosis], found: dict, config) -> str:
     """Errors per size per model, the diagnoses and the effects, as markdown."""
     names = [c.name for c in curves]
@@ -69,6 +80,11 @@ def markdown(curves: list, diagnoses: dict[str, Diagnosis], found: dict, config)
               f"{config.target_error}, margins {config.bias_margin} / "
               f"{config.variance_margin}):", ""]  # fmt: skip
     lines += [f"- `{name}`: {diagnoses[name]}" for name in names]
+    lines += ["", "The same rule at each size (what one would conclude with only n examples):", ""]
+    lines += ["| examples | " + " | ".join(names) + " |", "|---:|" + "---|" * len(names)]
+    for j, n in enumerate(curves[0].sizes):
+        cells = [verdict_at(c, j, config) for c in curves]
+        lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
     lines += ["", "More data (smallest -> largest training set):", ""]
     for name, e in found["more_data"].items():
         lines.append(

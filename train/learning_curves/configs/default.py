@@ -2,12 +2,13 @@
 MLP, each trained on 500 ... 50,000 examples; bias/variance diagnosis per model.
 
 Run:      python -m train learning_curves --workdir=runs/learning_curves
-Expect:   learning_curves.png, results.md and one diagnosis line per model; at 50,000
-          examples the validation error is about 0.11 (MLP) and 0.10 (CNN) after 1,000
-          steps, and every model's variance gap shrinks as the training set grows
-          (train/learning_curves/README.md has the measured table).
-Time:     about 10 minutes on an idle 2-core CPU; the MLPs train every size in one
-          vmapped program, the CNNs one size after another on CPU (config.vmap).
+Expect:   learning_curves.png, results.md and one diagnosis line per model. Measured:
+          validation error at 500 -> 50,000 examples 0.212 -> 0.125 (MLP), 0.206 ->
+          0.116 (CNN); every model "high bias" at 50,000 (1,000 steps are 1.3 epochs of
+          it) and "high variance" at 500-2,000 (train/learning_curves/README.md).
+Time:     1,132 s measured on the shared 2-core CPU (load average about 11); the MLPs
+          train every size in one vmapped program, the CNNs one size after another on
+          CPU (config.vmap).
 """
 
 import ml_collections

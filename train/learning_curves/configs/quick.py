@@ -2,7 +2,7 @@
 
 Run:      python -m train learning_curves --config=quick --workdir=/tmp/lc_quick
 Expect:   finishes; the errors are meaningless (hundreds of examples, 20 steps).
-Time:     about 20 seconds on a 2-core CPU, mostly compilation.
+Time:     42 s measured in its test on the shared, loaded 2-core CPU; mostly compilation.
 """
 
 import ml_collections
