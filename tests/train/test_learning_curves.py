@@ -52,14 +52,11 @@ def test_recipe_is_listed():
         ("--config.models=('mlp','rnn')", r"config.models is \('mlp', 'rnn'\)"),
         ("--config.num_steps=25", "config.num_steps is 25, expected a multiple"),
         ("--config.vmap=yes", "config.vmap is 'yes'"),
-        ("--config.mesh=data=1", None),
+        ("--config.mesh=runs=2", "mesh 'runs=2'"),  # two devices named, one here
     ],
 )
 def test_bad_configs_are_one_sentence(tmp_path, capsys, override, message):
     args = ["learning_curves", "--config=quick", f"--workdir={tmp_path}", override]
-    if message is None:  # a mesh needs the devices it names: two data devices, one here
-        args[-1] = "--config.mesh=data=2"
-        message = "mesh"
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and re.search(message, err), err
@@ -83,3 +80,8 @@ def test_sizes_split_over_a_runs_mesh_match_one_device(tmp_path):
         model = json.loads((workdir / "results.json").read_text())["models"]["mlp_dropout"]
         errors[devices] = (model["train_error"], model["val_error"])
     assert errors[3] == errors[1]  # errors of 64 examples: counts, equal to the example
+    # Only the sizes are split: a data axis is refused in one sentence.
+    args[-1] = "--config.mesh=data=3"
+    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2
+    assert "expected only a runs axis (runs=N)" in out.stderr, out.stderr
