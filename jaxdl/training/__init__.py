@@ -7,6 +7,7 @@ from jaxdl.training.compile_cache import (
     disable_compilation_cache,
     enable_compilation_cache,
 )
+from jaxdl.training.diagnostics import Diagnosis, Verdict, diagnose
 from jaxdl.training.ema import EmaState, ema_params, track_ema
 from jaxdl.training.engine import TrainResult, epoch_line, make_chunk, train
 from jaxdl.training.evaluation import make_evaluator
@@ -41,11 +42,19 @@ from jaxdl.training.step import (
     make_train_step,
     train_step,
 )
+from jaxdl.training.subsets import (
+    SampledSubset,
+    SubsetState,
+    check_subset_sizes,
+    make_subset_evaluator,
+    with_subset_sizes,
+)
 from jaxdl.training.sweep import expand_grid, expand_rows, group_by, swept_fields, write_table
 
 __all__ = [
     "BatchSource",
     "Checkpointer",
+    "Diagnosis",
     "EmaState",
     "FitResult",
     "FullBatch",
@@ -55,12 +64,17 @@ __all__ = [
     "Permuted",
     "Run",
     "Sampled",
+    "SampledSubset",
+    "SubsetState",
     "TrainResult",
     "TrainState",
+    "Verdict",
     "WARMUP_COSINE_OPTIMIZERS",
+    "check_subset_sizes",
     "classifier_eval",
     "classifier_loss",
     "compilation_stats",
+    "diagnose",
     "disable_compilation_cache",
     "ema_params",
     "enable_compilation_cache",
@@ -79,6 +93,7 @@ __all__ = [
     "lr_find",
     "make_chunk",
     "make_evaluator",
+    "make_subset_evaluator",
     "make_train_step",
     "minibatch_indices",
     "num_examples",
@@ -94,6 +109,7 @@ __all__ = [
     "warmup_adam_ema",
     "warmup_cosine_optimizer",
     "with_hyperparams",
+    "with_subset_sizes",
     "write_summary",
     "write_table",
 ]
