@@ -102,7 +102,9 @@ class FrameEncoder(nnx.Module):
                 "'rotary' (utterances have no fixed maximum length)."
             )
         self.features_in, self.config = features, config
-        self.project = linear(features, config.dim, rngs, config.dtype)
+        # LeCun-normal, not BERT's N(0, 0.02): projected frames start at unit scale, so
+        # the position table added next does not drown them before the LayerNorm.
+        self.project = nnx.Linear(features, config.dim, dtype=config.dtype, rngs=rngs)
         # HuBERT draws the mask embedding uniformly; any small random vector works.
         self.mask_embedding = nnx.Param(jax.random.uniform(rngs.params(), (config.dim,)))
         self.layer_norm = LayerNorm(config.dim, eps=config.eps)
@@ -176,15 +178,24 @@ class FrameEncoder(nnx.Module):
 def masked_prediction_step(
     model: Any, batch: MaskedBatch, *, train: bool, key: jax.Array | None
 ) -> tuple[Float[Array, ""], dict[str, Float[Array, ""]]]:
-    """Mean :func:`~jaxdl.losses.masked_prediction_loss` of ``model`` (a
-    :class:`FrameEncoder`) on ``batch``, a loss function for :func:`jaxdl.training.train`.
+    """:func:`~jaxdl.losses.masked_prediction_loss` of ``model`` (a :class:`FrameEncoder`)
+    on ``batch``, averaged over all the batch's masked frames; a loss function for
+    :func:`jaxdl.training.train`.
 
     Returns:
       ``(loss, {"loss": loss})``, the loss a scalar.
     """
     logits = model(batch.frames, batch.frame_lengths, mask=batch.mask, train=train, key=key)
-    loss = masked_prediction_loss(logits, batch.targets, batch.mask).mean()
+    loss = _per_frame(masked_prediction_loss(logits, batch.targets, batch.mask), batch.mask)
     return loss, {"loss": loss}
+
+
+def _per_frame(per_example: Array, mask: Array) -> Array:
+    """The mean over masked frames from per-sequence means: a short utterance with one
+    masked frame must not weigh as much as a long one with ten (and one with none, whose
+    loss is 0, not at all)."""
+    n = jnp.sum(mask, axis=1).astype(per_example.dtype)
+    return jnp.sum(per_example * n) / jnp.maximum(jnp.sum(n), 1.0)
 
 
 def masked_prediction_metrics(model: Any, batch: MaskedBatch) -> dict[str, Float[Array, ""]]:
@@ -201,5 +212,5 @@ def masked_prediction_metrics(model: Any, batch: MaskedBatch) -> dict[str, Float
     def acc(where):
         return accuracy(logits, batch.targets, where=where).sum() / jnp.maximum(where.sum(), 1)
 
-    loss = masked_prediction_loss(logits, batch.targets, batch.mask).mean()
+    loss = _per_frame(masked_prediction_loss(logits, batch.targets, batch.mask), batch.mask)
     return {"loss": loss, "masked_accuracy": acc(batch.mask), "unmasked_accuracy": acc(shown)}

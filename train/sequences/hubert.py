@@ -136,7 +136,7 @@ def _encoder_config(h: ml_collections.ConfigDict) -> TransformerConfig:
         n_layers=h.n_layers,
         n_heads=h.n_heads,
         hidden_dim=h.hidden_dim,
-        position_embedding_type="sinusoidal",
+        position_embedding_type=h.positions,
         dropout=h.dropout,
         attention_dropout=h.dropout,
         eps=1e-5,
@@ -222,38 +222,58 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         for it, scores in consistency.items():
             metrics |= {f"targets_{it}_{k}": v for k, v in scores.items()}
         dims = {"raw": c.features} | {k: h.dim for k in features if k != "raw"}
-        for name, featurize in features.items():
-
-            def ctc_batch(key, *, batch_size, featurize=featurize):
-                b = speech(key, batch_size=batch_size)
-                return b._replace(frames=featurize(b.frames, b.frame_lengths))
-
-            result, seconds = _train_task(
-                run,
-                f"ctc_{name}",
-                c,
-                key=k_ctc,  # the same data and initial draws for every feature set
-                model_fn=lambda k, d=dims[name]: CTCTagger(
-                    d, num_classes, hidden=c.hidden, rngs=nnx.Rngs(k)
-                ),
-                batch_fn=ctc_batch,
-                eval_fn=lambda k, f=ctc_batch: f(k, batch_size=c.eval_size),
-                loss_fn=ctc_tagger_loss,
-                metrics_fn=ctc_tagger_metrics,
-                progress=config.progress,
-                epoch_offset=offset,
-            )
-            offset += -(-c.num_steps // c.chunk_steps)
-            metrics[f"test_ctc_{name}_label_error_rate"] = result.metrics["test_label_error_rate"]
-            metrics[f"test_ctc_{name}_loss"] = result.metrics["test_loss"]
-            metrics[f"ctc_{name}_seconds"] = seconds
+        k_pool = jax.random.fold_in(k_ctc, 1)
+        for pool in h.labelled_batches:
+            for name, featurize in features.items():
+                stage = _ctc_stage(name, pool)
+                batches = functools.partial(_ctc_batch, speech, featurize)
+                result, seconds = _train_task(
+                    run,
+                    stage,
+                    c,
+                    key=k_ctc,  # the same data and initial draws for every feature set
+                    model_fn=lambda k, d=dims[name]: CTCTagger(
+                        d, num_classes, hidden=c.hidden, rngs=nnx.Rngs(k)
+                    ),
+                    batch_fn=functools.partial(batches, pool=pool, pool_key=k_pool),
+                    eval_fn=lambda k, f=batches: f(k, batch_size=c.eval_size),  # fresh ones
+                    loss_fn=ctc_tagger_loss,
+                    metrics_fn=ctc_tagger_metrics,
+                    progress=config.progress,
+                    epoch_offset=offset,
+                )
+                offset += -(-c.num_steps // c.chunk_steps)
+                for m in ("label_error_rate", "loss"):
+                    metrics[f"test_{stage}_{m}"] = result.metrics[f"test_{m}"]
+                metrics[f"{stage}_seconds"] = seconds
         if run.path("hubert.md") is not None:
-            run.path("hubert.md").write_text(report(metrics, consistency, features))
+            text = report(metrics, consistency, features, h.labelled_batches, c.batch_size)
+            run.path("hubert.md").write_text(text)
         return run.finish(metrics)
 
 
-def report(metrics: dict[str, float], consistency: dict[str, dict[str, float]],
-           features: dict[str, Any]) -> str:  # fmt: skip
+def _ctc_stage(features: str, pool: int) -> str:
+    """The CTC stage's name (and metric prefix): ``ctc_raw``, ``ctc_iter1_pool4``, ..."""
+    return f"ctc_{features}" + (f"_pool{pool}" if pool else "")
+
+
+def _ctc_batch(
+    speech: Callable[..., Any], featurize: Featurize, key: jax.Array, *, batch_size: int,
+    pool: int = 0, pool_key: jax.Array | None = None,
+) -> Any:  # fmt: skip
+    """A CTC batch of featurised utterances; with ``pool`` one of ``pool`` fixed batches
+    (from ``pool_key``), so the tagger only ever sees ``pool * batch_size`` labelled
+    utterances: the low-resource setting where pretrained features should pay."""
+    if pool:
+        key = jax.random.fold_in(pool_key, jax.random.randint(key, (), 0, pool))
+    b = speech(key, batch_size=batch_size)
+    return b._replace(frames=featurize(b.frames, b.frame_lengths))
+
+
+def report(
+    metrics: dict[str, float], consistency: dict[str, dict[str, float]],
+    features: dict[str, Any], pools: tuple[int, ...], batch_size: int,
+) -> str:  # fmt: skip
     """The two markdown tables of hubert.md: targets' consistency, CTC error rates."""
     lines = [
         "| targets | clustered features | purity | NMI with digits | NMI across k-means seeds "
@@ -267,9 +287,12 @@ def report(metrics: dict[str, float], consistency: dict[str, dict[str, float]],
         shown = "not trained" if acc is None else f"{acc:.3f}"
         lines.append(f"| iteration {i} | {source} | {s['purity']:.3f} | {s['nmi']:.3f} "
                      f"| {s['seed_nmi']:.3f} | {shown} |")  # fmt: skip
-    lines += ["", "| CTC input | test label error rate | test CTC loss |", "|---|---|---|"]
+    heads = [f"{p * batch_size} labelled utterances" if p else "fresh utterances every step"
+             for p in pools]  # fmt: skip
+    lines += ["", "| CTC input (test label error rate) | " + " | ".join(heads) + " |",
+              "|---" * (len(pools) + 1) + "|"]  # fmt: skip
     for name in features:
         label = "raw frames" if name == "raw" else f"iteration {name[4:]} encoder (frozen)"
-        lines.append(f"| {label} | {metrics[f'test_ctc_{name}_label_error_rate']:.4f} "
-                     f"| {metrics[f'test_ctc_{name}_loss']:.3f} |")  # fmt: skip
+        cells = [f"{metrics[f'test_{_ctc_stage(name, p)}_label_error_rate']:.4f}" for p in pools]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -39,10 +39,17 @@ def get_config() -> ml_collections.ConfigDict:
             "n_heads": 4,
             "hidden_dim": 128,
             "dropout": 0.1,
+            # "rotary": positions act inside attention only, so the features k-means
+            # clusters carry no absolute position (with "sinusoidal" added to the frames,
+            # iteration 2's clusters followed position more than digits: README).
+            "positions": "rotary",
             # Whose output is clustered for the next iteration's targets, and what the
             # CTC tagger reads (0: the projected frames, n_layers: the last block).
             "target_layer": 2,
             "feature_layer": 2,
+            # The CTC comparison, once per entry: 0 trains on fresh utterances every step,
+            # n > 0 on n fixed batches only (n * ctc.batch_size labelled utterances).
+            "labelled_batches": (0, 4),
             "pretrain": ml_collections.ConfigDict(
                 {
                     "num_steps": 2000,

@@ -17,6 +17,6 @@ def get_config() -> ml_collections.ConfigDict:
                  max_labels=3)  # fmt: skip
     c.hubert.update(num_clusters=6, kmeans_utterances=16, kmeans_restarts=2, dim=16,
                     n_layers=2, n_heads=2, hidden_dim=32, target_layer=1,
-                    feature_layer=2)  # fmt: skip
+                    feature_layer=2, labelled_batches=(0,))  # fmt: skip
     c.hubert.pretrain.update(num_steps=20, chunk_steps=10, batch_size=8, eval_size=32)
     return c
