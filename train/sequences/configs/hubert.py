@@ -1,11 +1,15 @@
 """HuBERT-style masked prediction on the spoken digits, then CTC on its features.
 
 Run:      python -m train sequences --config=hubert --workdir=runs/seq_hubert
-Expect:   hubert.md: the k-means targets' purity / NMI against the frames' digits per
-          iteration, and the CTC label error rate on raw frames beside the frozen
-          iteration-1 and iteration-2 encoders' features (measured:
+Expect:   hubert.md: the k-means targets' purity / NMI against the frames' digits and
+          NMI across k-means seeds per iteration (seed 0: purity 0.86 / 0.80, seed NMI
+          0.64 / 0.77 for iterations 1 / 2), and the CTC label error rate on raw frames
+          beside the frozen iteration-1 and iteration-2 encoders' features: about 0.023
+          for all three with fresh labelled utterances every step; with 128 labelled
+          utterances 0.103 raw, 0.083 iteration 1, 0.101 iteration 2 (one seed;
           train/sequences/README.md, "Masked prediction").
-Time:     about 10 minutes on a busy 2-core CPU (two encoders, three CTC taggers).
+Time:     about 21 minutes on a 2-core CPU shared with three other jobs (9 minutes of
+          CPU time): two encoders of 2000 steps, six CTC taggers of 600.
 Scale:    one device; mesh, accum_steps, precision, remat and multi-host runs are
           rejected.
 
