@@ -56,6 +56,7 @@ def test_a_labelled_pool_repeats_its_batches_and_evaluation_does_not():
     [
         ("target_layer", 5, r"config.hubert.target_layer is 5, expected 0 <= target_layer"),
         ("iterations", 0, "config.hubert.iterations is 0"),
+        ("labelled_batches", (4, -1), r"config.hubert.labelled_batches is \(4, -1\)"),
     ],
 )
 def test_bad_hubert_fields_fail_before_training(tmp_path, field, value, message):

@@ -153,6 +153,12 @@ def _check(config: ml_collections.ConfigDict) -> None:
             )
     if h.iterations < 1:
         raise ValueError(f"config.hubert.iterations is {h.iterations}, expected at least 1.")
+    pools = tuple(h.labelled_batches)
+    if not pools or len(set(pools)) != len(pools) or min(pools) < 0:
+        raise ValueError(
+            f"config.hubert.labelled_batches is {pools!r}, expected distinct counts >= 0 "
+            "(0: fresh utterances every step), at least one."
+        )
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
