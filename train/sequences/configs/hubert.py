@@ -6,8 +6,8 @@ Expect:   hubert.md: the k-means targets' purity / NMI against the frames' digit
           0.64 / 0.77 for iterations 1 / 2), and the CTC label error rate on raw frames
           beside the frozen iteration-1 and iteration-2 encoders' features: about 0.023
           for all three with fresh labelled utterances every step; with 128 labelled
-          utterances 0.103 raw, 0.083 iteration 1, 0.101 iteration 2 (one seed;
-          train/sequences/README.md, "Masked prediction").
+          utterances 0.08-0.10, the order changing with the seed (no reliable gain from
+          the learned features; train/sequences/README.md, "Masked prediction").
 Time:     about 21 minutes on a 2-core CPU shared with three other jobs (9 minutes of
           CPU time): two encoders of 2000 steps, six CTC taggers of 600.
 Scale:    one device; mesh, accum_steps, precision, remat and multi-host runs are
