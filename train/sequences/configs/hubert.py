@@ -8,8 +8,8 @@ Expect:   hubert.md: the k-means targets' purity / NMI against the frames' digit
           for all three with fresh labelled utterances every step; with 128 labelled
           utterances 0.08-0.10, the order changing with the seed (no reliable gain from
           the learned features; train/sequences/README.md, "Masked prediction").
-Time:     about 21 minutes on a 2-core CPU shared with three other jobs (9 minutes of
-          CPU time): two encoders of 2000 steps, six CTC taggers of 600.
+Time:     11-21 minutes on a 2-core CPU shared with other jobs (8-9 minutes of CPU
+          time): two encoders of 2000 steps, six CTC taggers of 600.
 Scale:    one device; mesh, accum_steps, precision, remat and multi-host runs are
           rejected.
 
