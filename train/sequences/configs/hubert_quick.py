@@ -2,8 +2,8 @@
 
 Run:      python -m train sequences --config=hubert_quick --workdir=/tmp/seq_hubert_quick
 Expect:   finishes; the metrics are meaningless (a few dozen steps).
-Time:     about 1 minute with a warm compilation cache; 4 minutes with an empty one on
-          a 2-core CPU shared with three other jobs (compilation of some 150 programs).
+Time:     80 s with an empty compilation cache on a 2-core CPU (some 150 programs to
+          compile); 4 minutes while three other jobs shared the cores.
 """
 
 import ml_collections
