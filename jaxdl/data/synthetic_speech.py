@@ -24,6 +24,9 @@ class SpeechBatch(NamedTuple):
     frame_lengths: Int[Array, " batch"]
     labels: Int[Array, " batch max_labels"]  # 1..num_symbols, padded with 0 (the blank)
     label_lengths: Int[Array, " batch"]
+    # What each frame says: its digit 1..num_symbols, 0 for silence and padding. CTC never
+    # reads it; it is the ground truth that unsupervised frame clusters are scored against.
+    frame_symbols: Int[Array, " batch time"] | None = None
 
 
 def max_frames(max_labels: int) -> int:
@@ -89,6 +92,6 @@ def speech_batch(
         n_frames = end[length - 1] + jax.random.randint(k_tail, (), 0, MAX_SILENCE + 1)
         frames = protos[frame_symbol] + noise * jax.random.normal(k_noise, (t_max, features))
         frames = jnp.where((t < n_frames)[:, None], frames, 0.0)
-        return SpeechBatch(frames, n_frames, labels, length)
+        return SpeechBatch(frames, n_frames, labels, length, frame_symbol)
 
     return jax.vmap(one)(jax.random.split(key, batch_size))

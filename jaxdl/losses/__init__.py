@@ -28,7 +28,7 @@ from jaxdl.losses._rl import (
     ppo_clip_loss,
     value_loss,
 )
-from jaxdl.losses._sequence import ctc_loss
+from jaxdl.losses._sequence import ctc_loss, masked_prediction_loss
 
 __all__ = [
     "batch_hard_triplet_loss",
@@ -45,6 +45,7 @@ __all__ = [
     "importance_weighted_bound",
     "l2_distance",
     "masked_mse",
+    "masked_prediction_loss",
     "mean_squared_error",
     "negative_elbo",
     "ntxent",

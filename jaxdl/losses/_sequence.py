@@ -64,3 +64,50 @@ def ctc_loss(
         _paddings(label_lengths, labels.shape[1]),
         blank_id=blank_id,
     )
+
+
+def masked_prediction_loss(
+    logits: Float[ArrayLike, " batch time classes"],
+    targets: Int[ArrayLike, " batch time"],
+    mask: ArrayLike,
+) -> Float[Array, " batch"]:
+    r"""HuBERT's masked prediction loss: cross-entropy on the masked frames only.
+
+    .. math::
+        \ell_b = \frac{1}{|M_b|} \sum_{t \in M_b}
+        -\log \operatorname{softmax}(z_{bt})_{y_{bt}}
+
+    where :math:`M_b` is the set of frames of sequence ``b`` whose input was replaced by
+    the mask embedding and :math:`y_{bt}` the frame's target (a k-means cluster id in
+    HuBERT). Unmasked frames, padding included, contribute nothing, so the model is only
+    rewarded for inferring hidden frames from their context. A sequence without masked
+    frames gets loss 0.
+
+    Args:
+      logits: unnormalised per-frame scores over the targets, shape ``(B, T, K)``.
+      targets: integer target per frame in ``[0, K)``, shape ``(B, T)``.
+      mask: boolean ``(B, T)``, true on the masked frames.
+
+    Returns:
+      Mean cross-entropy over each sequence's masked frames, shape ``(B,)``.
+
+    Raises:
+      ValueError: if the shapes disagree.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> logits = jnp.log(jnp.array([[[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]]))
+      >>> masked_prediction_loss(logits, jnp.array([[0, 0, 0]]),
+      ...                        jnp.array([[False, True, False]])).round(4)
+      Array([0.1054], dtype=float32)
+    """
+    logits, targets, mask = jnp.asarray(logits), jnp.asarray(targets), jnp.asarray(mask)
+    check_rank("logits", logits, rank=3)
+    for name, v in (("targets", targets), ("mask", mask)):
+        if v.shape != logits.shape[:2]:
+            raise ValueError(
+                f"{name} has shape {v.shape}, expected logits.shape[:2] = {logits.shape[:2]}."
+            )
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)  # (B, T)
+    mask = mask.astype(ce.dtype)
+    return jnp.sum(ce * mask, axis=1) / jnp.maximum(jnp.sum(mask, axis=1), 1.0)

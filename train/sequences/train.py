@@ -190,7 +190,12 @@ def _train_task(
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains CTC and the adders; writes metrics.jsonl (records tagged by task), per-task
-    curves, seq2seq_accuracy.md, attention.png and summary.json."""
+    curves, seq2seq_accuracy.md, attention.png and summary.json. A config with a
+    ``hubert`` field runs :mod:`train.sequences.hubert` instead."""
+    if "hubert" in config:
+        from .hubert import train_and_evaluate as hubert_run
+
+        return hubert_run(config, workdir)
     # TensorBoard off: the tasks log train_loss at the same steps. Each task is a stage
     # of the run with its own checkpoints, so a killed run resumes in any of them.
     check_scale_support(config, UNSUPPORTED)
