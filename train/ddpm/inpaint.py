@@ -53,7 +53,7 @@ from jaxdl.diffusion import (
 )
 from jaxdl.losses import masked_mse
 from jaxdl.metrics import feature_statistics, frechet_distance
-from jaxdl.training import environment
+from jaxdl.training import compile_cache, environment
 from jaxdl.viz import save_grid
 
 from ..cli_config import ConfigError
@@ -266,7 +266,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch_size", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="folder for the results (default: --ddpm)")
+    parser.add_argument(
+        "--compilation-cache", default=None, help="DIR, or off (as python -m train)"
+    )
     args = parser.parse_args(argv)
+    cache = compile_cache.resolve_cache_dir(args.compilation_cache)
+    if cache is not None:  # the RePaint scan takes minutes to compile on a busy CPU
+        compile_cache.enable_compilation_cache(cache)
     result = inpaint_eval(
         args.ddpm,
         args.autoencoder,
