@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Sharding
 
+from jaxdl.training.evaluation import masked_mean
 from jaxdl.training.sources import Data, minibatch_indices, num_examples, take
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import EvalFn
@@ -146,21 +147,7 @@ def make_subset_evaluator(eval_fn: EvalFn, batch_size: int):
 
     @jax.jit
     def evaluate(state: SubsetState, data: Data) -> dict[str, jax.Array]:
-        n = num_examples(data)
-        steps = -(-n // batch_size)
-        idx = jnp.arange(steps * batch_size)
-        count = jnp.minimum(state.subset_size, n)
-        where = (idx < count).reshape(steps, batch_size)
-        idx = jnp.minimum(idx, n - 1).reshape(steps, batch_size)
-        model = state.model()
-
-        def body(total, xs):
-            i, w = xs
-            return jax.tree.map(jnp.add, total, eval_fn(model, take(data, i), w)), None
-
-        zeros = jax.eval_shape(eval_fn, model, take(data, idx[0]), where[0])
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), zeros)
-        total, _ = jax.lax.scan(body, zeros, (idx, where))
-        return jax.tree.map(lambda t: t / count, total)
+        count = jnp.minimum(state.subset_size, num_examples(data))
+        return masked_mean(eval_fn, state.model(), data, batch_size=batch_size, count=count)
 
     return evaluate
