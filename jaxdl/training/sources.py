@@ -244,8 +244,12 @@ class Sampled:
 
     def scan_inputs(self, state, data, inputs, length):
         steps = state.step + jnp.arange(length)
-        n = num_examples(data)
+        n = self.rows(state, data)
         return jax.vmap(lambda s: minibatch_indices(state.key, s, n, self.batch_size))(steps)
+
+    def rows(self, state, data) -> int | jax.Array:
+        """How many leading rows of ``data`` the run draws from: all of them."""
+        return num_examples(data)
 
     def batch(self, state, data, x):
         return take(data, x)

@@ -24,10 +24,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import Sharding
 
 from jaxdl.training.evaluation import masked_mean
-from jaxdl.training.sources import Data, minibatch_indices, num_examples, take
+from jaxdl.training.sources import Data, Sampled, num_examples
 from jaxdl.training.state import TrainState
 from jaxdl.training.step import EvalFn
 
@@ -68,7 +67,7 @@ def with_subset_sizes(state: TrainState, sizes: Sequence[int]) -> SubsetState:
 
 
 @dataclasses.dataclass
-class SampledSubset:
+class SampledSubset(Sampled):
     """Device-resident ``data``; each step ``batch_size`` rows drawn with replacement
     from the state's first ``subset_size`` rows.
 
@@ -86,26 +85,14 @@ class SampledSubset:
       steps_per_epoch: steps between two evaluations/checkpoints.
     """
 
-    data: Data
-    batch_size: int
-    steps_per_epoch: int
-    batch_sharding: Sharding | None = None
-
     def __post_init__(self):
-        self.num_examples = num_examples(self.data)
+        super().__post_init__()
         if self.batch_size < 1:
             raise ValueError(f"batch_size is {self.batch_size}, expected at least 1.")
 
-    def inputs(self, epoch, start, stop):
-        return None
-
-    def scan_inputs(self, state, data, inputs, length):
-        steps = state.step + jnp.arange(length)
-        n = state.subset_size
-        return jax.vmap(lambda s: minibatch_indices(state.key, s, n, self.batch_size))(steps)
-
-    def batch(self, state, data, x):
-        return take(data, x)
+    def rows(self, state, data) -> jax.Array:
+        """The run's own training-set size (Sampled draws from every row)."""
+        return state.subset_size
 
 
 def check_subset_sizes(sizes: Sequence[int], available: int, *, name: str = "sizes") -> None:
