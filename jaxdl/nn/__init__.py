@@ -11,7 +11,7 @@ from jaxdl.nn.conv import Conv
 from jaxdl.nn.decoder import GPT, DecoderBlock, GPTConfig
 from jaxdl.nn.detach import LRP, Detach
 from jaxdl.nn.mlp import MLPClassifier, ReluMLP
-from jaxdl.nn.norm import NORMS, Norm
+from jaxdl.nn.norm import NORMS, GroupNorm, Norm
 from jaxdl.nn.pooling import max_pool
 from jaxdl.nn.positions import apply_rotary, sinusoidal_positions
 from jaxdl.nn.simclr import SimCLRNet
@@ -30,6 +30,7 @@ __all__ = [
     "GPTConfig",
     "MLPClassifier",
     "NORMS",
+    "GroupNorm",
     "Norm",
     "ReluMLP",
     "SentenceEncoder",

@@ -34,9 +34,77 @@ import math
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
+from jax import lax
 
 NORMS = ("batch", "layer", "instance", "group", "none")
+
+
+class GroupNorm(nnx.GroupNorm):
+    r""":class:`flax.nnx.GroupNorm` with its statistics taken as per-channel sums first.
+
+    Same constructor, parameters (``scale``, ``bias``), checkpoints and outputs (to
+    float32 rounding) as :class:`flax.nnx.GroupNorm`; only how the channels-last case is
+    computed differs. For ``x`` of shape ``(B, ..., C)`` in ``G`` groups of ``C/G``
+    channels, with :math:`n = (\text{positions}) \cdot C/G`:
+
+    .. math::
+        S_1[b, c] = \sum_p x[b, p, c], \quad S_2[b, c] = \sum_p x[b, p, c]^2, \quad
+        \mu_{bg} = \tfrac{1}{n} \sum_{c \in g} S_1[b, c], \quad
+        \sigma^2_{bg} = \max(0, \tfrac{1}{n} \sum_{c \in g} S_2[b, c] - \mu_{bg}^2),
+
+    then :math:`y = x \cdot a + s` with the per-(example, channel) factors
+    :math:`a = \gamma / \sqrt{\sigma^2 + \epsilon}` and :math:`s = \beta - \mu a`:
+    Flax's fast variance, in one elementwise pass.
+
+    Why: Flax reshapes ``x`` to ``(B, H, W, G, C/G)`` and reduces over axes 1, 2 and 4,
+    which XLA:CPU runs as a slow strided reduction. Reducing over the positions of a
+    ``(B, H*W, C)`` view first and over the channel groups of the small ``(B, C)`` sums
+    after is 1.5-5x faster on a 2-core CPU (64 x 28 x 28 x 16: 7.0 ms -> 1.3 ms for
+    norm + SiLU, measured beside other jobs), which is most of a DDPM UNet's
+    normalisation time. Statistics are accumulated in at least float32.
+
+    A ``mask``, explicit ``reduction_axes``, an ``axis_name`` (cross-device statistics) or
+    ``use_fast_variance=False`` take Flax's own path.
+
+    Example:
+      >>> x = jax.random.normal(jax.random.key(0), (2, 4, 4, 6))
+      >>> ours = GroupNorm(6, num_groups=3, rngs=nnx.Rngs(0))
+      >>> flax_gn = nnx.GroupNorm(6, num_groups=3, rngs=nnx.Rngs(0))
+      >>> bool(jnp.allclose(ours(x), flax_gn(x), atol=1e-5))
+      True
+    """
+
+    def __call__(self, x: jax.Array, *, mask: jax.Array | None = None) -> jax.Array:
+        if (
+            mask is not None
+            or self.reduction_axes is not None
+            or self.axis_name is not None
+            or not self.use_fast_variance
+            or self.feature_axis not in (-1, x.ndim - 1)
+            or x.ndim < 2
+        ):
+            return super().__call__(x, mask=mask)
+        scale = self.scale[...] if self.scale else None
+        bias = self.bias[...] if self.bias else None
+        x, scale, bias = self.promote_dtype((x, scale, bias), dtype=self.dtype)
+        b, c, g = x.shape[0], x.shape[-1], self.num_groups
+        stats = x.reshape(b, -1, c).astype(jnp.promote_types(x.dtype, jnp.float32))
+        n = stats.shape[1] * self.group_size
+        s1 = stats.sum(1).reshape(b, g, self.group_size).sum(-1)  # (B, G)
+        s2 = jnp.square(stats).sum(1).reshape(b, g, self.group_size).sum(-1)
+        mean = s1 / n
+        var = jnp.maximum(s2 / n - jnp.square(mean), 0.0)
+        factor = jnp.repeat(lax.rsqrt(var + self.epsilon), self.group_size, axis=1)  # (B, C)
+        if scale is not None:
+            factor = factor * scale
+        shift = -jnp.repeat(mean, self.group_size, axis=1) * factor
+        if bias is not None:
+            shift = shift + bias
+        expand = (b,) + (1,) * (x.ndim - 2) + (c,)
+        y = x * factor.reshape(expand) + shift.reshape(expand)
+        return y.astype(x.dtype)
 
 
 class Norm(nnx.Module):
@@ -62,7 +130,7 @@ class Norm(nnx.Module):
             )
         elif kind in ("instance", "group"):
             num_groups = channels if kind == "instance" else math.gcd(groups, channels)
-            self.layer = nnx.GroupNorm(channels, num_groups=num_groups, dtype=dtype, rngs=rngs)
+            self.layer = GroupNorm(channels, num_groups=num_groups, dtype=dtype, rngs=rngs)
         else:
             self.layer = None
 

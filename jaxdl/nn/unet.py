@@ -20,6 +20,7 @@ from jaxtyping import Array, Float, Int
 from jaxdl._checks import check_rank
 from jaxdl.nn._dropout import Dropout, split_key
 from jaxdl.nn.conv import Conv
+from jaxdl.nn.norm import GroupNorm
 from jaxdl.parallel.remat import Policy, check_policy, remat_call
 
 
@@ -49,10 +50,10 @@ class ResBlock(nnx.Module):
         rngs: nnx.Rngs,
     ):
         kw = {"dtype": dtype, "rngs": rngs}
-        self.norm1 = nnx.GroupNorm(c_in, num_groups=_groups(c_in), **kw)
+        self.norm1 = GroupNorm(c_in, num_groups=_groups(c_in), **kw)
         self.conv1 = Conv(c_in, c_out, (3, 3), **kw)
         self.time = nnx.Linear(t_dim, c_out, **kw)
-        self.norm2 = nnx.GroupNorm(c_out, num_groups=_groups(c_out), **kw)
+        self.norm2 = GroupNorm(c_out, num_groups=_groups(c_out), **kw)
         self.dropout = Dropout(dropout)
         # Zero-initialised last conv: every block starts as the identity.
         self.conv2 = Conv(c_out, c_out, (3, 3), kernel_init=nnx.initializers.zeros, **kw)
@@ -70,7 +71,7 @@ class SelfAttention(nnx.Module):
     """Multi-head self-attention over the pixels of a (small) feature map, residual."""
 
     def __init__(self, channels: int, num_heads: int = 4, *, dtype: Any = None, rngs: nnx.Rngs):
-        self.norm = nnx.GroupNorm(channels, num_groups=_groups(channels), dtype=dtype, rngs=rngs)
+        self.norm = GroupNorm(channels, num_groups=_groups(channels), dtype=dtype, rngs=rngs)
         self.attn = nnx.MultiHeadAttention(
             num_heads=num_heads, in_features=channels, decode=False, dtype=dtype, rngs=rngs
         )
@@ -151,7 +152,7 @@ class UNet(nnx.Module):
             ]
         )
         self.upsample = nnx.List([Conv(c, c, (3, 3), **kw) for c in ups[1:]])
-        self.norm_out = nnx.GroupNorm(channels[0], num_groups=_groups(channels[0]), **kw)
+        self.norm_out = GroupNorm(channels[0], num_groups=_groups(channels[0]), **kw)
         self.conv_out = Conv(channels[0], c_img, (3, 3), kernel_init=nnx.initializers.zeros, **kw)
 
     def __call__(
