@@ -15,6 +15,10 @@ more with ``scan(unroll=...)``). Trip counts of ``scan`` (``lax.map``, ``fori_lo
 static bounds) are in the jaxpr; a ``while_loop``'s depends on the data and must be given
 (``while_trips``), as the program's caller counted them.
 
+Bytes accessed are XLA's too, and only indicative: it counts an in-place update of a large
+array (a scatter into an embedding table each trip) as touching the whole array. Only the
+FLOPs feed the table's fraction of peak.
+
 Approximations, both small for the benchmarks here: XLA hoists loop-invariant work out of
 a loop, which a body compiled by itself repeats each trip (an overcount of that work
 times trips - 1); a ``while_loop``'s condition is counted ``trips + 1`` times like its body.

@@ -49,11 +49,11 @@ def sweep_cost(state: Any, spec: CharLMRun, data: dict[str, Any]) -> dict[str, A
     step = _flops.program_cost(lambda s, d: chunk(s, d, None, 1), state, train_data)
     evaluate = make_split_evaluator(vmapped=True)
     total = {k: v * spec.num_steps for k, v in step.items() if k != "loops"}
-    loops = [("train steps", spec.num_steps)]
+    loops = [("train step", spec.num_steps, step["flops"])]
     for split, v in data.items():
         cost = _flops.program_cost(evaluate, state, v)
         total = {k: total[k] + cost.get(k, 0.0) for k in total}
-        loops += [(f"evaluate {split}: {kind}", n) for kind, n in cost["loops"]]
+        loops.append((f"evaluate {split}", 1, cost["flops"]))
     return {**total, "loops": loops}
 
 

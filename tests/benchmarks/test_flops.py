@@ -149,3 +149,56 @@ def test_skipgram_cost_is_one_batch_per_trip_times_the_expected_batches():
     b, c, t, d = config.batch_size, 2 * config.ws, 1 + config.neg, config.dim
     assert 6 * b * c * t * d <= per_batch <= 1.5 * 6 * b * c * t * d
     assert cost["flops"] >= trips * per_batch
+
+
+@pytest.mark.slow  # compiles a PPO run's pieces: about 40 s on a shared 2-core CPU
+def test_ppo_count_is_updates_of_rollout_steps_and_minibatch_steps():
+    from jaxdl.rl import PPOConfig, make_train
+
+    # 3 updates of 4 environments x 16 steps, 2 epochs of 2 minibatches of 32, hidden 8.
+    c = PPOConfig(num_envs=4, num_steps=16, total_timesteps=3 * 64, update_epochs=2,
+                  num_minibatches=2, hidden=(8, 8))  # fmt: skip
+    cost = _flops.program_cost(make_train(c), jax.random.key(0))
+    trips = {(kind, n) for kind, n, _ in cost["loops"]}
+    assert {("scan", 16), ("scan", 2), ("scan", 3)} <= trips  # steps, epochs/minibatches, updates
+    # A minibatch step: forward and backward (about 3x the forward's 2 * MACs) of both
+    # MLPs, 4 -> 8 -> 8 -> 2 and 4 -> 8 -> 8 -> 1, on 32 rows; Adam and the clipping add
+    # a few FLOPs per parameter (measured: 1.35x the matrix products).
+    macs = 4 * 8 + 8 * 8 + 8 * 2 + 4 * 8 + 8 * 8 + 8 * 1
+    minibatch = [f for kind, n, f in cost["loops"] if n == 2][0]  # the innermost 2-trip scan
+    assert 3 * 2 * macs * 32 <= minibatch <= 1.6 * 3 * 2 * macs * 32
+    update = cost["loops"][-1][2]
+    assert cost["flops"] >= 3 * update >= 3 * 2 * 2 * minibatch
+
+
+def test_makemore_sweep_count_is_steps_of_the_stacked_runs_plus_evaluation():
+    import dataclasses
+
+    from benchmarks.makemore_sweep import sweep_cost
+    from jaxdl.charlm import CharLMRun, init_states
+    from jaxdl.training import expand_grid
+    from train.makemore.configs import sweep
+
+    config = sweep.get_config()
+    base = CharLMRun(**{f.name: config[f.name] for f in dataclasses.fields(CharLMRun)})
+    base = dataclasses.replace(base, num_steps=7)
+    specs = expand_grid(base, {"learning_rate": [0.1, 0.2], "seed": [0]})
+    rows = {"train": 64, "dev": 16}
+    data = {
+        k: {"x": jnp.ones((n, config.block_size), jnp.int32), "y": jnp.ones((n,), jnp.int32)}
+        for k, n in rows.items()
+    }
+    cost = sweep_cost(init_states(specs), specs[0], data)
+    (kind, steps, step), *evals = cost["loops"]
+    assert (kind, steps) == ("train step", 7) and len(evals) == 2
+    # The MLP per example: (block_size * n_embd) -> n_hidden -> 27, 2 FLOPs per MAC; a
+    # step is forward and backward (about 3x the forward) on the batch, for each of 2 runs.
+    macs = config.block_size * config.n_embd * config.n_hidden + config.n_hidden * 27
+    assert (
+        2 * 3 * 2 * macs * config.batch_size <= step <= 1.5 * 2 * 3 * 2 * macs * config.batch_size
+    )
+    # Evaluation runs whole batches of 8192 windows, the last one padded: forward only.
+    for (name, _, flops), n in zip(evals, rows.values(), strict=True):
+        padded = -(-n // 8192) * 8192
+        assert 2 * 2 * macs * padded <= flops <= 1.5 * 2 * 2 * macs * padded, name
+    assert cost["flops"] == pytest.approx(7 * step + sum(f for _, _, f in evals))
