@@ -344,7 +344,7 @@ def measure(
     torch_ms = _harness.median(step_ms["torch"])
     # One step of the timed scan (its body once: a scan of length 1), as jaxdl runs it.
     args = [jnp.asarray(a) for a in (ops.x, ops.w, ops.g)]
-    step_cost = _flops.program_cost(jax_scan(shape, metric, 1, "fast"), *args)
+    cost = _flops.program_cost(jax_scan(shape, metric, 1, "fast"), *args)
     return {
         "shape": shape.label(batch),
         "batch": batch,
@@ -360,7 +360,7 @@ def measure(
         "xla_steps": steps if full_xla else min(XLA_PROBE_STEPS, steps),
         "xla_repeats": repeats if full_xla else len(xla_probe),
         "step_ms": step_ms,
-        "flops": _flops.program_record(step_cost, jaxdl_ms / 1e3),
+        "flops": _flops.program_record(cost, jaxdl_ms / 1e3),
     }
 
 
