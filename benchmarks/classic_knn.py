@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks import _harness
+from benchmarks import _flops, _harness
 from jaxdl.classic import default_k, knn_predict, knn_sweep_accuracy
 from jaxdl.data import load_fashion_mnist
 
@@ -87,6 +87,10 @@ def run(
         "set_threads": threads,
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        # The whole jitted predict: a lax.map over query chunks, counted once per chunk.
+        "flops": _flops.program_record(
+            _flops.program_cost(ours, *dev), _harness.median(times["jaxdl"])
+        ),
     }
     return _harness.result_record(
         NAME,

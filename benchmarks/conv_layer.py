@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from benchmarks import _harness
+from benchmarks import _flops, _harness
 from jaxdl.ops import conv_general_dilated
 
 NAME = "conv_layer"
@@ -342,6 +342,9 @@ def measure(
         step_ms["xla"] = [1e3 * t for t in xla_probe]
     jaxdl_ms = _harness.median(step_ms["jaxdl"])
     torch_ms = _harness.median(step_ms["torch"])
+    # One step of the timed scan (its body once: a scan of length 1), as jaxdl runs it.
+    args = [jnp.asarray(a) for a in (ops.x, ops.w, ops.g)]
+    cost = _flops.program_cost(jax_scan(shape, metric, 1, "fast"), *args)
     return {
         "shape": shape.label(batch),
         "batch": batch,
@@ -357,6 +360,7 @@ def measure(
         "xla_steps": steps if full_xla else min(XLA_PROBE_STEPS, steps),
         "xla_repeats": repeats if full_xla else len(xla_probe),
         "step_ms": step_ms,
+        "flops": _flops.program_record(cost, jaxdl_ms / 1e3),
     }
 
 
@@ -373,8 +377,17 @@ def summary(rows: Sequence[dict[str, Any]], metric: str) -> dict[str, Any]:
     jaxdl = geomean([r["jaxdl_ms"] for r in chosen])
     torch_ms = geomean([r["torch_ms"] for r in chosen])
     xla = geomean([r["xla_ms"] for r in chosen])
+    # Geometric means of FLOPs per step and of time per step: their quotient is the
+    # geometric mean of the rows' FLOP/s, the rate that matches the geometric-mean time.
+    cost = {
+        "flops": geomean([r["flops"]["per_step"] for r in chosen]),
+        "bytes_accessed": geomean([r["flops"]["bytes_per_step"] for r in chosen]),
+    }
+    flops = _harness.flops_record(cost, 1, jaxdl / 1e3)
+    flops["source"] = "geometric mean over the recipe shapes of the rows' FLOPs per step"
     return {
         "shapes": [r["shape"] for r in chosen],
+        "flops": flops,
         "jaxdl_ms": jaxdl,
         "torch_ms": torch_ms,
         "xla_ms": xla,
@@ -450,6 +463,7 @@ def run(
         # Cores used by other processes while timing: near 0 for a clean run.
         "other_cpu_load": other.cores,
     }
+    extra["flops"] = headline["flops"]
     record = _harness.result_record(
         NAME,
         METRIC,

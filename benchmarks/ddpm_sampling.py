@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from benchmarks import _harness
+from benchmarks import _flops, _harness
 from jaxdl.diffusion import ddpm_sample, make_schedule
 from jaxdl.nn.unet import UNet
 from train.ddpm.configs import default
@@ -268,6 +268,10 @@ def run(*, repeats: int = 3, quick: bool = False, **_: Any) -> dict[str, Any]:
         / _harness.median(times["jaxdl"]),
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        # The timed program: a scan of ``steps`` UNet calls and updates, each counted.
+        "flops": _flops.program_record(
+            _flops.program_cost(sample, state, jax.random.key(0)), _harness.median(times["jaxdl"])
+        ),
     }
     extra.pop("threads")  # result_record sets it from the running process
     return _harness.result_record(

@@ -31,6 +31,7 @@ Run: ``python -m benchmarks.run gcn_layer`` (or ``python -m benchmarks.gcn_layer
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -95,7 +96,8 @@ def jaxdl_side(problem: dict[str, np.ndarray]):
         dparams, dx = vjp(g)
         return out, dx, dparams["kernel"][...], dparams["bias"][...]
 
-    return lambda: forward_backward(params, graph, x, g)
+    # A partial, not a lambda: the FLOP count compiles forward_backward for these args.
+    return functools.partial(forward_backward, params, graph, x, g)
 
 
 def torch_side(problem: dict[str, np.ndarray], which: str):
@@ -253,6 +255,12 @@ def run(
         "quick": quick,
         "load_average_before": load_before,
         "other_cpu_load": other.cores,
+        # One jitted forward+backward, called ``steps`` times per timed unit.
+        "flops": _harness.flops_record(
+            _harness.step_cost(sides["jaxdl"].func, *sides["jaxdl"].args),
+            steps,
+            _harness.median(times["jaxdl"]),
+        ),
     }
     record = _harness.result_record(
         NAME, METRIC, ms["jaxdl"], ms["corrected"], UNIT, extra, higher_is_better=False

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from benchmarks import _harness
+from benchmarks import _flops, _harness
 from jaxdl.charlm import sample_cached
 from jaxdl.nn.char_lm import CharGPT
 
@@ -54,6 +54,16 @@ def run(*, repeats: int = 5, quick: bool = False, **_: Any) -> dict[str, Any]:
         "sanity": {"same_tokens": True},
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        # The cached sampler's scan over positions: every row runs all of them.
+        "flops": _flops.program_record(
+            _flops.program_cost(
+                lambda k: sample_cached(
+                    model, key=k, num_samples=num, max_length=MAX_LENGTH, use_cache=True
+                ),
+                key,
+            ),
+            _harness.median(times["jaxdl"]),
+        ),
     }
     return _harness.result_record(
         NAME,

@@ -19,19 +19,42 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import _harness
+from benchmarks import _flops, _harness
 from jaxdl.charlm import (
     CharLMRun,
     as_device_data,
     init_states,
+    lm_loss,
     make_split_evaluator,
+    seq_lm_loss,
     train_char_lm,
+    whole_words,
 )
 from jaxdl.data.names import load_splits
-from jaxdl.training import expand_grid
+from jaxdl.training import Sampled, expand_grid, make_chunk
 from train.makemore.configs import sweep
 
 NAME = "makemore_sweep"
+
+
+def sweep_cost(state: Any, spec: CharLMRun, data: dict[str, Any]) -> dict[str, Any]:
+    """FLOPs of the vmapped sweep as timed: ``spec.num_steps`` training steps of the
+    stacked runs (one step costed: the engine's chunk compiled for one step, the batch
+    drawn as :func:`train_char_lm` draws it) plus the vmapped evaluation of every split."""
+    train_data, loss_fn = data["train"], lm_loss
+    if spec.model == "transformer":  # as train_char_lm trains it
+        train_data, loss_fn = whole_words(train_data), seq_lm_loss
+    source = Sampled(train_data, spec.batch_size, steps_per_epoch=1)
+    chunk = make_chunk(loss_fn, source, vmapped=True)
+    step = _flops.program_cost(lambda s, d: chunk(s, d, None, 1), state, train_data)
+    evaluate = make_split_evaluator(vmapped=True)
+    total = {k: v * spec.num_steps for k, v in step.items() if k != "loops"}
+    loops = [("train step", spec.num_steps, step["flops"])]
+    for split, v in data.items():
+        cost = _flops.program_cost(evaluate, state, v)
+        total = {k: total[k] + cost.get(k, 0.0) for k in total}
+        loops.append((f"evaluate {split}", 1, cost["flops"]))
+    return {**total, "loops": loops}
 
 
 def run(*, quick: bool = False, num_steps: int | None = None, **_: Any) -> dict[str, Any]:
@@ -79,6 +102,10 @@ def run(*, quick: bool = False, num_steps: int | None = None, **_: Any) -> dict[
         ),
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        # Over the sweep's wall time, compilation included (what the metric times).
+        "flops": _flops.program_record(
+            sweep_cost(swept.state, specs[0], data), sweep_s, note="seconds include compiling"
+        ),
     }
     return _harness.result_record(
         NAME,

@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from benchmarks import _harness
+from benchmarks import _flops, _harness
 from jaxdl.rl import PPOConfig, make_train
 from train.ppo.configs import default
 
@@ -186,6 +186,12 @@ def run(
         else None,
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        # The whole timed program: the scan over updates, each holding the rollout's scan
+        # over num_steps, GAE's scan and the epochs' scan over minibatches; every body is
+        # counted as many times as its loop runs (all static: no while loops).
+        "flops": _flops.program_record(
+            _flops.program_cost(train, keys), _harness.median(times["jaxdl"])
+        ),
     }
     return _harness.result_record(
         NAME,

@@ -89,6 +89,7 @@ def render_table(records: Iterable[Mapping[str, Any]]) -> str:
     records = list(records)
     lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     busy = missing = False
+    not_counted: dict[str, str] = {}
     peaks = {r.get("session"): r for r in records if r["name"] == "roofline"}
     for r in records:
         backend = r.get("machine", {}).get("backend", "cpu")
@@ -107,7 +108,9 @@ def render_table(records: Iterable[Mapping[str, Any]]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
         missing |= cells[5] == "rerun ‡"
-    if busy or missing:
+        if cells[5] == "n/a §":
+            not_counted[r["name"]] = r["flops"]["not_counted"]
+    if busy or missing or not_counted:
         lines.append("")
     if busy:
         lines.append(f"† other processes used more than {BUSY_CORES} cores while timing: rerun.")
@@ -116,6 +119,8 @@ def render_table(records: Iterable[Mapping[str, Any]]) -> str:
             "‡ no FLOP count in the record, or no `roofline` peak measured in the same session: "
             "rerun it with `python -m benchmarks.run` on an idle machine."
         )
+    for name, reason in not_counted.items():
+        lines.append(f"§ `{name}` has no FLOP count: {reason}.")
     return "\n".join(lines)
 
 
@@ -123,6 +128,8 @@ def _fraction_cell(record: Mapping[str, Any], peak: Mapping[str, Any] | None) ->
     """The record's achieved FLOP/s over the peak measured in its session, as a percent."""
     if record["name"] in UNTIMED:
         return "n/a"
+    if (record.get("flops") or {}).get("not_counted"):
+        return "n/a §"  # the benchmark says why it cannot count (a footnote gives it)
     fraction = _harness.peak_fraction(record, peak)
     return "rerun ‡" if fraction is None else f"{100 * fraction:.1f}%"
 

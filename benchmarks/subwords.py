@@ -20,6 +20,7 @@ Run: ``python -m benchmarks.run subwords``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -30,9 +31,17 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
-from benchmarks import _harness
-from jaxdl.text import SkipGram, build_vocab, encode_lines, load_fortunes, train_skipgram
+from benchmarks import _flops, _harness
+from jaxdl.text import (
+    SkipGram,
+    build_vocab,
+    encode_lines,
+    keep_probs,
+    load_fortunes,
+    train_skipgram,
+)
 
 NAME = "subwords"
 SETTINGS = dict(dim=100, epoch=1, lr=0.05, ws=5, neg=5, t=1e-4)
@@ -60,6 +69,17 @@ def fasttext_rate(corpus: Path, out: Path, threads: int, ntokens: int) -> float:
     if not rates:
         raise RuntimeError(f"fastText printed no words/sec/thread: {done.stderr[-300:]}")
     return float(rates[-1]) * threads
+
+
+def skipgram_cost(vocab: Any, tokens: Any, line_ids: Any, config: SkipGram) -> dict[str, Any]:
+    """FLOPs of one ``train_skipgram`` call. Each epoch's loop over batches runs
+    ``ceil(kept / batch_size)`` times, ``kept`` being the tokens that survive the random
+    subsampling: not reported, so its expectation, the sum of the tokens' keep
+    probabilities, stands in for it (its relative spread is about ``1 / sqrt(tokens)``)."""
+    kept = float(np.sum(keep_probs(vocab.counts, t=config.t, ntokens=vocab.ntokens)[tokens]))
+    trips = math.ceil(kept / config.batch_size)
+    fit = lambda k: train_skipgram(vocab, tokens, line_ids, config=config, key=k)[2]  # noqa: E731
+    return _flops.program_cost(fit, jax.random.key(0), while_trips=[trips])
 
 
 def run(*, repeats: int | None = None, quick: bool = False, **_: Any) -> dict[str, Any]:
@@ -111,6 +131,11 @@ def run(*, repeats: int | None = None, quick: bool = False, **_: Any) -> dict[st
         "set_threads": threads,
         "other_cpu_load": other.cores,
         "load_average_before": load_before,
+        # Words/s is tokens over seconds: seconds per call are tokens over the median rate.
+        "flops": _flops.program_record(
+            skipgram_cost(vocab, tokens, line_ids, config),
+            tokens.size * config.epoch / med["jaxdl"],
+        ),
     }
     return _harness.result_record(
         NAME,

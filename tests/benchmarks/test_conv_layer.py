@@ -51,6 +51,14 @@ def test_quick_conv_layer_end_to_end():
     for diffs in record["sanity"]["relative_max_difference_vs_torch"].values():
         assert max(diffs.values()) <= conv_layer.RTOL
     assert record["other_cpu_load"] is None or record["other_cpu_load"] >= 0
+    # Each row's FLOPs per step, and the headline's: their geometric mean over the recipe
+    # rows, over the geometric-mean time.
+    for r in rows:
+        assert r["flops"]["per_step"] > 0
+        assert r["flops"]["seconds_per_unit"] == pytest.approx(r["jaxdl_ms"] / 1e3)
+    per_step = math.prod(r["flops"]["per_step"] for r in recipe) ** (1 / len(recipe))
+    assert record["flops"]["per_step"] == pytest.approx(per_step)
+    assert record["flops"]["seconds_per_unit"] == pytest.approx(record["jaxdl"]["value"] / 1e3)
 
 
 def test_geomean():

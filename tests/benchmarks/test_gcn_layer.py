@@ -31,3 +31,10 @@ def test_quick_gcn_layer_end_to_end():
         assert max(side.values()) <= gcn_layer.RTOL
     # A radius graph with self-loops: every node has at least its own loop.
     assert record["num_edges"] >= record["num_nodes"]
+    # FLOPs per call: at least the three (N, F) x (F, F) products of the dense part
+    # (forward, input and weight gradients); the rest is per edge, about E * F each.
+    flops, n, f = record["flops"], record["num_nodes"], gcn_layer.FEATURES
+    assert flops["steps_per_unit"] == record["steps"]
+    assert (
+        3 * 2 * n * f * f <= flops["per_step"] <= 3 * 2 * n * f * f + 10 * record["num_edges"] * f
+    )

@@ -34,3 +34,6 @@ def test_quick_neural_ode_end_to_end():
     # The same seed setup on both sides: backsolve adjoint, torchdiffeq's tolerances.
     assert record["setup"]["adjoint"] == "backsolve" and record["setup"]["rtol"] == 1e-7
     assert record["other_cpu_load"] is None or record["other_cpu_load"] >= 0
+    # No FLOP count (adaptive steps not reported): the table says n/a and why.
+    assert record["flops"] == {"not_counted": neural_ode.FLOPS_NOT_COUNTED}
+    assert run._fraction_cell(record, None) == "n/a §"

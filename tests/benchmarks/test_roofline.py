@@ -91,3 +91,14 @@ def test_quick_roofline_measures_a_peak():
     assert _harness.peak_fraction(record, record) == pytest.approx(
         record["jaxdl"]["value"] / peak["matmul_flops_per_s"]
     )
+
+
+def test_a_benchmark_that_cannot_count_shows_n_a_and_its_reason():
+    records = [_peak(), _record("ode"), _record("now", flops_per_s=1e10)]
+    records[1]["flops"] = {"not_counted": "adaptive steps are not reported"}
+    lines = run.render_table(records).splitlines()
+    column = [c.strip() for c in lines[0].split("|")].index("fraction of peak")
+    cells = {line.split("|")[1].strip(): line.split("|")[column].strip() for line in lines[2:5]}
+    assert cells["`ode`"] == "n/a §" and cells["`now`"] == "25.0%"
+    assert lines[-1] == "§ `ode` has no FLOP count: adaptive steps are not reported."
+    assert not any(line.startswith("‡") for line in lines)  # nothing to rerun
