@@ -52,6 +52,8 @@ RTOL, ATOL = 1e-5, 1e-7
 #: Where every device runs the one-device program on replicated inputs.
 RTOL_REPLICATED = 1e-6
 REPLICATED = {"optimizers", "lotka_volterra", "neural_ode", "gnn_lrp"}
+#: Largest value allowed, on both sides, of a metric that measures a rounding error.
+ROUNDING_BOUND = 1e-5
 
 #: Each recipe's extra arguments: where Fashion-MNIST is, and a quick config's sizes that
 #: the tiny data set (256 training images) cannot fill.
@@ -140,9 +142,16 @@ def check_against_one_device(recipe: str, r: dict) -> None:
     assert one and r["one_finite"] and r["mesh_finite"], r
     assert set(one) == set(mesh)
     rtol = RTOL_REPLICATED if recipe in REPLICATED else RTOL
-    worst = max(abs(mesh[k] - v) / max(abs(v), ATOL) for k, v in one.items())
+    # A metric that is itself a rounding error (gnn_lrp's relevance conservation error: 0.0
+    # on one device, 1.9e-7 on two with XLA's multi-threaded kernels) has no digits to
+    # compare: both runs must keep it within float32 rounding instead.
+    rounding = {k for k in one if k.endswith("rel_error")}
+    for k in rounding:
+        assert one[k] <= ROUNDING_BOUND and mesh[k] <= ROUNDING_BOUND, (k, one[k], mesh[k])
+    compared = {k: v for k, v in one.items() if k not in rounding}
+    worst = max(abs(mesh[k] - v) / max(abs(v), ATOL) for k, v in compared.items())
     print(f"{recipe}: largest relative difference {worst:.2e} (rtol {rtol:g})")
-    for k, v in one.items():
+    for k, v in compared.items():
         assert math.isclose(mesh[k], v, rel_tol=rtol, abs_tol=ATOL), (k, v, mesh[k])
 
 
