@@ -30,8 +30,7 @@ So importing :mod:`jaxdl` appends :data:`YNN_OFF` to ``XLA_FLAGS`` when all of t
 
 The flag only concerns the CPU backend; GPU and TPU programs are unchanged. Results differ
 from YNNPACK's by float32 summation order only. Import jaxdl before running any JAX
-computation (or set the flag yourself) to get it; :func:`cpu_flags_applied` says whether
-it is in force.
+computation (or set the flag yourself) to get it.
 """
 
 from __future__ import annotations
@@ -83,8 +82,3 @@ def apply_cpu_defaults(environ: MutableMapping[str, str] | None = None) -> bool:
         return False
     environ["XLA_FLAGS"] = f"{flags} {YNN_OFF}".strip()
     return True
-
-
-def cpu_flags_applied() -> bool:
-    """Whether ``XLA_FLAGS`` now carries :data:`YNN_OFF` (jaxdl's or the user's own)."""
-    return YNN_OFF in os.environ.get("XLA_FLAGS", "")
