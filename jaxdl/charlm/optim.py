@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl.training.ema import track_ema
+
 
 def step_decay_sgd(
     learning_rate: float | jax.Array,
@@ -55,10 +57,16 @@ def make_optimizer(
     decay_step: int,
     decay_factor: float = 0.1,
     kind: str = "sgd",
+    weight_decay: float | None = None,
+    ema_decay: float = 0.0,
 ) -> optax.GradientTransformation:
     """:func:`step_decay_sgd` (``kind="sgd"``) or :func:`step_decay_adamw` (``"adamw"``)
     with its hyperparameters as arrays in the optimiser state (see
-    :mod:`jaxdl.training.hyperparams`).
+    :mod:`jaxdl.training.hyperparams`). ``weight_decay`` is AdamW's decoupled weight decay
+    (``None``: :func:`step_decay_adamw`'s 0.01), a constant of the program rather than
+    an injected array; SGD takes none. ``ema_decay > 0`` appends
+    :func:`jaxdl.training.track_ema` (read the average with
+    :func:`jaxdl.training.ema_params`).
 
     Example:
       >>> tx = make_optimizer(0.1, decay_step=10)
@@ -67,6 +75,15 @@ def make_optimizer(
     """
     if kind not in _KINDS:
         raise ValueError(f"kind is {kind!r}, expected one of {tuple(_KINDS)}.")
-    return optax.inject_hyperparams(_KINDS[kind])(
+    if weight_decay is not None and kind != "adamw":
+        raise ValueError(f"weight_decay is {weight_decay}, expected None for kind {kind!r}.")
+    constants = {} if weight_decay is None else {"weight_decay": weight_decay}
+
+    # Only these three arguments are injected: the constants stay out of the signature.
+    def make(learning_rate, decay_step, decay_factor):
+        inner = _KINDS[kind](learning_rate, decay_step, decay_factor, **constants)
+        return optax.chain(inner, track_ema(ema_decay)) if ema_decay else inner
+
+    return optax.inject_hyperparams(make)(
         learning_rate=learning_rate, decay_step=decay_step, decay_factor=decay_factor
     )

@@ -61,9 +61,13 @@ class CharLMRun:
       n_head: attention heads per block (``"transformer"`` only).
       head_dim: width of each head; 0 is ``n_embd // n_head`` (narrow heads, GPT-2),
         ``n_embd`` makes every head full width (wide).
-      optim: ``"sgd"`` (the seed's) or ``"adamw"`` (weight decay 0.01, as makemore's
-        transformer), both with the step decay.
+      optim: ``"sgd"`` (the seed's) or ``"adamw"``, both with the step decay.
       dropout: the transformer's dropout rate (embeddings and residual branches).
+      weight_decay: AdamW's decoupled weight decay (0.01, as makemore's transformer);
+        SGD ignores it.
+      ema_decay: 0 (none) or the decay of an exponential moving average of the
+        parameters (:func:`jaxdl.training.track_ema`), which is then what is evaluated
+        and sampled.
 
     Raises:
       TypeError: a field has the wrong type.
@@ -91,6 +95,8 @@ class CharLMRun:
     head_dim: int = 0
     optim: str = "sgd"
     dropout: float = 0.0
+    weight_decay: float = 0.01
+    ema_decay: float = 0.0
 
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = (
         "model",
@@ -105,6 +111,8 @@ class CharLMRun:
         "head_dim",
         "optim",
         "dropout",
+        "weight_decay",
+        "ema_decay",
     )
     VMAP_FIELDS: ClassVar[tuple[str, ...]] = (
         "seed",
@@ -120,7 +128,8 @@ class CharLMRun:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"{name} is {value!r}, expected an int.")
             object.__setattr__(self, name, int(value))
-        for name in ("learning_rate", "lr_decay_at", "lr_decay_factor", "dropout"):
+        for name in ("learning_rate", "lr_decay_at", "lr_decay_factor", "dropout", "weight_decay",
+                     "ema_decay"):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{name} is {value!r}, expected a float.")
@@ -143,6 +152,8 @@ class CharLMRun:
                 f"block_size is {self.block_size}, expected a power of two >= 2 for the "
                 "'wavenet' model."
             )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay is {self.ema_decay}, expected a value in [0, 1).")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout is {self.dropout}, expected a value in [0, 1).")
         if self.n_head < 1 or self.head_dim < 0:
@@ -156,7 +167,7 @@ class CharLMRun:
             )
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate is {self.learning_rate}, expected > 0.")
-        for name in ("lr_decay_at", "lr_decay_factor"):
+        for name in ("lr_decay_at", "lr_decay_factor", "weight_decay"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} is {getattr(self, name)}, expected >= 0.")
 
@@ -195,7 +206,10 @@ class CharLMRun:
 
     def optimizer(self) -> optax.GradientTransformation:
         """The step-decay SGD of this run, hyperparameters injected."""
-        return make_optimizer(**self.hyperparams(), kind=self.optim)
+        decay = {"weight_decay": self.weight_decay} if self.optim == "adamw" else {}
+        return make_optimizer(
+            **self.hyperparams(), kind=self.optim, ema_decay=self.ema_decay, **decay
+        )
 
     def init_state(self) -> TrainState:
         """The initial train state (model, optimiser and keys from this run)."""

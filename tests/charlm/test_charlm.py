@@ -19,6 +19,7 @@ from jaxdl.charlm import (
     group_by_shape,
     init_states,
     lm_loss,
+    make_optimizer,
     make_split_evaluator,
     sample,
     scan_unroll,
@@ -26,7 +27,7 @@ from jaxdl.charlm import (
 )
 from jaxdl.data.names import make_windows, split_words
 from jaxdl.errors import NonFiniteLossError
-from jaxdl.training import Run, Sampled, expand_grid, make_chunk, train
+from jaxdl.training import Run, Sampled, ema_params, expand_grid, make_chunk, train
 
 WORDS = [
     "emma",
@@ -237,6 +238,8 @@ def test_divergence_is_reported():
         ),
         ({"optim": "lbfgs"}, ValueError, "optim is 'lbfgs', expected one of ('sgd', 'adamw')."),
         ({"dropout": 1.0}, ValueError, "dropout is 1.0, expected a value in [0, 1)."),
+        ({"ema_decay": 1.0}, ValueError, "ema_decay is 1.0, expected a value in [0, 1)."),
+        ({"weight_decay": -0.1}, ValueError, "weight_decay is -0.1, expected >= 0."),
         ({"block_size": 0}, ValueError, "block_size is 0, expected >= 1."),
         ({"init": "he"}, ValueError, "init is 'he', expected one of"),
         ({"model": "wavenet", "block_size": 6}, ValueError, "block_size is 6, expected a power"),
@@ -271,6 +274,28 @@ def test_step_decay_schedule():
         upd, opt = tx.update(jnp.ones(()), opt, params)
         steps.append(float(upd))
     np.testing.assert_allclose(steps, [-0.5, -0.5, -0.05, -0.05], rtol=1e-6)
+
+
+def test_weight_decay_and_the_weight_average_are_constants_of_the_optimiser():
+    params = {"w": jnp.ones(())}
+    grads = {"w": jnp.zeros(())}  # Adam's update is 0: only the weight decay moves w
+
+    def one_update(**kwargs):
+        tx = make_optimizer(0.1, decay_step=10, kind="adamw", **kwargs)
+        state = tx.init(params)
+        updates, state = tx.update(grads, state, params)
+        return state, optax.apply_updates(params, updates)
+
+    state, new = one_update(weight_decay=0.5)
+    assert sorted(state.hyperparams) == ["decay_factor", "decay_step", "learning_rate"]
+    np.testing.assert_allclose(float(new["w"]), 1 - 0.1 * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(float(one_update()[1]["w"]), 1 - 0.1 * 0.01, rtol=1e-6)
+    # The average after one update with the warm-up decay min(0.9, 2 / 11).
+    state, new = one_update(weight_decay=0.5, ema_decay=0.9)
+    d = 2 / 11
+    np.testing.assert_allclose(float(ema_params(state)["w"]), d + (1 - d) * 0.95, rtol=1e-6)
+    with pytest.raises(ValueError, match=re.escape("weight_decay is 0.1, expected None")):
+        make_optimizer(0.1, decay_step=1, weight_decay=0.1)
 
 
 def test_samples_end_with_a_dot_and_are_deterministic():

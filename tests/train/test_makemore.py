@@ -68,11 +68,14 @@ def test_a_resumed_run_ends_where_the_whole_run_ends(names_file, tmp_path):
 def test_transformer_quick_run_samples_through_the_cache(names_file, tmp_path):
     out = tmp_path / "gpt"
     argv = ["makemore", "--config=transformer_quick", f"--workdir={out}"]
-    assert main([*argv, f"--config.data_path={names_file}"]) == 0
+    # With a moving average of the weights: the average is evaluated, the last weights too.
+    assert main([*argv, f"--config.data_path={names_file}", "--config.ema_decay=0.9"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     metrics = summary["metrics"]
     # 200 AdamW steps move the loss well below the uniform guess (log 27 = 3.30).
     assert metrics["train_loss"] < 3.0 and metrics["test_loss"] < 3.2
+    assert metrics["test_loss_last_weights"] < 3.2
+    assert metrics["test_loss"] != metrics["test_loss_last_weights"]
     assert summary["config"]["model"] == "transformer" and summary["num_params"] > 0
     samples = (out / "samples.txt").read_text().split()
     # The cached sampler's rows: at most block_size characters and the closing '.'.

@@ -50,6 +50,7 @@ from jaxdl.training import (
     Sampled,
     TrainResult,
     TrainState,
+    ema_params,
     expand_rows,
     exponential_lrs,
     lr_find,
@@ -153,6 +154,13 @@ def _single(plan: Plan, config, run: Run, splits: Splits) -> tuple[dict, dict]:
     result = _train(state, spec, splits, plan, run=run)
     evaluate = make_split_evaluator()
     state = result.state
+    if spec.ema_decay:  # the averaged weights are the model; the last ones are reported too
+        metrics |= {
+            f"{k}_loss_last_weights": float(evaluate(state, splits[k]))
+            for k in SPLITS
+            if k in splits
+        }
+        state = state.replace(params=ema_params(state.opt_state))
     metrics |= {f"{k}_loss": float(evaluate(state, splits[k])) for k in SPLITS if k in splits}
     if result.steps_per_s is not None:  # steady state: the chunks after the first
         metrics["steps_per_s"] = result.steps_per_s

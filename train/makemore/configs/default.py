@@ -27,6 +27,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.dropout = 0.0
     # "sgd" (the seed's) or "adamw"; either drops the step size once (below).
     c.optim = "sgd"
+    # AdamW's decoupled weight decay (SGD ignores it).
+    c.weight_decay = 0.01
+    # 0, or the decay of a moving average of the weights, which is then evaluated and sampled.
+    c.ema_decay = 0.0
     # Minibatch SGD, learning_rate until lr_decay_at * num_steps, then times lr_decay_factor.
     c.batch_size = 32
     c.num_steps = 200_000
