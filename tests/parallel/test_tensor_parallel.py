@@ -69,6 +69,9 @@ def test_name_sex_model_axis_splits_attention_and_mlp_and_their_moments(name_sex
         assert leaf["shard"] == leaf["shape"], label  # data parallel: all on each device
 
 
+# The real all-MiniLM-L6-v2 split, and model with a batch axis on 4 devices: what the
+# name_sex tests check, on more; `make test-long` runs them.
+@pytest.mark.long
 @pytest.mark.parametrize("mesh", ["model=2", "data=2"])
 def test_explain_text_on_two_devices_equals_one(explain_text, mesh):
     one, two = explain_text["one"]["metrics"], explain_text[mesh]["metrics"]
@@ -77,6 +80,7 @@ def test_explain_text_on_two_devices_equals_one(explain_text, mesh):
         assert abs(two[k] - one[k]) < 1e-5, (k, two[k], one[k])
 
 
+@pytest.mark.long
 def test_explain_text_splits_weights_over_model_and_texts_over_data(explain_text):
     leaves = explain_text["model=2"]["params"]  # all-MiniLM-L6-v2: dim 384, hidden 1536
     assert leaves["q_kernel"]["shard"] == [384, 192]
@@ -107,6 +111,7 @@ def name_sex_4() -> dict:
     return _scenario("name_sex_4")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("mesh", ["data=2,model=2", "fsdp=2,model=2"])
 def test_model_axis_with_a_batch_axis_on_four_devices_equals_one(name_sex_4, mesh):
     one, four = name_sex_4["one"], name_sex_4[mesh]

@@ -13,10 +13,16 @@ from .mesh_runs import check_against_one_device, group_results
 
 pytestmark = pytest.mark.slow  # whole quick runs, twice each, in a subprocess
 
-RECIPES = ["optimizers", "lotka_volterra", "neural_ode", "gnn_lrp", "sequences", "fewshot"]
+# One recipe runs in `make test-slow` (and CI), the rest in `make test-long`: each group is
+# one subprocess.
+RECIPES = ["optimizers"]
+LONG_RECIPES = ["lotka_volterra", "neural_ode", "gnn_lrp", "sequences", "fewshot"]
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize(
+    "recipe", [*RECIPES, *(pytest.param(r, marks=pytest.mark.long) for r in LONG_RECIPES)]
+)
 def test_quick_run_on_a_data_2_mesh_matches_one_device(recipe, tiny_fmnist, tmp_path_factory):
-    results = group_results(RECIPES, tiny_fmnist, tmp_path_factory.mktemp("mesh_runs"))
+    group = RECIPES if recipe in RECIPES else LONG_RECIPES
+    results = group_results(group, tiny_fmnist, tmp_path_factory.mktemp("mesh_runs"))
     check_against_one_device(recipe, results[recipe])
