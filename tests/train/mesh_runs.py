@@ -10,8 +10,9 @@ of each run) as its last line. Run it with
 starts, and the rest of the suite runs on one device. ``DATA_DIR`` holds the tiny
 Fashion-MNIST of conftest.py. ``generative_gan`` is the generative recipe's GAN.
 
-The tests (test_mesh_recipes*.py, one subprocess per file so that pytest-xdist's
-``--dist=loadfile`` runs the two groups side by side) call :func:`group_results` and
+The tests (test_mesh_recipes*.py: in each file one recipe runs in ``make test-slow`` and
+the others, marked long, in ``make test-long``; one subprocess per group, and pytest-xdist's
+``--dist=loadfile`` runs the two files side by side) call :func:`group_results` and
 :func:`check_against_one_device`.
 
 What each comparison allows, and why:
