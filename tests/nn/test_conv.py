@@ -119,6 +119,10 @@ SUPPORTED = {
     # 3*3*32 = 288 kernel rows: one GEMM per kernel offset instead of one im2col GEMM.
     "k3-s1-SAME-per-offset": ((3, 3), (1, 1), "SAME", 32),
     "k3-s2-VALID-per-offset": ((3, 3), (2, 2), "VALID", 32),
+    # One to three input channels, as a network's first layer.
+    "k3-s1-SAME-c1": ((3, 3), (1, 1), "SAME", 1),
+    "k3-s2x1-explicit-c3": ((3, 3), (2, 1), ((2, 0), (0, 3)), 3),
+    "k5-s2-wide-explicit-c1": ((5, 5), (2, 2), [(4, 4), (1, 2)], 1),
 }
 
 
