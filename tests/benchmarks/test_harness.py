@@ -176,6 +176,7 @@ def test_readme_without_markers_is_an_error(tmp_path):
         run.update_readme(readme, tmp_path)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_quick_mlp_end_to_end():
     pytest.importorskip("torch")
     from benchmarks import fashion_mnist_mlp

@@ -29,6 +29,7 @@ def test_output_is_causal():
     assert not np.allclose(a[:, 5:], b[:, 5:])
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_decode_with_the_cache_equals_the_full_forward():
     gpt = _gpt()
     ids = jax.random.randint(jax.random.key(1), (3, 8), 0, 27)

@@ -22,6 +22,7 @@ def model():
     return DistilBertClassifier(CFG, rngs=nnx.Rngs(0))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_ids_and_embeddings_paths_agree(model):
     ids = jnp.array([[1, 4, 5, 0], [2, 3, 0, 0]])
     mask = (ids != 0).astype(jnp.int32)

@@ -99,6 +99,7 @@ def test_hidden_states_match_transformers(small):
     np.testing.assert_array_equal(np.asarray(enc_states[-1]), np.asarray(last))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_padding_row_is_torch_padding_idx(small):
     """The pad token's embedding row: zero at init and no gradient, as transformers'
     ``nn.Embedding(padding_idx=pad_token_id)``."""

@@ -174,6 +174,7 @@ def leaves(tree) -> list[np.ndarray]:
     return [np.asarray(jax.random.key_data(x) if is_key(x) else x) for x in jax.tree.leaves(tree)]
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_a_non_finite_update_is_dropped_and_reported():
     # The same compiled chunk of 3 updates as above (the compilation cache shares it).
     runner = init_runner(jax.random.key(3), env=VecEnv("CartPole-v1", num_envs=4), config=CONFIG)

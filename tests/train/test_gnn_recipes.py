@@ -27,6 +27,7 @@ def test_karate_default_reaches_90_percent_over_10_seeds(tmp_path):
     assert (tmp_path / "curves.png").exists() and (tmp_path / "graph.png").exists()
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_gnn_lrp_default_reaches_95_percent_and_conserves_relevance(tmp_path):
     config = lrp_default.get_config()
     config.progress = False

@@ -106,6 +106,7 @@ def test_vmapped_groups_equal_the_rows_run_one_by_one(names_file):
     assert len({round(r.metrics["test_loss"], 6) for r in vmapped}) == len(vmapped)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_the_recipe_writes_the_rows_table(names_file, tmp_path):
     config = tmp_path / "rows.py"
     config.write_text(

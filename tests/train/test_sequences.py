@@ -74,6 +74,7 @@ def test_reversed_operands_keep_the_sum():
         assert int(a) + int(b) == int(decode(t))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_interleaved_mixed_lengths_keep_the_sum_and_mask_the_padding():
     import jax
     import numpy as np

@@ -52,6 +52,7 @@ def test_training_still_exports_plot_curves():
     assert plot_curves is viz.plot_curves is logging.plot_curves
 
 
+@pytest.mark.slow  # over 10 s on 2 cores (CI's durations)
 def test_every_plot_writes_its_png(tmp_path):
     rng = np.random.default_rng(0)
     written = [
