@@ -205,7 +205,7 @@ class CharLMRun:
         )
 
     def optimizer(self) -> optax.GradientTransformation:
-        """The step-decay SGD of this run, hyperparameters injected."""
+        """This run's step-decay SGD or AdamW, hyperparameters injected."""
         decay = {"weight_decay": self.weight_decay} if self.optim == "adamw" else {}
         return make_optimizer(
             **self.hyperparams(), kind=self.optim, ema_decay=self.ema_decay, **decay

@@ -154,14 +154,16 @@ def _single(plan: Plan, config, run: Run, splits: Splits) -> tuple[dict, dict]:
     result = _train(state, spec, splits, plan, run=run)
     evaluate = make_split_evaluator()
     state = result.state
-    if spec.ema_decay:  # the averaged weights are the model; the last ones are reported too
-        metrics |= {
-            f"{k}_loss_last_weights": float(evaluate(state, splits[k]))
-            for k in SPLITS
-            if k in splits
+
+    def losses(state: TrainState, suffix: str = "") -> dict[str, float]:
+        return {
+            f"{k}_loss{suffix}": float(evaluate(state, splits[k])) for k in SPLITS if k in splits
         }
+
+    if spec.ema_decay:  # the averaged weights are the model; the last ones are reported too
+        metrics |= losses(state, "_last_weights")
         state = state.replace(params=ema_params(state.opt_state))
-    metrics |= {f"{k}_loss": float(evaluate(state, splits[k])) for k in SPLITS if k in splits}
+    metrics |= losses(state)
     if result.steps_per_s is not None:  # steady state: the chunks after the first
         metrics["steps_per_s"] = result.steps_per_s
     metrics["train_time_s"] = time.perf_counter() - tic
