@@ -1,8 +1,9 @@
 """The fast path of :func:`jaxdl.ops.conv_general_dilated`: a ``custom_vjp`` convolution.
 
 Forward: ``lax.conv_general_dilated``; input gradient: JAX's own transposed convolution with
-the kernel materialised as HWIO; weight gradient: GEMMs over shifted views of the padded
-input. Only NHWC/HWIO 2-D calls that :mod:`jaxdl.ops.conv` has checked come here.
+the kernel materialised as HWIO; weight gradient: a forward convolution of the transposed
+input with the transposed cotangent (an im2col GEMM for one input channel). Only NHWC/HWIO
+2-D calls that :mod:`jaxdl.ops.conv` has checked come here.
 """
 
 from __future__ import annotations
@@ -19,21 +20,23 @@ NHWC_HWIO = lax.ConvDimensionNumbers(
     lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2)
 )
 
-# Up to this many rows of the weight gradient (KH * KW * C_in) one im2col GEMM beats KH * KW
-# GEMMs, one per kernel offset: with few input channels each per-offset GEMM is a thin
-# (C, N) @ (N, O) product that re-reads the whole cotangent g (N = B*Ho*Wo); with many, the
-# im2col matrix is KH * KW times the input and one tall GEMM runs slower on XLA:CPU than
-# several (C, N) ones. Forward + full backward per step inside lax.scan, 3x3 SAME, 2-core CPU:
-#   x               -> O    per-offset  im2col  patches   (XLA: 52, 837, 560, 11300 ms)
-#   (128,28,28,1)   -> 32      6.2        4.5      4.8
-#   (1024,28,28,1)  -> 32     63.7       33.5     38.8
-#   (128,14,14,32)  -> 64     13.4       15.1     33.8
-#   (1024,14,14,32) -> 64    129.8      151.8    302.5
-# ``patches`` = lax.conv_general_dilated_patches + one GEMM: patch extraction is itself a
-# grouped convolution, which XLA:CPU runs slowly when the input has many channels. Views sliced
-# from NHWC (rather than from the transposed input, see _weight_grad) were 6.1, 64.5, 15.2 and
-# 191.5 ms per offset and 4.8, 34.8, 16.2, 179.1 ms as im2col.
-_IM2COL_MAX_ROWS = 256
+# The weight gradient has two formulations (see _weight_grad). Forward + full backward per step
+# inside lax.scan, input and weight changing every step, 3x3 SAME, 2-core CPU, ms (the
+# third column is the one-GEMM-per-kernel-offset form this module used before 2026-12-03):
+#   x                 -> O    im2col GEMM   convolution   per-offset GEMMs
+#   (128,28,28,1)     -> 32       11.4          11.3          13.0
+#   (1024,28,28,1)    -> 32       91.5         101.0         195.9
+#   (128,28,28,3)     -> 32       24.0          19.3          23.1
+#   (128,28,28,16)    -> 32       40.3          35.1          40.1
+#   (128,14,14,32)    -> 64       27.0          22.2          28.1
+#   (1024,14,14,32)   -> 64      224.7         186.2         255.1
+#   (128,14,14,64)    -> 64       54.1          44.1          57.6
+#   (128,28,28,32)    -> 64 s2    39.3          39.3          38.2
+# (A side probe on 2026-12-03: each variant traced and compiled by itself, interleaved,
+# median of 5 scans of 10 steps.) With one input channel the im2col matrix is only KH*KW rows
+# and its GEMM wins; from three channels up the convolution does. At stride 2 the three are
+# level here; `conv_layer` read 42.6 ms for the convolution against 39.7 for per-offset GEMMs.
+_IM2COL_MAX_C_IN = 1
 
 
 class Spec(NamedTuple):
@@ -58,51 +61,62 @@ def _lax_conv(lhs: jax.Array, rhs: jax.Array, spec: Spec) -> jax.Array:
 
 
 def _weight_grad(lhs: jax.Array, g: jax.Array, kernel_shape: tuple[int, ...], spec: Spec):
-    """Weight gradient of the NHWC/HWIO convolution as GEMMs over shifted input views.
+    """Weight gradient of the NHWC/HWIO convolution, by one of two formulations.
 
     With ``xpad`` the zero-padded input ``(B, H + pads, W + pads, C)``, strides ``(s, t)`` and
     the cotangent ``g`` of shape ``(B, Ho, Wo, O)``::
 
         dW[i, j, c, o] = sum_{b, h, w} xpad[b, h*s + i, w*t + j, c] * g[b, h, w, o]
 
-    For each kernel offset ``(i, j)`` the view ``xpad[:, i::s, j::t, :][:, :Ho, :Wo]`` holds
-    ``N = B*Ho*Wo`` rows of ``C`` features, so ``dW[i, j] = view^T @ g`` is one GEMM
-    ``(C, N) @ (N, O)`` contracting batch and space. With few rows (``KH*KW*C``) the views are
-    stacked into one im2col matrix ``(KH*KW*C, N)`` and a single GEMM is used instead; see
-    ``_IM2COL_MAX_ROWS``. The input is transposed once to ``(C, B, H, W)`` so every view is
-    already a row-major ``(C, N)`` operand; slicing NHWC views instead makes XLA transpose
-    each one before its GEMM (weight gradient alone, x (1024, 14, 14, 32) -> 64: 141 ms vs
-    83 ms per step in scan).
+    - **Convolution** (``C > 1``): read with ``c`` as the batch, ``(h, w)`` as the kernel's
+      space and ``b`` as the contracted feature, that sum is a forward NHWC/HWIO
+      convolution of ``xpad`` laid out as ``(C, Hp, Wp, B)`` with ``g`` laid out as a
+      ``(Ho, Wo, B, O)`` kernel dilated by the strides, cropped to ``(C, KH, KW, O)``.
+      Both operands are materialised by transposes, so XLA:CPU runs it with its fast
+      NHWC/HWIO kernel even inside a while loop (the same convolution written with
+      permuted dimension numbers, as JAX's transpose rule does, ran about 100x slower
+      there: 1216 against 12 ms per step at x (128, 14, 14, 32) -> 64).
+    - **im2col GEMM** (``C = 1``): the ``KH*KW`` shifted views
+      ``xpad[:, i::s, j::t, :][:, :Ho, :Wo]``, each ``N = B*Ho*Wo`` values, stacked into
+      one ``(KH*KW*C, N)`` matrix times ``g`` as ``(N, O)``.
 
-    Accumulates in at least float32 (bfloat16 inputs) and returns float32/float64; the
-    caller casts to the kernel dtype.
+    Which one wins where is measured above ``_IM2COL_MAX_C_IN``. Accumulates in at least
+    float32 (bfloat16 inputs) and returns float32/float64; the caller casts to the kernel
+    dtype.
     """
     kh, kw, c_in, _ = kernel_shape
     sh, sw = spec.strides
     batch, out_h, out_w, _ = g.shape
     (top, bottom), (left, right) = spec.padding
-    # (C, B, H + top + bottom, W + left + right); XLA fuses the transpose into the pad.
-    xpad_t = jnp.pad(lhs.transpose(3, 0, 1, 2), ((0, 0), (0, 0), (top, bottom), (left, right)))
     acc_dtype = jnp.promote_types(jnp.result_type(lhs, g), jnp.float32)
+    if c_in > _IM2COL_MAX_C_IN:
+        # lax's convolution wants one dtype (g is float32 for bfloat16 inputs under
+        # preferred_element_type=float32): both in the wider one, as a dot would promote.
+        dtype = jnp.result_type(lhs, g)
+        # (C, Hp, Wp, B); XLA fuses the transpose into the pad.
+        xpad_t = jnp.pad(lhs, ((0, 0), (top, bottom), (left, right), (0, 0))).transpose(3, 1, 2, 0)
+        dw = lax.conv_general_dilated(
+            xpad_t.astype(dtype),
+            g.transpose(1, 2, 0, 3).astype(dtype),  # (Ho, Wo, B, O)
+            (1, 1),
+            "VALID",
+            rhs_dilation=spec.strides,
+            dimension_numbers=NHWC_HWIO,
+            precision=spec.precision,
+            preferred_element_type=acc_dtype,
+        )  # (C, >= KH, >= KW, O): padding beyond the last window adds rows past KH
+        return dw[:, :kh, :kw, :].transpose(1, 2, 0, 3)
+    # (C, B, H + top + bottom, W + left + right), so every view is a row-major (C, N) operand.
+    xpad_t = jnp.pad(lhs.transpose(3, 0, 1, 2), ((0, 0), (0, 0), (top, bottom), (left, right)))
 
     def view(i: int, j: int) -> jax.Array:  # (C, B, Ho, Wo)
         limit = (c_in, batch, i + (out_h - 1) * sh + 1, j + (out_w - 1) * sw + 1)
         return lax.slice(xpad_t, (0, 0, i, j), limit, (1, 1, sh, sw))
 
-    def gemm(x: jax.Array) -> jax.Array:  # (..., B, Ho, Wo), (B, Ho, Wo, O) -> (..., O)
-        return jnp.einsum(
-            "...bhw,bhwo->...o",
-            x,
-            g,
-            precision=spec.precision,
-            preferred_element_type=acc_dtype,
-        )
-
-    offsets = [(i, j) for i in range(kh) for j in range(kw)]
-    if kh * kw * c_in <= _IM2COL_MAX_ROWS:
-        dw = gemm(jnp.stack([view(i, j) for i, j in offsets]))  # (KH*KW, C, O)
-    else:
-        dw = jnp.stack([gemm(view(i, j)) for i, j in offsets])  # (KH*KW, C, O)
+    cols = jnp.stack([view(i, j) for i in range(kh) for j in range(kw)])  # (KH*KW, C, B, Ho, Wo)
+    dw = jnp.einsum(
+        "kcbhw,bhwo->kco", cols, g, precision=spec.precision, preferred_element_type=acc_dtype
+    )
     return dw.reshape(kernel_shape)
 
 

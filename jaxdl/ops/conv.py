@@ -18,19 +18,21 @@ to get there. :func:`conv_general_dilated` is a drop-in for
 - forward: ``lax.conv_general_dilated`` itself;
 - input gradient: the same transposed convolution as JAX's, with the kernel materialised as HWIO
   (bit-identical results);
-- weight gradient: GEMMs over shifted views of the padded input.
+- weight gradient: a forward convolution whose batch is the input's channels and whose
+  kernel is the cotangent, both materialised in NHWC/HWIO by transposes (one im2col GEMM for
+  a single input channel).
 
-Forward + full backward per step inside ``lax.scan`` with the input and cotangent changing
-every step (3x3 SAME, float32, 2-core CPU; ``python -m benchmarks.run conv_layer``, see
-``benchmarks/results/conv_layer.json`` for the runs and PyTorch's times):
+Forward + full backward per step inside ``lax.scan`` with the input and weight changing
+every step (3x3 SAME, float32, 2-core CPU, 2026-12-03; ``python -m benchmarks.run
+conv_layer``, see ``benchmarks/results/conv_layer.json`` for the runs and PyTorch's times):
 
 ==============================  =========  =========
 input -> output channels        XLA        this
 ==============================  =========  =========
-(128, 28, 28, 1) -> 32          44 ms      4.8 ms
-(128, 14, 14, 32) -> 64         556 ms     12.0 ms
-(1024, 28, 28, 1) -> 32         844 ms     75 ms
-(1024, 14, 14, 32) -> 64        10.9 s     129 ms
+(128, 28, 28, 1) -> 32          63 ms      11.5 ms
+(128, 14, 14, 32) -> 64         766 ms     21.5 ms
+(1024, 28, 28, 1) -> 32         1318 ms    94 ms
+(1024, 14, 14, 32) -> 64        34.1 s     200 ms
 ==============================  =========  =========
 
 Everything else goes to :func:`jax.lax.conv_general_dilated` unchanged. ``impl`` chooses
@@ -209,8 +211,10 @@ def conv_general_dilated(
     - input gradient: the convolution JAX's own transpose rule emits, with the flipped kernel
       materialised as HWIO (bit-identical to ``jax.grad`` of the lax convolution);
     - weight gradient: ``dW[i, j] = sum_{b,h,w} xpad[b, h*s + i, w*t + j, :]^T g[b, h, w, :]``
-      as GEMMs over shifted, strided views of the padded input, accumulated in at least
-      float32 and cast back to the kernel dtype (equal to lax's up to summation order).
+      as a forward NHWC/HWIO convolution of the transposed padded input with the
+      transposed cotangent (with one input channel: one im2col GEMM), accumulated in at
+      least float32 and cast back to the kernel dtype (equal to lax's up to summation
+      order).
 
     Reverse mode composes as usual (``grad`` of ``grad``, ``vmap``, ``scan``, ``remat``), but
     a ``custom_vjp`` has no forward mode: ``jax.jvp``, ``jacfwd`` and ``hessian`` through the

@@ -47,12 +47,14 @@ def uses_fast_path(fn, *args) -> bool:
     return "custom_vjp_call" in str(jax.make_jaxpr(lambda *a: fn(*a))(*args))
 
 
-def dot_generals(fn, *args):
-    """Every ``dot_general`` equation in ``fn``'s jaxpr, including nested jaxprs."""
+def contractions(fn, *args):
+    """Every ``dot_general`` and ``conv_general_dilated`` equation in ``fn``'s jaxpr,
+    including nested jaxprs."""
+    names = ("dot_general", "conv_general_dilated")
 
     def walk(jaxpr):
         for eqn in jaxpr.eqns:
-            if eqn.primitive.name == "dot_general":
+            if eqn.primitive.name in names:
                 yield eqn
             for param in eqn.params.values():
                 for sub in param if isinstance(param, tuple | list) else (param,):
@@ -116,10 +118,10 @@ SUPPORTED = {
     "k3x5-s1x2-SAME": ((3, 5), (1, 2), "SAME"),
     "k3-s2x1-explicit": ((3, 3), (2, 1), ((2, 0), (0, 3))),
     "k5-s2-wide-explicit": ((5, 5), (2, 2), [(4, 4), (1, 2)]),
-    # 3*3*32 = 288 kernel rows: one GEMM per kernel offset instead of one im2col GEMM.
-    "k3-s1-SAME-per-offset": ((3, 3), (1, 1), "SAME", 32),
-    "k3-s2-VALID-per-offset": ((3, 3), (2, 2), "VALID", 32),
-    # One to three input channels, as a network's first layer.
+    # Many input channels, as a network's inner layers (the weight gradient as a convolution).
+    "k3-s1-SAME-c32": ((3, 3), (1, 1), "SAME", 32),
+    "k3-s2-VALID-c32": ((3, 3), (2, 2), "VALID", 32),
+    # One to three input channels, as a network's first layer (one: an im2col GEMM).
     "k3-s1-SAME-c1": ((3, 3), (1, 1), "SAME", 1),
     "k3-s2x1-explicit-c3": ((3, 3), (2, 1), ((2, 0), (0, 3)), 3),
     "k5-s2-wide-explicit-c1": ((5, 5), (2, 2), [(4, 4), (1, 2)], 1),
@@ -185,9 +187,11 @@ def bf16_results():
 def test_fast_path_bfloat16_accumulates_in_float32(name, bf16_results):
     (x, w, ct), kwargs = _bf16_case(*BF16[name])
     assert uses_fast_path(lambda x, w: conv_general_dilated(x, w, **kwargs), x, w)
-    dots = dot_generals(lambda *a: value_and_grads(conv_general_dilated, *a, kwargs), x, w, ct)
-    assert dots  # the weight gradient's GEMMs
-    assert all(eqn.params["preferred_element_type"] == jnp.float32 for eqn in dots)
+    ops = contractions(lambda *a: value_and_grads(conv_general_dilated, *a, kwargs), x, w, ct)
+    # The forward and the input gradient keep the caller's (absent) preferred type; the
+    # weight gradient's one GEMM or convolution asks for float32.
+    wide = [eqn for eqn in ops if eqn.params["preferred_element_type"] == jnp.float32]
+    assert len(ops) == 3 and len(wide) == 1
     (y, dx, dw), (y_lax, _, _), (y_ref, dx_ref, dw_ref) = bf16_results[name]
 
     assert (y.dtype, dx.dtype, dw.dtype) == (jnp.bfloat16,) * 3
