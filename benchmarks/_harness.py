@@ -96,9 +96,10 @@ class OtherLoad:
     """Context manager: how many cores other processes kept busy while the block ran.
 
     Reads the machine's busy time from ``/proc/stat`` and subtracts this process's own
-    CPU time (all its threads), so ``cores`` is the average number of cores used by
-    everything else. Near 0 means the timings are clean; on a shared machine a value of
-    a few tenths or more means they are contaminated. ``None`` where there is no procfs.
+    CPU time (all its threads, and its child processes once they have ended), so ``cores``
+    is the average number of cores used by everything else. Near 0 means the timings are
+    clean; on a shared machine a value of a few tenths or more means they are contaminated.
+    ``None`` where there is no procfs.
     """
 
     def __init__(self) -> None:
@@ -114,7 +115,9 @@ class OtherLoad:
             return None
         # user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
         busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-        own = sum(os.times()[:2])  # user + system time of every thread of this process
+        # User + system time of every thread of this process and of its finished child
+        # processes: a baseline run as a subprocess (the fastText binary) is not other load.
+        own = sum(os.times()[:4])
         return time.monotonic(), busy, own
 
     def __enter__(self) -> OtherLoad:
