@@ -187,8 +187,11 @@ class Streamed:
             except BaseException as e:  # noqa: BLE001 - re-raised by the caller that waits
                 out["error"] = e
 
-        # A daemon: a read ahead past the last epoch must not hold up the exit.
-        thread = threading.Thread(target=work, name="jaxdl-streamed", daemon=True)
+        # Not a daemon: a read ahead past the last epoch that is still running when the
+        # interpreter exits would be torn down inside array_record's C++ reader threads,
+        # which aborts the process ("terminate called without an active exception",
+        # SIGABRT, seen on 2026-12-03). The exit waits for that one chunk instead.
+        thread = threading.Thread(target=work, name="jaxdl-streamed", daemon=False)
         thread.start()
         self._ahead = (key, thread, out)
 
