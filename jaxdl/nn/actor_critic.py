@@ -15,6 +15,8 @@ import jax.numpy as jnp
 from flax import nnx, struct
 from jaxtyping import Array, Float
 
+from jaxdl.nn.initializers import orthogonal
+
 
 @struct.dataclass
 class Categorical:
@@ -64,7 +66,7 @@ def _dense(n_in: int, n_out: int, scale: float, rngs: nnx.Rngs) -> nnx.Linear:
     return nnx.Linear(
         n_in,
         n_out,
-        kernel_init=nnx.initializers.orthogonal(scale),
+        kernel_init=orthogonal(scale),
         bias_init=nnx.initializers.zeros_init(),
         rngs=rngs,
     )
