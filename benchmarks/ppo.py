@@ -2,7 +2,9 @@
 
 jaxdl: the ``ppo`` recipe's default config (purejaxrl's CartPole settings), 8 seeds
 vmapped in one compiled program: environments, rollouts, GAE and updates all in
-``lax.scan``. Timed after compilation; steps counted over all seeds.
+``lax.scan``; on a CPU the seeds are split over the cores as XLA devices (a ``runs``
+mesh; ``python -m benchmarks.run`` asks JAX for one CPU device per core), as the recipe
+does. Timed after compilation; steps counted over all seeds.
 Baseline: the seed's way: gymnasium's CartPole-v1 (4 environments in a
 ``SyncVectorEnv``), a Python rollout loop calling the PyTorch actor and critic every step,
 then GAE and the same epochs x minibatches of Adam updates with the same network (two
@@ -20,8 +22,10 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from benchmarks import _flops, _harness
+from jaxdl import parallel
 from jaxdl.rl import PPOConfig, make_train
 from train.ppo.configs import default
 
@@ -154,6 +158,13 @@ def run(
     ppo = PPOConfig(**{f.name: c[f.name] for f in dataclasses.fields(PPOConfig)})
     train = jax.jit(jax.vmap(make_train(ppo)))
     keys = jax.random.split(jax.random.key(0), c.num_seeds)
+    devices = 1
+    if jax.default_backend() == "cpu":
+        # As the recipe does (config.cpu_devices): the seeds split over the CPU devices
+        # that `python -m benchmarks.run` asked for, one per core (jaxdl.parallel.cpu).
+        devices = parallel.devices_for_runs(c.num_seeds, len(jax.devices()))
+        mesh = parallel.make_mesh(f"runs={devices}", devices=jax.devices()[:devices])
+        keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec(parallel.RUNS_AXIS)))
     compiled = train.lower(keys).compile()
     results = {}
 
@@ -177,6 +188,7 @@ def run(
     returns = np.asarray(results["jaxdl"]["metrics"]["episode_return"])[:, -10:].mean(1)
     extra = {
         "num_seeds": c.num_seeds,
+        "devices": devices,
         "env_steps_per_call": {"jaxdl": jaxdl_steps, "baseline": torch_steps},
         "call_seconds": times,
         "repeats": repeats,
@@ -195,7 +207,7 @@ def run(
     }
     return _harness.result_record(
         NAME,
-        "environment steps/s of training (jaxdl: 8 seeds vmapped)",
+        "environment steps/s of training (jaxdl: 8 seeds vmapped, split over the CPU cores)",
         jaxdl_steps / _harness.median(times["jaxdl"]),
         torch_steps / _harness.median(times["baseline"]),
         "steps/s",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _harness
+from jaxdl import parallel
 
 # name -> module under benchmarks/ with run(*, batch_size, repeats, train_examples, quick).
 BENCHMARKS = (
@@ -185,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--readme", type=Path, default=_harness.README)
     args = parser.parse_args(argv)
 
+    # The ppo benchmark splits its seeds over the cores as CPU devices (as the recipe does,
+    # jaxdl.parallel.cpu); JAX fixes the count when it starts, before the first benchmark.
+    # The other benchmarks run on the first device, as before.
+    parallel.request_cpu_devices(parallel.cpu_cores())
     records = []
     names = list(args.names or BENCHMARKS)
     if "roofline" not in names:

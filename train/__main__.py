@@ -40,6 +40,7 @@ from jaxdl.errors import (
 from jaxdl.training import compile_cache
 from jaxdl.training.workdir import as_path
 
+from . import _common
 from .cli_config import (
     ConfigError,
     apply_override,
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         if cache is not None:
             compile_cache.enable_compilation_cache(cache)
         compile_cache.listen()
+        # Before the recipe's imports, which may start JAX (gymnax does) and fix the count.
+        _common.request_cpu_devices(config)
         module = importlib.import_module(f"{__package__}.{args.recipe}.train")
         summary = module.train_and_evaluate(config, workdir)
         compiled = record_compilation(workdir)

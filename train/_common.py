@@ -34,6 +34,8 @@ __all__ = [
     "add_scale_fields",
     "cnn_classifier",
     "check_scale_support",
+    "cpu_runs_mesh",
+    "request_cpu_devices",
     "fashion_mnist_splits",
     "fit_options",
     "open_run",
@@ -196,11 +198,41 @@ def setup(config: ml_collections.ConfigDict) -> Mesh | None:
     Raises:
       ValueError: when ``mesh``, ``precision`` or ``remat`` is not valid.
     """
+    request_cpu_devices(config)
     initialize_from_config(config)
     # Recipes that honour only some scaling fields (ppo: mesh) lack the others.
     parallel.compute_dtype(config.get("precision", "float32"))
     parallel.remat_policy(config.get("remat", "off"))  # checks the name before any work
     return parallel.make_mesh(config.mesh) if config.mesh else None
+
+
+def request_cpu_devices(config: ml_collections.ConfigDict) -> bool:
+    """Asks JAX for ``config.cpu_devices`` CPU devices (-1: one per core; 0 or absent:
+    nothing), if its backends have not started; the CLI calls it before it imports the
+    recipe (some imports start them). Returns whether the request was made.
+
+    Raises:
+      ConfigError: ``config.cpu_devices`` is not an integer >= -1.
+    """
+    n = config.get("cpu_devices", 0)
+    if not (isinstance(n, int) and not isinstance(n, bool) and n >= -1):
+        raise ConfigError(
+            f"config.cpu_devices is {n!r}, expected -1 (one per core), 0 (JAX's default) "
+            "or a positive integer."
+        )
+    return bool(n) and parallel.request_cpu_devices(parallel.cpu_cores() if n == -1 else n)
+
+
+def cpu_runs_mesh(config: ml_collections.ConfigDict, num_runs: int) -> Mesh | None:
+    """With ``config.cpu_devices`` set, no ``config.mesh`` and a one-process CPU run: a
+    ``runs`` mesh splitting ``num_runs`` runs over as many of the CPU devices as divide
+    them (see :mod:`jaxdl.parallel.cpu`); else ``None``. Call it after :func:`setup`."""
+    if not config.get("cpu_devices", 0) or config.mesh or jax.process_count() > 1:
+        return None
+    if jax.default_backend() != "cpu":
+        return None
+    n = parallel.devices_for_runs(num_runs, len(jax.devices()))
+    return parallel.make_mesh(f"runs={n}", devices=jax.devices()[:n]) if n > 1 else None
 
 
 #: The multi-host fields of :func:`add_scale_fields`; ``check_scale_support``'s key

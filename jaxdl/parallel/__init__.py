@@ -2,6 +2,7 @@
 stacks of vmapped runs split over devices (the ``runs`` axis), mixed precision,
 activation checkpointing and multi-host start-up. See docs in each module."""
 
+from jaxdl.parallel.cpu import cpu_cores, devices_for_runs, request_cpu_devices
 from jaxdl.parallel.data import (
     global_batches,
     local_batch_size,
@@ -50,6 +51,8 @@ __all__ = [
     "check_heads",
     "check_num_runs",
     "compute_dtype",
+    "cpu_cores",
+    "devices_for_runs",
     "fsdp_spec",
     "global_batches",
     "initialize",
@@ -64,6 +67,7 @@ __all__ = [
     "remat_call",
     "remat_policy",
     "replicate",
+    "request_cpu_devices",
     "replicated",
     "runs_size",
     "state_shardings",

@@ -7,6 +7,8 @@ randomness from ``fold_in(runner.key, i)`` only, so the updates can run in any g
 
 - ``make_train(config)`` returns ``train(key)``, the whole run in one ``lax.scan``, so
   ``jax.jit(jax.vmap(train))(keys)`` trains many seeds at once (the purejaxrl pattern);
+  with ``keys`` placed on a ``runs`` mesh (``NamedSharding(mesh, P("runs"))``) the
+  seeds split over its devices, on a CPU its cores (:mod:`jaxdl.parallel.cpu`);
 - :func:`make_step` is one update as a step of the library's training engine
   (:func:`jaxdl.training.train` with ``step_fn=``, over a stack of :func:`init_runner`
   runners with ``vmapped=True``), which runs the updates in compiled chunks of an epoch,

@@ -10,6 +10,10 @@ killed run with the same numbers an uninterrupted one gets.
 ``num_seeds / 8`` of them; ``num_seeds`` must be a multiple of the ``runs`` size),
 equal to one device's up to float rounding; ``--config.mesh=data=2`` replicates the
 runners on both devices (PPO makes its own data, so there is no batch to split).
+Without a mesh, on a CPU host, ``config.cpu_devices`` (default -1: one per core) exposes
+the cores as XLA devices and splits the seeds over them (a ``runs`` mesh over as many
+devices as divide ``num_seeds``): PPO's small matmuls keep one core busy each, so one
+device leaves the other cores idle (:mod:`jaxdl.parallel.cpu`).
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ def _returns(batch_size: int):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     mesh = _common.setup(config)
     ppo = build(config)
+    mesh = mesh or _common.cpu_runs_mesh(config, config.num_seeds)
     if mesh is not None:
         check_num_runs(config.num_seeds, mesh, name="config.num_seeds")
     env = VecEnv(ppo.env_name, num_envs=ppo.num_envs)
@@ -151,5 +156,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         return run.finish(
             metrics,
             per_seed_return=[round(float(x), 2) for x in final],
+            devices=1 if mesh is None else int(mesh.devices.size),
             num_params=num_params(jax.tree.map(lambda a: a[0], result.state.state)),
         )
