@@ -50,7 +50,9 @@ FLAG_NAME = "xla_cpu_experimental_ynn_fusion_type"
 OPT_OUT = "JAXDL_XLA_CPU_DEFAULTS"
 
 
-def _backends_started() -> bool:
+def backends_started() -> bool:
+    """Whether JAX has created its backends (after which XLA flags and the CPU device
+    count no longer take effect)."""
     if "jax" not in sys.modules:  # not imported yet: its backends cannot be running
         return False
     try:
@@ -80,7 +82,7 @@ def apply_cpu_defaults(environ: MutableMapping[str, str] | None = None) -> bool:
     flags = environ.get("XLA_FLAGS", "")
     if environ.get(OPT_OUT, "1").strip() == "0" or FLAG_NAME in flags:
         return False
-    if _backends_started():
+    if backends_started():
         return False
     environ["XLA_FLAGS"] = f"{flags} {YNN_OFF}".strip()
     return True

@@ -48,13 +48,13 @@ def test_import_turns_ynn_off_and_respects_the_opt_out_and_the_users_flag():
 
 
 def test_apply_cpu_defaults_edits_only_an_environment_that_allows_it(monkeypatch):
-    monkeypatch.setattr(_xla_cpu, "_backends_started", lambda: False)
+    monkeypatch.setattr(_xla_cpu, "backends_started", lambda: False)
     env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     assert _xla_cpu.apply_cpu_defaults(env)
     assert env["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=2 {_xla_cpu.YNN_OFF}"
     assert not _xla_cpu.apply_cpu_defaults(env)  # already there: not twice
     env = {_xla_cpu.OPT_OUT: "0"}
     assert not _xla_cpu.apply_cpu_defaults(env) and "XLA_FLAGS" not in env
-    monkeypatch.setattr(_xla_cpu, "_backends_started", lambda: True)
+    monkeypatch.setattr(_xla_cpu, "backends_started", lambda: True)
     env = {}
     assert not _xla_cpu.apply_cpu_defaults(env) and env == {}  # too late: no effect, no edit

@@ -20,6 +20,8 @@ import os
 
 import jax
 
+from jaxdl._xla_cpu import backends_started
+
 #: The XLA flag that sets the CPU device count; a user who set it keeps their count.
 DEVICE_COUNT_FLAG = "xla_force_host_platform_device_count"
 
@@ -30,13 +32,6 @@ def cpu_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def _backends_started() -> bool:
-    from jax._src import xla_bridge
-
-    started = getattr(xla_bridge, "backends_are_initialized", None)
-    return bool(started()) if started is not None else True
 
 
 def request_cpu_devices(count: int) -> bool:
@@ -62,7 +57,7 @@ def request_cpu_devices(count: int) -> bool:
     """
     if not isinstance(count, int) or count < 1:
         raise ValueError(f"count is {count!r}, expected an integer >= 1.")
-    if DEVICE_COUNT_FLAG in os.environ.get("XLA_FLAGS", "") or _backends_started():
+    if DEVICE_COUNT_FLAG in os.environ.get("XLA_FLAGS", "") or backends_started():
         return False
     jax.config.update("jax_num_cpu_devices", count)
     return True
