@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -79,16 +81,64 @@ def test_ppo_config_mistake_in_cpu_devices_is_one_sentence(tmp_path):
     assert "config.cpu_devices is -2, expected -1 (one per core)" in done.stderr
 
 
+# The quick run (2 seeds, 4 epochs of 2 updates) on 2 CPU devices, stopped dead after
+# epoch 2 has been saved until the test kills it.
+PAUSE_AFTER_EPOCH_2 = """
+import pathlib, sys, time
+from jaxdl.training import run as run_module
+from train.__main__ import main
+save_progress = run_module.Run.save_progress
+def pause(self, key, state, progress, record=None, *, stage=""):
+    save_progress(self, key, state, progress, record, stage=stage)
+    if record is not None and record["epoch"] == 2:
+        pathlib.Path(sys.argv[1]).touch()
+        time.sleep(600)
+run_module.Run.save_progress = pause
+main(sys.argv[2:])
+"""
+
+
+def _killed_after_epoch_2(workdir: pathlib.Path, *extra: str) -> None:
+    marker = workdir.parent / "epoch2"
+    cmd = ["ppo", "--config=quick", f"--workdir={workdir}", *extra]
+    environ = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSE_AFTER_EPOCH_2, str(marker), *cmd],
+        cwd=ROOT,
+        env=environ | {"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 300
+        while not marker.exists():
+            assert proc.poll() is None and time.time() < deadline, "the run never paused"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not (workdir / "summary.json").exists()
+
+
 @pytest.mark.slow
-def test_ppo_splits_its_seeds_over_cpu_devices_with_one_device_s_numbers(tmp_path):
+def test_ppo_on_cpu_devices_has_one_device_s_numbers_and_resumes_bit_identically(tmp_path):
     one = _run_ppo(tmp_path / "one", "--config.cpu_devices=0")
     two = _run_ppo(tmp_path / "two", "--config.cpu_devices=2")
     assert (one["devices"], two["devices"]) == (1, 2)
-    with (
-        np.load(tmp_path / "one" / "step_metrics.npz") as a,
-        np.load(tmp_path / "two" / "step_metrics.npz") as b,
-    ):
-        # The same maths per seed; XLA may compile a 1-seed and a 2-seed partition with
-        # a different float summation order.
-        np.testing.assert_allclose(a["episode_return"], b["episode_return"], atol=1e-3)
-        np.testing.assert_allclose(a["value_loss"], b["value_loss"], rtol=1e-4)
+    _killed_after_epoch_2(tmp_path / "resumed", "--config.cpu_devices=2")
+    resumed = _run_ppo(tmp_path / "resumed", "--config.cpu_devices=2", "--config.resume=true")
+    assert resumed["devices"] == 2
+    metrics = {}
+    for name in ("one", "two", "resumed"):
+        with np.load(tmp_path / name / "step_metrics.npz") as f:
+            metrics[name] = dict(f)
+    # The same maths per seed; XLA may compile a 1-seed and a 2-seed partition with a
+    # different float summation order.
+    np.testing.assert_allclose(
+        metrics["one"]["episode_return"], metrics["two"]["episode_return"], atol=1e-3
+    )
+    np.testing.assert_allclose(
+        metrics["one"]["value_loss"], metrics["two"]["value_loss"], rtol=1e-4
+    )
+    # Killed after epoch 2 and resumed on the same devices: the uninterrupted run's numbers.
+    np.testing.assert_equal(metrics["resumed"], metrics["two"])
