@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from jaxdl import parallel
+from tests._pause import kill_after_epoch
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -47,6 +46,7 @@ def test_request_is_refused_once_jax_has_started_and_checks_its_count():
 
 CODE = """
 from jaxdl import parallel
+from tests._pause import kill_after_epoch
 asked = parallel.request_cpu_devices({n})
 import jax
 print(asked, len(jax.devices()))
@@ -81,42 +81,13 @@ def test_ppo_config_mistake_in_cpu_devices_is_one_sentence(tmp_path):
     assert "config.cpu_devices is -2, expected -1 (one per core)" in done.stderr
 
 
-# The quick run (2 seeds, 4 epochs of 2 updates) on 2 CPU devices, stopped dead after
-# epoch 2 has been saved until the test kills it.
-PAUSE_AFTER_EPOCH_2 = """
-import pathlib, sys, time
-from jaxdl.training import run as run_module
-from train.__main__ import main
-save_progress = run_module.Run.save_progress
-def pause(self, key, state, progress, record=None, *, stage=""):
-    save_progress(self, key, state, progress, record, stage=stage)
-    if record is not None and record["epoch"] == 2:
-        pathlib.Path(sys.argv[1]).touch()
-        time.sleep(600)
-run_module.Run.save_progress = pause
-main(sys.argv[2:])
-"""
-
-
 def _killed_after_epoch_2(workdir: pathlib.Path, *extra: str) -> None:
-    marker = workdir.parent / "epoch2"
-    cmd = ["ppo", "--config=quick", f"--workdir={workdir}", *extra]
     environ = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PAUSE_AFTER_EPOCH_2, str(marker), *cmd],
-        cwd=ROOT,
-        env=environ | {"PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    args = ["ppo", "--config=quick", f"--workdir={workdir}", *extra]
+    marker = workdir.parent / "epoch2"
+    kill_after_epoch(
+        args, marker=marker, epoch=2, cwd=ROOT, env=environ | {"PYTHONPATH": str(ROOT)}
     )
-    try:
-        deadline = time.time() + 300
-        while not marker.exists():
-            assert proc.poll() is None and time.time() < deadline, "the run never paused"
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
     assert not (workdir / "summary.json").exists()
 
 

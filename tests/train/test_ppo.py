@@ -5,10 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import jax
@@ -18,6 +14,7 @@ import pytest
 
 from jaxdl.rl import PPOConfig
 from jaxdl.training import run as run_module
+from tests._pause import kill_after_epoch
 from train.__main__ import main
 from train.ppo.configs import default
 
@@ -153,23 +150,6 @@ def test_a_crashed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrup
     np.testing.assert_equal(outcome(tmp_path), uninterrupted)
 
 
-# Runs the quick config and stops dead after epoch 2 has been saved and recorded until
-# the test kills it.
-PAUSE_AFTER_EPOCH_2 = """
-import pathlib, sys, time
-from jaxdl.training import run as run_module
-from train.__main__ import main
-save_progress = run_module.Run.save_progress
-def pause(self, key, state, progress, record=None, *, stage=""):
-    save_progress(self, key, state, progress, record, stage=stage)
-    if record is not None and record["epoch"] == 2:
-        pathlib.Path(sys.argv[1]).touch()
-        time.sleep(600)
-run_module.Run.save_progress = pause
-main(sys.argv[2:])
-"""
-
-
 @pytest.mark.slow
 def test_a_killed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupted):
     workdir, marker = tmp_path / "run", tmp_path / "epoch2"
@@ -182,21 +162,7 @@ def test_a_killed_run_resumes_bit_identically(tmp_path, monkeypatch, uninterrupt
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PAUSE_AFTER_EPOCH_2, str(marker), *QUICK, f"--workdir={workdir}"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 180
-        while not marker.exists():
-            assert proc.poll() is None and time.time() < deadline, "the run never paused"
-            time.sleep(0.02)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_after_epoch([*QUICK, f"--workdir={workdir}"], marker=marker, epoch=2, cwd=REPO, env=env)
     assert not (workdir / "summary.json").exists()
     restored = resumed_from(monkeypatch)
     assert main([*QUICK, f"--workdir={workdir}", "--config.resume=true"]) == 0
