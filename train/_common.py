@@ -35,7 +35,6 @@ __all__ = [
     "cnn_classifier",
     "check_scale_support",
     "cpu_runs_mesh",
-    "request_cpu_devices",
     "fashion_mnist_splits",
     "fit_options",
     "open_run",
@@ -43,6 +42,7 @@ __all__ = [
     "loss_scale",
     "override",
     "quick_run",
+    "request_cpu_devices",
     "setup",
     "warmup_cosine",
 ]

@@ -52,7 +52,8 @@ def request_cpu_devices(count: int) -> bool:
       ValueError: ``count`` is not an integer >= 1.
 
     Example:
-      >>> request_cpu_devices(2)  # in a process already running JAX: too late
+      >>> _ = jax.devices()  # JAX is running: the device count is fixed
+      >>> request_cpu_devices(2)
       False
     """
     if not isinstance(count, int) or count < 1:
