@@ -94,7 +94,8 @@ def _returns(batch_size: int):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     mesh = _common.setup(config)
     ppo = build(config)
-    mesh = mesh or _common.cpu_runs_mesh(config, config.num_seeds)
+    if mesh is None:
+        mesh = _common.cpu_runs_mesh(config, config.num_seeds)
     if mesh is not None:
         check_num_runs(config.num_seeds, mesh, name="config.num_seeds")
     env = VecEnv(ppo.env_name, num_envs=ppo.num_envs)
