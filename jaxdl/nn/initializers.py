@@ -49,9 +49,8 @@ def unbatched_under_vmap(fn: Callable[[jax.Array], Any]) -> Callable[[jax.Array]
 
     @wrapped.def_vmap
     def _rule(axis_size, in_batched, x):
-        del axis_size
-        if not in_batched[0]:
-            return wrapped(x), jax.tree.map(lambda _: False, jax.eval_shape(fn, x))
+        # Called only when vmap batches x (the one argument), so in_batched is [True].
+        del axis_size, in_batched
         out = jax.lax.map(wrapped, x)
         return out, jax.tree.map(lambda _: True, out)
 

@@ -18,8 +18,13 @@ from tests._pause import kill_after_epoch
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+def _environ(**env: str) -> dict[str, str]:
+    """This environment without XLA_FLAGS (a child's device count is its own), plus ``env``."""
+    return {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"} | env
+
+
 def _python(code: str, **env: str) -> str:
-    environ = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"} | env
+    environ = _environ(**env)
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=120
     )
@@ -46,7 +51,6 @@ def test_request_is_refused_once_jax_has_started_and_checks_its_count():
 
 CODE = """
 from jaxdl import parallel
-from tests._pause import kill_after_epoch
 asked = parallel.request_cpu_devices({n})
 import jax
 print(asked, len(jax.devices()))
@@ -64,9 +68,8 @@ def test_the_user_s_device_count_flag_wins():
 
 def _run_ppo(workdir: pathlib.Path, *extra: str) -> dict:
     cmd = [sys.executable, "-m", "train", "ppo", "--config=quick", f"--workdir={workdir}"]
-    environ = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     done = subprocess.run(
-        [*cmd, *extra], cwd=ROOT, capture_output=True, text=True, env=environ, timeout=600
+        [*cmd, *extra], cwd=ROOT, capture_output=True, text=True, env=_environ(), timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((workdir / "summary.json").read_text())
@@ -82,12 +85,9 @@ def test_ppo_config_mistake_in_cpu_devices_is_one_sentence(tmp_path):
 
 
 def _killed_after_epoch_2(workdir: pathlib.Path, *extra: str) -> None:
-    environ = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     args = ["ppo", "--config=quick", f"--workdir={workdir}", *extra]
-    marker = workdir.parent / "epoch2"
-    kill_after_epoch(
-        args, marker=marker, epoch=2, cwd=ROOT, env=environ | {"PYTHONPATH": str(ROOT)}
-    )
+    environ = _environ(PYTHONPATH=str(ROOT))
+    kill_after_epoch(args, marker=workdir.parent / "epoch2", epoch=2, cwd=ROOT, env=environ)
     assert not (workdir / "summary.json").exists()
 
 
